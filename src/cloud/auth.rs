@@ -1,0 +1,252 @@
+//! Credentials: where they come from and how a request carries them.
+//!
+//! Credentials come only from the environment (or files it names, as Kubernetes mounts secrets),
+//! never from flags or the spec, so they stay out of shell history and process listings. They
+//! are held as [`Secret`]s; errors name the variable, never its value.
+
+use std::time::SystemTime;
+
+use crate::cloud::signer;
+use crate::environment::Environment;
+use crate::secret::Secret;
+
+/// How requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Access key / secret key, signed with SDK-HMAC-SHA256. The AK is treated as a secret too.
+    AkSk {
+        ak: Secret,
+        sk: Secret,
+        security_token: Option<Secret>,
+        /// The variable family they came from, e.g. `HUAWEICLOUD_SDK_AK/SK`.
+        source: &'static str,
+    },
+    /// A ready IAM token, sent as `X-Auth-Token`.
+    Token { token: Secret, source: &'static str },
+}
+
+/// AK/SK variable families, in order of preference: (AK, SK, security token).
+const AKSK_FAMILIES: [(&str, &str, &str, &str); 3] = [
+    (
+        "HUAWEICLOUD_SDK_AK",
+        "HUAWEICLOUD_SDK_SK",
+        "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+        "HUAWEICLOUD_SDK_AK/SK",
+    ),
+    (
+        "OS_ACCESS_KEY",
+        "OS_SECRET_KEY",
+        "OS_SECURITY_TOKEN",
+        "OS_ACCESS_KEY/OS_SECRET_KEY",
+    ),
+    (
+        "HW_ACCESS_KEY",
+        "HW_SECRET_KEY",
+        "HW_SECURITY_TOKEN",
+        "HW_ACCESS_KEY/HW_SECRET_KEY",
+    ),
+];
+
+const TOKEN_VARS: [&str; 2] = ["JOBWAIT_TOKEN", "OS_AUTH_TOKEN"];
+
+impl Credentials {
+    /// Finds credentials in `env`: AK/SK first, then a token. `Ok(None)` when there are none;
+    /// `Err` (naming the variable) when they are incomplete or a `*_FILE` cannot be read.
+    pub fn from_env(env: &Environment) -> Result<Option<Credentials>, String> {
+        for (ak_var, sk_var, token_var, source) in AKSK_FAMILIES {
+            let ak = read(env, ak_var)?;
+            let sk = read(env, sk_var)?;
+            match (ak, sk) {
+                (Some(ak), Some(sk)) => {
+                    return Ok(Some(Credentials::AkSk {
+                        ak,
+                        sk,
+                        security_token: read(env, token_var)?,
+                        source,
+                    }))
+                }
+                (Some(_), None) => return Err(format!("{ak_var} is set but {sk_var} is not")),
+                (None, Some(_)) => return Err(format!("{sk_var} is set but {ak_var} is not")),
+                (None, None) => {}
+            }
+        }
+        for var in TOKEN_VARS {
+            if let Some(token) = read(env, var)? {
+                return Ok(Some(Credentials::Token { token, source: var }));
+            }
+        }
+        if env.get("OS_USERNAME").is_some() || env.get("OS_PASSWORD").is_some() {
+            return Err(
+                "IAM password authentication (OS_USERNAME/OS_PASSWORD) is not supported yet; \
+                 set HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK or JOBWAIT_TOKEN"
+                    .to_owned(),
+            );
+        }
+        Ok(None)
+    }
+
+    /// One line for `validate` and logs: the method and where it came from, never a value.
+    pub fn describe(&self) -> String {
+        match self {
+            Credentials::AkSk {
+                security_token,
+                source,
+                ..
+            } => format!(
+                "AK/SK signing (SDK-HMAC-SHA256) from {source}{}",
+                if security_token.is_some() {
+                    " with a security token"
+                } else {
+                    ""
+                }
+            ),
+            Credentials::Token { source, .. } => format!("IAM token (X-Auth-Token) from {source}"),
+        }
+    }
+
+    /// The headers (lowercase names) that authenticate one GET of `url` at `now`.
+    /// `project_id` is sent as `X-Project-Id` with AK/SK, as the official SDK does.
+    pub fn headers(
+        &self,
+        url: &url::Url,
+        project_id: &str,
+        now: SystemTime,
+    ) -> Vec<(&'static str, String)> {
+        match self {
+            Credentials::Token { token, .. } => vec![("x-auth-token", token.expose().to_owned())],
+            Credentials::AkSk {
+                ak,
+                sk,
+                security_token,
+                ..
+            } => {
+                let mut headers: Vec<(&'static str, String)> = vec![
+                    ("host", host_header(url)),
+                    ("x-sdk-date", signer::sdk_date(now)),
+                    ("x-project-id", project_id.to_owned()),
+                ];
+                if let Some(token) = security_token {
+                    headers.push(("x-security-token", token.expose().to_owned()));
+                }
+                let pairs: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let signed =
+                    signer::sign("GET", url.path(), url.query(), &pairs, b"", ak.expose(), sk);
+                headers.push(("authorization", signed.authorization));
+                headers
+            }
+        }
+    }
+}
+
+/// `host[:port]` exactly as the HTTP client sends it (the port only when not the scheme's default).
+pub fn host_header(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// A secret from `NAME`, else from the file named by `NAME_FILE` (trailing newline trimmed).
+fn read(env: &Environment, name: &str) -> Result<Option<Secret>, String> {
+    if let Some(value) = env.get(name) {
+        return Ok(Some(Secret::new(value)));
+    }
+    let file_var = format!("{name}_FILE");
+    let Some(path) = env.get(&file_var) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{file_var}: cannot read {path}: {e}"))?;
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(format!("{file_var}: {path} is empty"));
+    }
+    Ok(Some(Secret::new(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preference_order_and_token_fallback() {
+        let env = Environment::from_pairs([
+            ("OS_ACCESS_KEY", "ak2"),
+            ("OS_SECRET_KEY", "sk2"),
+            ("HUAWEICLOUD_SDK_AK", "ak1"),
+            ("HUAWEICLOUD_SDK_SK", "sk1"),
+            ("JOBWAIT_TOKEN", "t"),
+        ]);
+        match Credentials::from_env(&env).unwrap().unwrap() {
+            Credentials::AkSk { ak, source, .. } => {
+                assert_eq!(ak.expose(), "ak1");
+                assert_eq!(source, "HUAWEICLOUD_SDK_AK/SK");
+            }
+            other => panic!("{other:?}"),
+        }
+        let env = Environment::from_pairs([("OS_AUTH_TOKEN", "t2"), ("HUAWEICLOUD_SDK_AK", "")]);
+        assert!(matches!(
+            Credentials::from_env(&env).unwrap(),
+            Some(Credentials::Token {
+                source: "OS_AUTH_TOKEN",
+                ..
+            })
+        ));
+        assert!(Credentials::from_env(&Environment::default())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn incomplete_pairs_name_the_missing_variable_not_the_value() {
+        let env = Environment::from_pairs([("HW_ACCESS_KEY", "AKVALUE")]);
+        let err = Credentials::from_env(&env).unwrap_err();
+        assert_eq!(err, "HW_ACCESS_KEY is set but HW_SECRET_KEY is not");
+        assert!(!err.contains("AKVALUE"));
+    }
+
+    #[test]
+    fn file_variants_are_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sk = dir.path().join("sk");
+        std::fs::write(&sk, "SKFROMFILE\n").unwrap();
+        let env = Environment::from_pairs([
+            ("HUAWEICLOUD_SDK_AK", "AK".to_owned()),
+            ("HUAWEICLOUD_SDK_SK_FILE", sk.display().to_string()),
+        ]);
+        match Credentials::from_env(&env).unwrap().unwrap() {
+            Credentials::AkSk { sk, .. } => assert_eq!(sk.expose(), "SKFROMFILE"),
+            other => panic!("{other:?}"),
+        }
+        let env = Environment::from_pairs([("JOBWAIT_TOKEN_FILE", "/nonexistent/token")]);
+        let err = Credentials::from_env(&env).unwrap_err();
+        assert!(
+            err.starts_with("JOBWAIT_TOKEN_FILE: cannot read /nonexistent/token"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_of_credentials_shows_no_secret() {
+        let env = Environment::from_pairs([
+            ("HUAWEICLOUD_SDK_AK", "AKVISIBLE"),
+            ("HUAWEICLOUD_SDK_SK", "SKVISIBLE"),
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "TOKVISIBLE"),
+        ]);
+        let creds = Credentials::from_env(&env).unwrap().unwrap();
+        let shown = format!("{creds:?} {}", creds.describe());
+        for secret in ["AKVISIBLE", "SKVISIBLE", "TOKVISIBLE"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
+    fn host_header_includes_only_non_default_ports() {
+        let u = url::Url::parse("http://127.0.0.1:8080/v1/p/jobs/j").unwrap();
+        assert_eq!(host_header(&u), "127.0.0.1:8080");
+        let u = url::Url::parse("https://ecs.eu-de.otc.t-systems.com:443/v1").unwrap();
+        assert_eq!(host_header(&u), "ecs.eu-de.otc.t-systems.com");
+    }
+}

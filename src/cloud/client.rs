@@ -1,0 +1,243 @@
+//! The HTTP client: one GET of a job document, authenticated, with every failure turned into
+//! a [`FetchError`] that knows whether it is worth retrying.
+//!
+//! Errors are classified here, once ([`FetchError::class`]), so the engine never inspects
+//! status codes or bodies.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+
+use super::auth::Credentials;
+use super::wire::{ApiErrorBody, Job};
+
+/// How long one request may take at most (the engine shortens it near a deadline).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a failed fetch means for the wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Transport trouble, 5xx, 429, garbled bodies: try again later.
+    Retryable,
+    /// The API does not know this job id (yet): pending within `not_found_grace`.
+    NotFound,
+    /// Authentication, authorization or a request the API will never accept.
+    Fatal,
+}
+
+/// A fetch that produced no job document.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("network error: {0}")]
+    Transport(String),
+    #[error("HTTP {status}{}", .error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Http {
+        status: u16,
+        error: Option<ApiErrorBody>,
+        retry_after: Option<Duration>,
+    },
+    #[error("unreadable response (HTTP {status}): {message}")]
+    Garbled { status: u16, message: String },
+}
+
+impl FetchError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            FetchError::Transport(_) | FetchError::Garbled { .. } => ErrorClass::Retryable,
+            FetchError::Http { status, error, .. } => {
+                let code = error
+                    .as_ref()
+                    .and_then(|e| e.code.as_deref())
+                    .unwrap_or_default();
+                match status {
+                    429 | 500..=599 => ErrorClass::Retryable,
+                    400 if code == "Common.0011" => ErrorClass::NotFound,
+                    // 404 from the gateway itself means a wrong host or path, not a missing job.
+                    404 if code.starts_with("APIG") || error.is_none() => ErrorClass::Fatal,
+                    404 => ErrorClass::NotFound,
+                    _ => ErrorClass::Fatal,
+                }
+            }
+        }
+    }
+
+    /// The server's `Retry-After`, when it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Fetches job documents.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    credentials: Credentials,
+    project_id: String,
+}
+
+impl Client {
+    pub fn new(credentials: Credentials, project_id: String) -> Result<Client, String> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("jobwait/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            credentials,
+            project_id,
+        })
+    }
+
+    /// One GET of `url`, bounded by `timeout`.
+    pub async fn get_job(&self, url: &url::Url, timeout: Duration) -> Result<Job, FetchError> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in self
+            .credentials
+            .headers(url, &self.project_id, SystemTime::now())
+        {
+            let value = HeaderValue::from_str(&value).map_err(|_| {
+                FetchError::Transport(format!("header {name} has characters HTTP cannot carry"))
+            })?;
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        let response = self
+            .http
+            .get(url.clone())
+            .headers(headers)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(transport_text(&e)))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Transport(transport_text(&e)))?;
+        if (200..300).contains(&status) {
+            return Job::from_slice(&body)
+                .map_err(|message| FetchError::Garbled { status, message });
+        }
+        Err(FetchError::Http {
+            status,
+            error: ApiErrorBody::parse(&body),
+            retry_after,
+        })
+    }
+}
+
+/// The error chain in one line (reqwest's top-level text alone is just "error sending request").
+fn transport_text(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text += &format!(": {s_text}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare for APIs; ignored).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, body: &str) -> FetchError {
+        FetchError::Http {
+            status,
+            error: ApiErrorBody::parse(body.as_bytes()),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn classification() {
+        use ErrorClass::*;
+        let cases = [
+            (http(500, ""), Retryable),
+            (http(503, "<html>"), Retryable),
+            (
+                http(
+                    429,
+                    r#"{"error_code":"APIGW.0308","error_msg":"throttled"}"#,
+                ),
+                Retryable,
+            ),
+            (
+                http(
+                    400,
+                    r#"{"error":{"code":"Common.0011","message":"no job"}}"#,
+                ),
+                NotFound,
+            ),
+            (
+                http(404, r#"{"error":{"code":"Ecs.0011","message":"no job"}}"#),
+                NotFound,
+            ),
+            (
+                http(404, r#"{"error_code":"APIG.0101","error_msg":"no api"}"#),
+                Fatal,
+            ),
+            (http(404, ""), Fatal),
+            (
+                http(401, r#"{"error_code":"APIGW.0301","error_msg":"bad sig"}"#),
+                Fatal,
+            ),
+            (http(403, ""), Fatal),
+            (
+                http(400, r#"{"error":{"code":"Ecs.0005","message":"bad"}}"#),
+                Fatal,
+            ),
+            (FetchError::Transport("reset".into()), Retryable),
+            (
+                FetchError::Garbled {
+                    status: 200,
+                    message: "not JSON".into(),
+                },
+                Retryable,
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.class(), want, "{err}");
+        }
+    }
+
+    #[test]
+    fn display_is_one_readable_line() {
+        let err = http(
+            429,
+            r#"{"error_code":"APIGW.0308","error_msg":"throttled","request_id":"r1"}"#,
+        );
+        assert_eq!(
+            err.to_string(),
+            "HTTP 429: APIGW.0308: throttled (request_id r1)"
+        );
+        assert_eq!(http(502, "").to_string(), "HTTP 502");
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that knows the cloud: endpoints, credentials, the AK/SK signer, the HTTP client and
+//! the wire model. This is the only place where API strings become domain enums.
+
+pub mod auth;
+pub mod client;
+pub mod endpoint;
+pub mod signer;
+pub mod wire;

@@ -1,0 +1,379 @@
+//! The job API's wire model and its error bodies.
+//!
+//! The documented job document is loose: every field but `status` and `job_id` may be missing or
+//! null, `end_time` is `""` while running, entities differ by service and EIP sub-jobs nest. So
+//! everything here is optional and lenient, and statuses are parsed once into [`JobStatus`]
+//! (with an `Unknown` case) so the rest of the program never compares strings.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// A job's status as the API reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Init,
+    Running,
+    Success,
+    Fail,
+    /// A yearly/monthly order that is not paid yet.
+    PendingPayment,
+    /// Anything outside the documented set, kept verbatim.
+    Unknown(String),
+}
+
+impl JobStatus {
+    pub fn parse(s: &str) -> JobStatus {
+        match s {
+            "INIT" => JobStatus::Init,
+            "RUNNING" => JobStatus::Running,
+            "SUCCESS" => JobStatus::Success,
+            "FAIL" => JobStatus::Fail,
+            "PENDING_PAYMENT" => JobStatus::PendingPayment,
+            other => JobStatus::Unknown(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobStatus::Init => "INIT",
+            JobStatus::Running => "RUNNING",
+            JobStatus::Success => "SUCCESS",
+            JobStatus::Fail => "FAIL",
+            JobStatus::PendingPayment => "PENDING_PAYMENT",
+            JobStatus::Unknown(s) => s,
+        }
+    }
+
+    /// SUCCESS and FAIL never change again.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, JobStatus::Success | JobStatus::Fail)
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for JobStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(JobStatus::parse(&String::deserialize(d)?))
+    }
+}
+
+/// A job or sub-job document. Sub-jobs have the same shape (EIP batch jobs nest them).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Job {
+    pub status: JobStatus,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub job_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub job_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub begin_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub end_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub error_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub fail_reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient_entities")]
+    pub entities: Entities,
+}
+
+/// `entities`: sub-jobs when the job has them, plus whatever else the service puts there.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Entities {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub sub_jobs_total: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_sub_jobs")]
+    pub sub_jobs: Vec<Job>,
+    /// Every other field, in API order (`server_id`, `volume_id`, `image_id`, `process_percent`…).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl Job {
+    /// Parses a 2xx body. A body without `status` (or that is not a job at all) is an error,
+    /// described without echoing the body.
+    pub fn from_slice(body: &[u8]) -> Result<Job, String> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+        if value.get("status").is_none() {
+            return Err(match ApiErrorBody::find(&value) {
+                Some(err) => format!("no job status; the API said {err}"),
+                None => "no `status` field in the job document".to_owned(),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| format!("unexpected job document: {e}"))
+    }
+
+    /// `end_time` that actually carries a time (it is `""` while running).
+    pub fn end_time(&self) -> Option<&str> {
+        self.end_time.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+/// Strings, with numbers and booleans turned into their text and null/empty-object into None,
+/// so one odd field never loses the whole document.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn lenient_entities<'de, D: Deserializer<'de>>(d: D) -> Result<Entities, D::Error> {
+    match Value::deserialize(d)? {
+        v @ Value::Object(_) => serde_json::from_value(v).map_err(serde::de::Error::custom),
+        _ => Ok(Entities::default()),
+    }
+}
+
+/// Sub-jobs without a `status` cannot be judged; they are dropped here and counted by the
+/// verdict through `sub_jobs_total`.
+fn lenient_sub_jobs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Job>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(item).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// An error body in any of the forms the APIs use.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiErrorBody {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl ApiErrorBody {
+    /// Parses `{"error":{"code","message"}}` (ECS, EVS, BMS, IMS), flat `{"code","message"}`
+    /// (VPC/EIP), `{"error_code","error_msg","request_id"}` (API gateway, IAM) and any of these
+    /// nested one level or more inside another object (as the official SDK does).
+    pub fn parse(body: &[u8]) -> Option<ApiErrorBody> {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        ApiErrorBody::find(&value)
+    }
+
+    fn find(value: &Value) -> Option<ApiErrorBody> {
+        let obj = value.as_object()?;
+        let text = |keys: &[&str]| {
+            keys.iter()
+                .filter_map(|k| obj.get(*k))
+                .find_map(|v| match v {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+        };
+        let found = ApiErrorBody {
+            code: text(&["error_code", "code"]),
+            message: text(&["error_msg", "message", "error_message"]),
+            request_id: text(&["request_id"]),
+        };
+        if found.code.is_some() || found.message.is_some() {
+            return Some(found);
+        }
+        obj.values().find_map(ApiErrorBody::find)
+    }
+}
+
+impl std::fmt::Display for ApiErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, &self.message) {
+            (Some(c), Some(m)) => write!(f, "{c}: {m}")?,
+            (Some(c), None) => f.write_str(c)?,
+            (None, Some(m)) => f.write_str(m)?,
+            (None, None) => f.write_str("unknown error")?,
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request_id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/api-examples/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn ecs_success_fixture() {
+        let job = Job::from_slice(&fixture("ecs-job-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(
+            job.job_id.as_deref(),
+            Some("2c9eb2c5544cbf6101544f0602af2b4f")
+        );
+        assert_eq!(job.job_type.as_deref(), Some("createServer"));
+        assert_eq!(job.end_time(), Some("2016-04-25T20:08:41.593Z"));
+        assert_eq!(job.error_code, None);
+        assert_eq!(job.entities.sub_jobs_total, Some(1));
+        let sub = &job.entities.sub_jobs[0];
+        assert_eq!(sub.status, JobStatus::Success);
+        assert_eq!(sub.job_type.as_deref(), Some("createSingleServer"));
+        assert_eq!(
+            sub.entities.other["server_id"],
+            "bae51750-0089-41a1-9b18-5c777978ff6d"
+        );
+    }
+
+    #[test]
+    fn evs_running_fixture() {
+        let job = Job::from_slice(&fixture("evs-job-running.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(job.end_time(), None, "\"\" while running means no end time");
+        assert!(job.entities.sub_jobs.is_empty());
+        assert_eq!(
+            job.entities.other["volume_id"],
+            "bdf1bb37-f20f-4266-9a04-f43e0a127376"
+        );
+        assert_eq!(job.error_code, None, "missing fields are None");
+    }
+
+    #[test]
+    fn eip_batch_fixture_with_empty_sub_jobs() {
+        let job = Job::from_slice(&fixture("eip-batch-job-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(job.job_type.as_deref(), Some("createBatchPublicip"));
+        assert!(job.entities.sub_jobs.is_empty());
+        assert_eq!(job.entities.sub_jobs_total, None);
+    }
+
+    #[test]
+    fn evs_error_fixture() {
+        let err = ApiErrorBody::parse(&fixture("evs-error-400.json")).unwrap();
+        assert_eq!(err.code.as_deref(), Some("XXX"));
+        assert_eq!(err.message.as_deref(), Some("XXXX"));
+    }
+
+    #[test]
+    fn throttling_fixture() {
+        let err = ApiErrorBody::parse(&fixture("apigw-throttled-429.json")).unwrap();
+        assert_eq!(err.code.as_deref(), Some("APIGW.0308"));
+        assert!(err.message.unwrap().starts_with("The throttling threshold"));
+        assert_eq!(
+            err.request_id.as_deref(),
+            Some("d4e8174b8df00840aef0c6907ec0e384")
+        );
+    }
+
+    #[test]
+    fn every_fixture_parses_as_a_job_or_an_error() {
+        let dir = format!("{}/tests/fixtures/api-examples", env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let body = std::fs::read(&path).unwrap();
+            let ok = Job::from_slice(&body).is_ok() || ApiErrorBody::parse(&body).is_some();
+            assert!(ok, "{} parses as neither", path.display());
+            seen += 1;
+        }
+        assert_eq!(seen, 5);
+    }
+
+    #[test]
+    fn all_error_body_forms() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                r#"{"error":{"code":"Ecs.0114","message":"bad"}}"#,
+                "Ecs.0114",
+                "bad",
+            ),
+            (
+                r#"{"code":"VPC.0101","message":"flat"}"#,
+                "VPC.0101",
+                "flat",
+            ),
+            (
+                r#"{"error_code":"IAM.0001","error_msg":"gw","request_id":"r1"}"#,
+                "IAM.0001",
+                "gw",
+            ),
+            (
+                r#"{"badRequest":{"message":"nested","code":400}}"#,
+                "400",
+                "nested",
+            ),
+        ];
+        for (body, code, message) in cases {
+            let err = ApiErrorBody::parse(body.as_bytes()).unwrap();
+            assert_eq!(err.code.as_deref(), Some(*code), "{body}");
+            assert_eq!(err.message.as_deref(), Some(*message), "{body}");
+        }
+        assert_eq!(ApiErrorBody::parse(b"<html>502</html>"), None);
+        assert_eq!(ApiErrorBody::parse(br#"{"unrelated":true}"#), None);
+    }
+
+    #[test]
+    fn top_level_code_inside_a_job_document_is_an_error() {
+        let err = Job::from_slice(br#"{"code":"Ecs.0011","message":"job not found"}"#).unwrap_err();
+        assert!(err.contains("Ecs.0011"), "{err}");
+    }
+
+    #[test]
+    fn unknown_status_and_odd_fields_are_kept_not_fatal() {
+        let job = Job::from_slice(
+            br#"{"status":"ROLLING_BACK","job_id":7,"entities":[],"end_time":null,
+                 "error_code":0,"fail_reason":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(job.status, JobStatus::Unknown("ROLLING_BACK".into()));
+        assert!(!job.status.is_terminal());
+        assert_eq!(job.job_id.as_deref(), Some("7"));
+        assert_eq!(job.error_code.as_deref(), Some("0"));
+        assert_eq!(job.fail_reason, None);
+    }
+
+    #[test]
+    fn recursive_eip_sub_jobs() {
+        let job = Job::from_slice(
+            br#"{"status":"SUCCESS","job_id":"a","entities":{"sub_jobs":[
+                 {"status":"SUCCESS","job_id":"b","entities":{"sub_jobs":[
+                   {"status":"FAIL","job_id":"c","entities":{"publicip_id":"p1"}}]}}]}}"#,
+        )
+        .unwrap();
+        let inner = &job.entities.sub_jobs[0].entities.sub_jobs[0];
+        assert_eq!(inner.status, JobStatus::Fail);
+        assert_eq!(inner.entities.other["publicip_id"], "p1");
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_panic() {
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            b"{\"status\":5}",
+            b"\xff\xfe",
+        ] {
+            assert!(Job::from_slice(body).is_err(), "{body:?}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! jobwait: wait on Huawei Cloud / Open Telekom Cloud / Flexible Engine jobs from a declarative
+//! spec, concurrently, and report what happened in forms pipelines can use.
+//!
+//! [`run`] is the whole program as a short pipeline — load → plan → wait → report → write —
+//! and returns the exit status as a value; `main.rs` only parses and exits.
+
+pub mod cli;
+pub mod cloud;
+pub mod demo;
+pub mod environment;
+pub mod exit;
+pub mod progress;
+pub mod report;
+pub mod secret;
+pub mod sim;
+pub mod spec;
+pub mod verdict;
+pub mod wait;
+
+use std::io::{IsTerminal, Write};
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use cli::{Cli, Command, SchemaKind, WaitArgs};
+use environment::Environment;
+use exit::ExitStatus;
+use report::Report;
+use spec::plan::Context;
+use spec::{OutputFormat, Plan};
+use wait::{Signal, Stop};
+
+/// Why the program could not do what it was asked.
+#[derive(Debug)]
+pub enum RunError {
+    /// Invalid usage, configuration or spec: one line per problem (exit 2).
+    Usage(Vec<String>),
+    /// Anything else that stopped the run (exit 3).
+    Failed(String),
+}
+
+/// Runs one command line to its exit status.
+pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
+    match cli.command {
+        None => wait(cli.wait, Environment::capture()).await,
+        Some(Command::Wait(args)) => wait(args, Environment::capture()).await,
+        Some(Command::Validate(args)) => validate(args, Environment::capture()),
+        Some(Command::Schema { which }) => {
+            println!("{}", schema(which));
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Simulate { listen, scenario }) => {
+            demo::simulate(listen, scenario.as_deref()).await
+        }
+        Some(Command::Demo { output, quiet }) => {
+            demo::run(output.unwrap_or(OutputFormat::Text), quiet).await
+        }
+    }
+}
+
+/// Layers → plan; every problem at once.
+pub fn plan(
+    args: &WaitArgs,
+    env: &Environment,
+    require_credentials: bool,
+) -> Result<Plan, RunError> {
+    let loaded =
+        spec::load::load(args.spec.as_deref(), env, args.flag_layer()).map_err(RunError::Usage)?;
+    let cx = Context {
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        require_credentials,
+    };
+    Plan::build(&loaded, env, cx).map_err(RunError::Usage)
+}
+
+async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
+    let plan = plan(&args, &env, true)?;
+    init_logging(plan.verbose);
+    let report = execute(&plan).await?;
+    write_outputs(&plan, &report)?;
+    Ok(report.exit_status())
+}
+
+fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
+    let plan = plan(&args, &env, false)?;
+    print!("{}", describe_plan(&plan));
+    Ok(ExitStatus::Success)
+}
+
+/// The wait itself, shared by `wait` and `demo`: signals, progress, engine, report.
+pub async fn execute(plan: &Plan) -> Result<Report, RunError> {
+    let credentials = plan
+        .credentials
+        .clone()
+        .ok_or_else(|| RunError::Usage(vec!["no credentials".to_owned()]))?;
+    let client = cloud::client::Client::new(credentials, plan.project_id.clone())
+        .map_err(RunError::Failed)?;
+    let (stop_tx, _) = watch::channel(None);
+    let signals = tokio::spawn(forward_signals(stop_tx.clone()));
+    let (events_tx, progress) = if plan.quiet {
+        (None, None)
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Some(tx),
+            Some(tokio::spawn(progress::print(
+                progress::labels(&plan.jobs),
+                rx,
+            ))),
+        )
+    };
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let results = wait::wait_all(plan, client, stop_tx.clone(), events_tx).await;
+    let elapsed = t0.elapsed();
+    signals.abort();
+    if let Some(progress) = progress {
+        let _ = progress.await;
+    }
+    let stop = stop_tx.borrow().clone();
+    Ok(Report::build(
+        plan,
+        &results,
+        started,
+        elapsed,
+        stop.as_ref(),
+    ))
+}
+
+/// Standard output (results only) and the `--report` file.
+pub fn write_outputs(plan: &Plan, report: &Report) -> Result<(), RunError> {
+    let json = report.to_json_pretty();
+    if let Some(path) = &plan.report_path {
+        report::write::atomic_write(path, json.as_bytes()).map_err(|e| {
+            RunError::Failed(format!(
+                "cannot write the report to {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    let text = match plan.output {
+        OutputFormat::Json => json + "\n",
+        OutputFormat::Text => report::text::render(report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not worth failing the run over.
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    Ok(())
+}
+
+/// SIGINT / SIGTERM stop the wait; a second signal ends the process at once.
+async fn forward_signals(stop: watch::Sender<Option<Stop>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!(
+            "cannot listen for signals; SIGINT/SIGTERM will end the process without a report"
+        );
+        return;
+    };
+    let mut received = 0;
+    loop {
+        let sig = tokio::select! {
+            _ = int.recv() => Signal::Interrupt,
+            _ = term.recv() => Signal::Terminate,
+        };
+        received += 1;
+        if received > 1 {
+            let code = ExitStatus::decide(&report::Summary::default(), Some(sig)).code();
+            std::process::exit(code);
+        }
+        tracing::warn!(
+            "{} received: stopping the wait and writing the report",
+            sig.name()
+        );
+        stop.send_replace(Some(Stop::Signal(sig)));
+    }
+}
+
+/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("JOBWAIT_LOG")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("warn,jobwait={level}"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The plan in words, for `validate`. Never shows a secret.
+pub fn describe_plan(plan: &Plan) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} job(s), project {}",
+        plan.jobs.len(),
+        plan.project_id
+    );
+    for job in &plan.jobs {
+        let timeout = job
+            .timeout
+            .map(|t| format!(", timeout {}", humantime::format_duration(t)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {}\n    GET {}", job.label(), job.url);
+        let _ = writeln!(
+            out,
+            "    sub_jobs {:?}, pending_payment {:?}, not_found_grace {}{timeout}",
+            job.criteria.sub_jobs,
+            job.criteria.pending_payment,
+            humantime::format_duration(job.criteria.not_found_grace)
+        );
+    }
+    let auth = plan.credentials.as_ref().map_or_else(
+        || "none found (a wait would stop with exit 2)".to_owned(),
+        |c| c.describe(),
+    );
+    let _ = writeln!(out, "auth: {auth}");
+    let _ = writeln!(
+        out,
+        "timeout {}, poll every {} growing to {}, at most {} requests/s per host",
+        humantime::format_duration(plan.timeout),
+        humantime::format_duration(plan.poll.interval),
+        humantime::format_duration(plan.poll.max_interval),
+        plan.rate_limit
+    );
+    out
+}
+
+/// A JSON Schema, pretty-printed.
+pub fn schema(which: SchemaKind) -> String {
+    let schema = match which {
+        SchemaKind::Spec => schemars::schema_for!(spec::raw::RawSpec),
+        SchemaKind::Report => schemars::schema_for!(Report),
+    };
+    serde_json::to_string_pretty(&schema).expect("schemas serialize")
+}

@@ -1,0 +1,22 @@
+//! The `jobwait` binary: parse, run, exit. Everything else is in the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let cli = jobwait::cli::Cli::parse();
+    let code = match jobwait::run(cli).await {
+        Ok(status) => status.code(),
+        Err(jobwait::RunError::Usage(problems)) => {
+            for problem in problems {
+                eprintln!("jobwait: {problem}");
+            }
+            jobwait::exit::ExitStatus::Usage.code()
+        }
+        Err(jobwait::RunError::Failed(message)) => {
+            eprintln!("jobwait: error: {message}");
+            jobwait::exit::ExitStatus::Error.code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,227 @@
+//! The report: the contract's `"version": 1` document, built once from the plan and the
+//! engine's results, then handed to each writer (JSON, text; the orchestrator outputs build on
+//! the same document). The exit code is decided here, once, by the contract's precedence.
+
+pub mod text;
+pub mod write;
+
+use std::time::{Duration, SystemTime};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::cloud::endpoint::Service;
+use crate::exit::ExitStatus;
+use crate::spec::Plan;
+use crate::verdict::{aggregate, EntityIds, Failure, SubJobCounts};
+use crate::wait::{JobResult, Outcome, Signal, Stop};
+
+/// The report document (`jobwait schema report` prints its JSON Schema).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "jobwait report")]
+pub struct Report {
+    /// Always 1 for this layout.
+    pub version: u32,
+    pub result: RunResult,
+    pub exit_code: i32,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub elapsed_seconds: f64,
+    pub summary: Summary,
+    /// Every entity id of every job, by key (`server_id`, `volume_id`…).
+    pub entities: EntityIds,
+    /// Every job of the spec, in spec order, whatever happened to it.
+    pub jobs: Vec<JobReport>,
+}
+
+/// The run as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    Success,
+    Failure,
+    Error,
+    Timeout,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Summary {
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub timed_out: usize,
+    pub cancelled: usize,
+}
+
+/// One job's outcome and what the API last said about it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JobReport {
+    pub name: Option<String>,
+    pub id: String,
+    pub service: Service,
+    pub outcome: Outcome,
+    /// One line that says why.
+    pub reason: String,
+    /// The last status the API reported (null if it never answered with a job).
+    pub status: Option<String>,
+    pub job_type: Option<String>,
+    pub begin_time: Option<String>,
+    pub end_time: Option<String>,
+    pub error_code: Option<String>,
+    pub fail_reason: Option<String>,
+    pub polls: u32,
+    pub waited_seconds: f64,
+    pub sub_jobs: SubJobCounts,
+    pub entities: EntityIds,
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// `stop` is the reason the wait was stopped early, if it was.
+    pub fn build(
+        plan: &Plan,
+        results: &[JobResult],
+        started: SystemTime,
+        elapsed: Duration,
+        stop: Option<&Stop>,
+    ) -> Report {
+        let jobs: Vec<JobReport> = plan
+            .jobs
+            .iter()
+            .zip(results)
+            .map(|(job, r)| {
+                let last = r.last.as_ref();
+                let agg = last.map(aggregate).unwrap_or_default();
+                JobReport {
+                    name: job.name.clone(),
+                    id: job.id.clone(),
+                    service: job.service,
+                    outcome: r.outcome,
+                    reason: r.reason.clone(),
+                    status: last.map(|d| d.status.as_str().to_owned()),
+                    job_type: last.and_then(|d| d.job_type.clone()),
+                    begin_time: last
+                        .and_then(|d| d.begin_time.clone())
+                        .filter(|s| !s.is_empty()),
+                    end_time: last.and_then(|d| d.end_time()).map(str::to_owned),
+                    error_code: last.and_then(|d| d.error_code.clone()),
+                    fail_reason: last.and_then(|d| d.fail_reason.clone()),
+                    polls: r.polls,
+                    waited_seconds: round_ms(r.waited),
+                    sub_jobs: agg.sub_jobs,
+                    entities: agg.entities,
+                    failures: agg.failures,
+                }
+            })
+            .collect();
+        let mut summary = Summary {
+            total: jobs.len(),
+            ..Summary::default()
+        };
+        let mut entities = EntityIds::default();
+        for job in &jobs {
+            match job.outcome {
+                Outcome::Succeeded => summary.succeeded += 1,
+                Outcome::Failed => summary.failed += 1,
+                Outcome::Errored => summary.errored += 1,
+                Outcome::TimedOut => summary.timed_out += 1,
+                Outcome::Cancelled => summary.cancelled += 1,
+            }
+            entities.merge(&job.entities);
+        }
+        let signal = match stop {
+            Some(Stop::Signal(sig)) => Some(*sig),
+            _ => None,
+        };
+        let status = ExitStatus::decide(&summary, signal);
+        Report {
+            version: 1,
+            result: status.result(),
+            exit_code: status.code(),
+            started_at: rfc3339(started),
+            finished_at: rfc3339(started + elapsed),
+            elapsed_seconds: round_ms(elapsed),
+            summary,
+            entities,
+            jobs,
+        }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        ExitStatus::from_code(self.exit_code)
+    }
+
+    /// Pretty JSON, as `--output json` prints it and `--report` writes it.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report always serializes")
+    }
+}
+
+impl ExitStatus {
+    /// The contract's precedence among the codes a wait can end with: 130/143, then 1, 3, 124.
+    pub fn decide(summary: &Summary, signal: Option<Signal>) -> ExitStatus {
+        match signal {
+            Some(Signal::Interrupt) => ExitStatus::Interrupted,
+            Some(Signal::Terminate) => ExitStatus::Terminated,
+            None if summary.failed > 0 => ExitStatus::Failure,
+            None if summary.errored > 0 => ExitStatus::Error,
+            None if summary.timed_out > 0 => ExitStatus::Timeout,
+            // Cancelled without a signal only happens under fail_fast, which implies a failure.
+            None if summary.cancelled > 0 => ExitStatus::Failure,
+            None => ExitStatus::Success,
+        }
+    }
+
+    pub fn result(self) -> RunResult {
+        match self {
+            ExitStatus::Success => RunResult::Success,
+            ExitStatus::Failure => RunResult::Failure,
+            ExitStatus::Usage | ExitStatus::Error => RunResult::Error,
+            ExitStatus::Timeout => RunResult::Timeout,
+            ExitStatus::Interrupted | ExitStatus::Terminated => RunResult::Interrupted,
+        }
+    }
+}
+
+fn round_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(failed: usize, errored: usize, timed_out: usize, cancelled: usize) -> Summary {
+        Summary {
+            total: 9,
+            succeeded: 1,
+            failed,
+            errored,
+            timed_out,
+            cancelled,
+        }
+    }
+
+    #[test]
+    fn exit_code_precedence() {
+        let cases = [
+            (summary(0, 0, 0, 0), None, 0),
+            (summary(1, 1, 1, 0), None, 1),
+            (summary(0, 1, 1, 0), None, 3),
+            (summary(0, 0, 1, 0), None, 124),
+            (summary(1, 1, 1, 1), Some(Signal::Interrupt), 130),
+            (summary(1, 0, 0, 0), Some(Signal::Terminate), 143),
+            (summary(1, 0, 0, 5), None, 1),
+        ];
+        for (s, sig, code) in cases {
+            assert_eq!(ExitStatus::decide(&s, sig).code(), code, "{s:?} {sig:?}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The end-of-run table for people: one block per job (label, outcome, sub-jobs, reason,
+//! ids), then one summary line. Plain ASCII, readable at 80 columns.
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::verdict::failure_words;
+use crate::wait::Outcome;
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for job in &report.jobs {
+        let label = match &job.name {
+            Some(name) => format!("{name} ({}:{})", job.service, job.id),
+            None => format!("{}:{}", job.service, job.id),
+        };
+        let subs = if job.sub_jobs.total > 0 {
+            format!(
+                "  sub-jobs {}/{}",
+                job.sub_jobs.succeeded, job.sub_jobs.total
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "{:<10} {label}{subs}", outcome_word(job.outcome));
+        let _ = writeln!(out, "           {}", job.reason);
+        for (key, ids) in &job.entities.0 {
+            let _ = writeln!(out, "           {key}: {}", ids.join(", "));
+        }
+        for f in &job.failures {
+            let what = failure_words([
+                f.error_code.as_deref(),
+                f.fail_reason.as_deref(),
+                f.errorcode_message.as_deref(),
+            ]);
+            let _ = writeln!(
+                out,
+                "           failed sub-job {}: {}",
+                f.job_id.as_deref().unwrap_or("?"),
+                what.join(" ")
+            );
+        }
+    }
+    let s = &report.summary;
+    let mut counts = vec![format!("{} succeeded", s.succeeded)];
+    for (n, word) in [
+        (s.failed, "failed"),
+        (s.errored, "errored"),
+        (s.timed_out, "timed out"),
+        (s.cancelled, "cancelled"),
+    ] {
+        if n > 0 {
+            counts.push(format!("{n} {word}"));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} (exit {}): {} of {} jobs, in {:.1}s",
+        serde_json::to_value(report.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        report.exit_code,
+        counts.join(", "),
+        s.total,
+        report.elapsed_seconds
+    );
+    out
+}
+
+pub fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::Failed => "FAILED",
+        Outcome::Errored => "ERRORED",
+        Outcome::TimedOut => "TIMED OUT",
+        Outcome::Cancelled => "cancelled",
+    }
+}

@@ -1,0 +1,616 @@
+//! The scenario: which jobs the simulator knows and how their statuses change over time.
+//!
+//! A scenario is a YAML (or JSON) document. It is read into a raw serde model that mirrors the file
+//! (`deny_unknown_fields`, durations as humantime strings), then validated into [`Scenario`], whose
+//! every job has either a timeline or sub-jobs to derive its status from. Validation errors name the
+//! job id and the key, e.g. `job ff80…: timeline[1].for: required on every entry but the last`.
+//!
+//! ```yaml
+//! project_id: 0123456789abcdef0123456789abcdef   # optional
+//! auth: { token: demo-token, ak: AKDEMO, sk: SKDEMO }   # optional
+//! jobs:
+//!   - id: ff80808288d41e1b018a0b1c2d3e4f50
+//!     job_type: createServer
+//!     timeline: [ { status: INIT, for: 1s }, { status: RUNNING, for: 5s }, { status: SUCCESS } ]
+//!     entities: { server_id: "..." }
+//!     error_code: Ecs.0013
+//!     fail_reason: "Insufficient EIP quota"
+//!     not_found_for: 3s
+//!     sub_jobs: [ { id: ..., job_type: createSingleServer, status: SUCCESS } ]
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// The `job_type` of a job whose scenario does not name one.
+pub const DEFAULT_JOB_TYPE: &str = "unknown";
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// When set, jobs are found only under this project id.
+    pub project_id: Option<String>,
+    /// When `None`, every request is accepted.
+    pub auth: Option<Auth>,
+    /// The top-level jobs (the ones `GET /v1/{project_id}/jobs/{job_id}` finds), in file order.
+    pub jobs: Vec<Job>,
+}
+
+/// Which credentials the simulator accepts. At least one of `token` and `ak`/`sk` is set.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// An `X-Auth-Token` value that is accepted.
+    pub token: Option<Secret>,
+    /// An access key and its secret key; requests signed with them (SDK-HMAC-SHA256) are accepted.
+    pub aksk: Option<(String, Secret)>,
+}
+
+/// One job (top-level or sub-job).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub job_type: String,
+    /// The statuses over time; `None` when the status is derived from `sub_jobs`.
+    pub timeline: Option<Vec<Step>>,
+    /// Merged into the document's `entities`.
+    pub entities: serde_json::Map<String, serde_json::Value>,
+    /// Sent when the status is `FAIL`.
+    pub error_code: Option<String>,
+    /// Sent when the status is `FAIL`.
+    pub fail_reason: Option<String>,
+    /// The job is unknown (400 `Common.0011`) this long after the simulator started. Top-level only.
+    pub not_found_for: Option<Duration>,
+    pub sub_jobs: Vec<Job>,
+}
+
+/// One entry of a timeline: a status held for a duration (`None` only on the last entry, which
+/// stays forever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub status: String,
+    pub duration: Option<Duration>,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The text is not a scenario document (YAML syntax, unknown key, wrong type).
+    Parse {
+        file: Option<PathBuf>,
+        message: String,
+    },
+    /// The document parsed but breaks a rule; `job` is the job id concerned (if any), `key` the
+    /// offending key (e.g. `timeline[1].for`).
+    Invalid {
+        file: Option<PathBuf>,
+        job: Option<String>,
+        key: String,
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    fn invalid(job: Option<&str>, key: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError::Invalid {
+            file: None,
+            job: job.map(str::to_owned),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn in_file(self, path: &Path) -> Self {
+        match self {
+            ScenarioError::Parse { message, .. } => ScenarioError::Parse {
+                file: Some(path.to_owned()),
+                message,
+            },
+            ScenarioError::Invalid {
+                job, key, message, ..
+            } => ScenarioError::Invalid {
+                file: Some(path.to_owned()),
+                job,
+                key,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = |f: &mut fmt::Formatter<'_>, file: &Option<PathBuf>| match file {
+            Some(path) => write!(f, "invalid scenario {}: ", path.display()),
+            None => f.write_str("invalid scenario: "),
+        };
+        match self {
+            ScenarioError::Read { path, error } => {
+                write!(f, "cannot read scenario file {}: {error}", path.display())
+            }
+            ScenarioError::Parse { file, message } => {
+                prefix(f, file)?;
+                f.write_str(message)
+            }
+            ScenarioError::Invalid {
+                file,
+                job,
+                key,
+                message,
+            } => {
+                prefix(f, file)?;
+                if let Some(job) = job {
+                    write!(f, "job {job}: ")?;
+                }
+                write!(f, "{key}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Parse and validate a scenario from YAML text (JSON is valid YAML too).
+    pub fn from_yaml(text: &str) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = serde_yaml::from_str(text).map_err(|e| ScenarioError::Parse {
+            file: None,
+            message: e.to_string(),
+        })?;
+        raw.validate()
+    }
+
+    /// Read, parse and validate a scenario file; errors name the file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        Scenario::from_yaml(&text).map_err(|e| e.in_file(path))
+    }
+
+    /// The top-level job ids, in file order.
+    pub fn job_ids(&self) -> Vec<String> {
+        self.jobs.iter().map(|j| j.id.clone()).collect()
+    }
+}
+
+// ---- the file as written ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    auth: Option<RawAuth>,
+    jobs: Vec<RawJob>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    ak: Option<String>,
+    #[serde(default)]
+    sk: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    id: String,
+    #[serde(default)]
+    job_type: Option<String>,
+    #[serde(default)]
+    timeline: Option<Vec<RawStep>>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    entities: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    fail_reason: Option<String>,
+    #[serde(default)]
+    not_found_for: Option<String>,
+    #[serde(default)]
+    sub_jobs: Option<Vec<RawJob>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    status: String,
+    #[serde(default, rename = "for")]
+    duration: Option<String>,
+}
+
+fn parse_duration(job: &str, key: &str, text: &str) -> Result<Duration, ScenarioError> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        ScenarioError::invalid(
+            Some(job),
+            key,
+            format!("{text:?} is not a duration like 500ms, 5s or 1m 30s ({e})"),
+        )
+    })
+}
+
+impl RawScenario {
+    fn validate(self) -> Result<Scenario, ScenarioError> {
+        if let Some(project_id) = &self.project_id {
+            if project_id.is_empty() || project_id.contains('/') {
+                return Err(ScenarioError::invalid(
+                    None,
+                    "project_id",
+                    "must be a non-empty path segment",
+                ));
+            }
+        }
+        let auth = self.auth.map(RawAuth::validate).transpose()?;
+        let mut seen = HashSet::new();
+        let mut jobs = Vec::with_capacity(self.jobs.len());
+        for (index, raw) in self.jobs.into_iter().enumerate() {
+            if !raw.id.is_empty() && !seen.insert(raw.id.clone()) {
+                return Err(ScenarioError::invalid(
+                    Some(&raw.id),
+                    format!("jobs[{index}].id"),
+                    "duplicate job id (top-level job ids must be unique)",
+                ));
+            }
+            jobs.push(raw.validate(&format!("jobs[{index}]"), true)?);
+        }
+        Ok(Scenario {
+            project_id: self.project_id,
+            auth,
+            jobs,
+        })
+    }
+}
+
+impl RawAuth {
+    fn validate(self) -> Result<Auth, ScenarioError> {
+        let aksk = match (self.ak, self.sk) {
+            (Some(ak), Some(sk)) if !ak.is_empty() && !sk.is_empty() => Some((ak, Secret::new(sk))),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(ScenarioError::invalid(
+                    None,
+                    "auth",
+                    "ak and sk must not be empty",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(ScenarioError::invalid(
+                    None,
+                    "auth.sk",
+                    "required when auth.ak is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ScenarioError::invalid(
+                    None,
+                    "auth.ak",
+                    "required when auth.sk is set",
+                ))
+            }
+        };
+        let token = match self.token {
+            Some(t) if t.is_empty() => {
+                return Err(ScenarioError::invalid(
+                    None,
+                    "auth.token",
+                    "must not be empty",
+                ))
+            }
+            t => t.map(Secret::new),
+        };
+        if token.is_none() && aksk.is_none() {
+            return Err(ScenarioError::invalid(
+                None,
+                "auth",
+                "set token, or ak and sk (or leave auth out to accept every request)",
+            ));
+        }
+        Ok(Auth { token, aksk })
+    }
+}
+
+impl RawJob {
+    /// `path` locates the job in the file (`jobs[0].sub_jobs[2]`) for errors about its id.
+    fn validate(self, path: &str, top_level: bool) -> Result<Job, ScenarioError> {
+        if self.id.is_empty() {
+            return Err(ScenarioError::invalid(
+                None,
+                format!("{path}.id"),
+                "must not be empty",
+            ));
+        }
+        let id = self.id;
+        let job = Some(id.as_str());
+        if !top_level && self.not_found_for.is_some() {
+            return Err(ScenarioError::invalid(
+                job,
+                "not_found_for",
+                "only allowed on top-level jobs",
+            ));
+        }
+        let not_found_for = self
+            .not_found_for
+            .as_deref()
+            .map(|t| parse_duration(&id, "not_found_for", t))
+            .transpose()?;
+
+        let sub_jobs = self
+            .sub_jobs
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, sub)| sub.validate(&format!("{path}.sub_jobs[{i}]"), false))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let timeline = match (self.timeline, self.status) {
+            (Some(_), Some(_)) => {
+                return Err(ScenarioError::invalid(
+                    job,
+                    "status",
+                    "give either timeline or status, not both",
+                ))
+            }
+            (None, Some(status)) => Some(vec![Step {
+                status,
+                duration: None,
+            }]),
+            (Some(steps), None) => {
+                if steps.is_empty() {
+                    return Err(ScenarioError::invalid(job, "timeline", "must not be empty"));
+                }
+                let last = steps.len() - 1;
+                let mut out = Vec::with_capacity(steps.len());
+                for (i, step) in steps.into_iter().enumerate() {
+                    let key = format!("timeline[{i}].for");
+                    let duration = match step.duration.as_deref() {
+                        Some(t) => Some(parse_duration(&id, &key, t)?),
+                        None if i == last => None,
+                        None => {
+                            return Err(ScenarioError::invalid(
+                                job,
+                                key,
+                                "required on every timeline entry but the last",
+                            ))
+                        }
+                    };
+                    out.push(Step {
+                        status: step.status,
+                        duration,
+                    });
+                }
+                Some(out)
+            }
+            (None, None) if sub_jobs.is_empty() => {
+                return Err(ScenarioError::invalid(
+                    job,
+                    "timeline",
+                    "missing: give timeline, status or sub_jobs",
+                ))
+            }
+            (None, None) => None,
+        };
+
+        let entities = self.entities.unwrap_or_default();
+        if !sub_jobs.is_empty() {
+            for reserved in ["sub_jobs", "sub_jobs_total"] {
+                if entities.contains_key(reserved) {
+                    return Err(ScenarioError::invalid(
+                        job,
+                        format!("entities.{reserved}"),
+                        "set by the simulator when the job has sub_jobs",
+                    ));
+                }
+            }
+        }
+
+        Ok(Job {
+            id,
+            job_type: self.job_type.unwrap_or_else(|| DEFAULT_JOB_TYPE.to_owned()),
+            timeline,
+            entities,
+            error_code: self.error_code,
+            fail_reason: self.fail_reason,
+            not_found_for,
+            sub_jobs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Scenario::from_yaml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let s = Scenario::from_yaml(
+            r#"
+project_id: 0123456789abcdef0123456789abcdef
+auth:
+  token: demo-token
+  ak: AKDEMO
+  sk: SKDEMO
+jobs:
+  - id: ff80808288d41e1b018a0b1c2d3e4f50
+    job_type: createServer
+    timeline:
+      - { status: INIT, for: 1s }
+      - { status: RUNNING, for: 5s }
+      - { status: SUCCESS }
+    entities: { volume_id: "bdf1" }
+    error_code: Ecs.0013
+    fail_reason: "Insufficient EIP quota"
+    not_found_for: 3s
+    sub_jobs:
+      - { id: sub1, job_type: createSingleServer, timeline: [ { status: SUCCESS } ], entities: { server_id: s1, nic_id: n1 } }
+  - id: second
+    status: RUNNING
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.project_id.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        let auth = s.auth.as_ref().unwrap();
+        assert_eq!(auth.token.as_ref().unwrap().expose(), "demo-token");
+        let (ak, sk) = auth.aksk.as_ref().unwrap();
+        assert_eq!((ak.as_str(), sk.expose()), ("AKDEMO", "SKDEMO"));
+        assert_eq!(
+            s.job_ids(),
+            vec!["ff80808288d41e1b018a0b1c2d3e4f50", "second"]
+        );
+        let job = &s.jobs[0];
+        let timeline = job.timeline.as_ref().unwrap();
+        assert_eq!(timeline.len(), 3);
+        assert_eq!(timeline[1].duration, Some(Duration::from_secs(5)));
+        assert_eq!(timeline[2].duration, None);
+        assert_eq!(job.not_found_for, Some(Duration::from_secs(3)));
+        assert_eq!(job.entities["volume_id"], "bdf1");
+        assert_eq!(job.sub_jobs[0].entities["server_id"], "s1");
+        assert_eq!(
+            s.jobs[1].timeline.as_deref(),
+            Some(
+                &[Step {
+                    status: "RUNNING".into(),
+                    duration: None
+                }][..]
+            )
+        );
+        assert_eq!(s.jobs[1].job_type, DEFAULT_JOB_TYPE);
+        // Debug never shows the secrets.
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("SKDEMO") && !debug.contains("demo-token"));
+    }
+
+    #[test]
+    fn json_is_accepted() {
+        let s = Scenario::from_yaml(
+            r#"{"jobs":[{"id":"a","sub_jobs":[{"id":"b","status":"SUCCESS"}]}]}"#,
+        )
+        .unwrap();
+        assert!(s.jobs[0].timeline.is_none());
+        assert_eq!(s.jobs[0].sub_jobs[0].id, "b");
+    }
+
+    #[test]
+    fn job_without_timeline_status_or_sub_jobs_is_rejected() {
+        let e = err("jobs: [ { id: j1, job_type: createServer } ]");
+        assert!(e.contains("job j1") && e.contains("timeline"), "{e}");
+        let e = err("jobs: [ { id: j1, sub_jobs: [] } ]");
+        assert!(e.contains("job j1") && e.contains("timeline"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_top_level_ids_are_rejected() {
+        let e = err("jobs: [ { id: j1, status: RUNNING }, { id: j1, status: SUCCESS } ]");
+        assert!(e.contains("job j1") && e.contains("duplicate"), "{e}");
+    }
+
+    #[test]
+    fn empty_timeline_is_rejected() {
+        let e = err("jobs: [ { id: j1, timeline: [] } ]");
+        assert!(e.contains("job j1: timeline: must not be empty"), "{e}");
+    }
+
+    #[test]
+    fn non_last_entry_without_for_is_rejected() {
+        let e = err("jobs: [ { id: j1, timeline: [ { status: RUNNING }, { status: SUCCESS } ] } ]");
+        assert!(e.contains("job j1: timeline[0].for"), "{e}");
+        // in a sub-job too, naming the sub-job
+        let e = err(
+            "jobs: [ { id: j1, sub_jobs: [ { id: s1, timeline: [ { status: RUNNING }, { status: SUCCESS } ] } ] } ]",
+        );
+        assert!(e.contains("job s1: timeline[0].for"), "{e}");
+    }
+
+    #[test]
+    fn bad_durations_name_job_and_key() {
+        let e = err("jobs: [ { id: j1, timeline: [ { status: RUNNING, for: soon }, { status: SUCCESS } ] } ]");
+        assert!(
+            e.contains("job j1: timeline[0].for") && e.contains("soon"),
+            "{e}"
+        );
+        let e = err("jobs: [ { id: j1, status: SUCCESS, not_found_for: 3 } ]");
+        assert!(e.contains("job j1: not_found_for"), "{e}");
+    }
+
+    #[test]
+    fn timeline_and_status_together_are_rejected() {
+        let e = err("jobs: [ { id: j1, status: RUNNING, timeline: [ { status: SUCCESS } ] } ]");
+        assert!(e.contains("job j1: status"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = err("jobs: [ { id: j1, status: RUNNING, colour: red } ]");
+        assert!(e.contains("colour"), "{e}");
+        let e = err("jobz: []");
+        assert!(e.contains("jobz"), "{e}");
+    }
+
+    #[test]
+    fn auth_rules() {
+        let e = err("auth: { ak: AK }\njobs: [ { id: j1, status: RUNNING } ]");
+        assert!(e.contains("auth.sk"), "{e}");
+        let e = err("auth: { sk: SECRETVALUE }\njobs: [ { id: j1, status: RUNNING } ]");
+        assert!(e.contains("auth.ak") && !e.contains("SECRETVALUE"), "{e}");
+        let e = err("auth: {}\njobs: [ { id: j1, status: RUNNING } ]");
+        assert!(e.contains("auth"), "{e}");
+        let s = Scenario::from_yaml("auth: { token: t }\njobs: [ { id: j1, status: RUNNING } ]")
+            .unwrap();
+        assert!(s.auth.unwrap().aksk.is_none());
+    }
+
+    #[test]
+    fn misc_rules() {
+        // an empty job list is fine: the simulator then only answers errors
+        assert!(Scenario::from_yaml("jobs: []").unwrap().jobs.is_empty());
+        let e = err("jobs: [ { id: j1, status: RUNNING, sub_jobs: [ { id: s, status: RUNNING, not_found_for: 1s } ] } ]");
+        assert!(e.contains("job s: not_found_for"), "{e}");
+        let e = err(
+            "jobs: [ { id: j1, entities: { sub_jobs_total: 3 }, sub_jobs: [ { id: s, status: RUNNING } ] } ]",
+        );
+        assert!(e.contains("job j1: entities.sub_jobs_total"), "{e}");
+        let e = err("jobs: [ { id: '', status: RUNNING } ]");
+        assert!(e.contains("jobs[0].id"), "{e}");
+    }
+
+    #[test]
+    fn from_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scenario.yaml");
+        std::fs::write(&path, "jobs: [ { id: j1, timeline: [] } ]").unwrap();
+        let e = Scenario::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("scenario.yaml") && e.contains("job j1"), "{e}");
+        let e = Scenario::from_file(&dir.path().join("missing.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.yaml"), "{e}");
+        std::fs::write(&path, "jobs: [ { id: j1, status: SUCCESS } ]").unwrap();
+        assert_eq!(Scenario::from_file(&path).unwrap().job_ids(), vec!["j1"]);
+    }
+}

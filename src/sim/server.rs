@@ -1,0 +1,1064 @@
+//! The HTTP side of the simulator and the pure timeline evaluation behind it.
+//!
+//! One axum fallback handler routes every request by hand, so that anything that is not
+//! `GET /v1/{project_id}/jobs/{job_id}` or `GET /_sim/stats` gets the gateway's 404 `APIG.0101`
+//! (the real gateway answers a wrong method the same way), never axum's own 404/405.
+//! A job's state at time `t` is computed by [`job_state`], a pure function of the scenario job and
+//! `t`; the handler only formats it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{HeaderValue, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::serve::ListenerExt;
+use axum::Router;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::scenario::{Auth, Job, Scenario, Step};
+use super::{JobStats, Stats};
+use crate::cloud::signer;
+
+/// Where the statistics are served (no auth, not counted in the statistics).
+pub(crate) const STATS_PATH: &str = "/_sim/stats";
+
+/// How long [`SimHandle::shutdown`] waits for open connections before aborting the server task.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Largest request body read (for AK/SK verification); job queries have none.
+const MAX_BODY: usize = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// Timeline evaluation (pure)
+
+/// `SUCCESS` and `FAIL` end a job; every other status (known or not) is non-terminal.
+pub(crate) fn is_terminal(status: &str) -> bool {
+    status == "SUCCESS" || status == "FAIL"
+}
+
+/// A job's state at one moment; offsets are relative to the simulator's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobState<'a> {
+    pub status: &'a str,
+    /// When the job's first status began.
+    pub begin: Duration,
+    /// When the current terminal status began; `None` while the status is not terminal.
+    pub end: Option<Duration>,
+    /// The sub-jobs' states, in scenario order.
+    pub sub_jobs: Vec<JobState<'a>>,
+}
+
+/// The timeline entry in force at `t`, and the offset where it began. The last entry stays forever.
+pub(crate) fn timeline_at(steps: &[Step], t: Duration) -> (&Step, Duration) {
+    let mut began = Duration::ZERO;
+    let last = steps.len().saturating_sub(1);
+    for (i, step) in steps.iter().enumerate() {
+        match step.duration {
+            Some(d) if i < last => {
+                let ends = began.saturating_add(d);
+                if t < ends {
+                    return (step, began);
+                }
+                began = ends;
+            }
+            _ => return (step, began),
+        }
+    }
+    unreachable!("validated timelines are never empty")
+}
+
+/// The state of `job` at `t` after the simulator started.
+///
+/// With a timeline: the entry in force; `end` is where it began if it is terminal.
+/// Without one (derived from sub-jobs): `RUNNING` while any sub-job is not terminal, then `SUCCESS`
+/// if every sub-job is `SUCCESS`, else `FAIL`, ending when the last sub-job ended.
+pub(crate) fn job_state(job: &Job, t: Duration) -> JobState<'_> {
+    let sub_jobs: Vec<JobState<'_>> = job.sub_jobs.iter().map(|s| job_state(s, t)).collect();
+    match &job.timeline {
+        Some(steps) => {
+            let (step, began) = timeline_at(steps, t);
+            JobState {
+                status: &step.status,
+                begin: Duration::ZERO,
+                end: is_terminal(&step.status).then_some(began),
+                sub_jobs,
+            }
+        }
+        None => {
+            let begin = sub_jobs
+                .iter()
+                .map(|s| s.begin)
+                .min()
+                .unwrap_or(Duration::ZERO);
+            let (status, end) = if sub_jobs.iter().any(|s| s.end.is_none()) {
+                ("RUNNING", None)
+            } else {
+                let end = sub_jobs.iter().filter_map(|s| s.end).max().unwrap_or(begin);
+                if sub_jobs.iter().all(|s| s.status == "SUCCESS") {
+                    ("SUCCESS", Some(end))
+                } else {
+                    ("FAIL", Some(end))
+                }
+            };
+            JobState {
+                status,
+                begin,
+                end,
+                sub_jobs,
+            }
+        }
+    }
+}
+
+/// Whether a top-level job is hidden (answered with 400 `Common.0011`) at `t`.
+pub(crate) fn is_hidden(job: &Job, t: Duration) -> bool {
+    job.not_found_for.is_some_and(|d| t < d)
+}
+
+/// Since when a top-level job has been *observably* terminal at `t`: the later of the moment it
+/// became terminal and the moment it stopped being hidden. `None` if it is not terminal (or still
+/// hidden) at `t`.
+pub(crate) fn terminal_since(job: &Job, t: Duration) -> Option<Duration> {
+    if is_hidden(job, t) {
+        return None;
+    }
+    let end = job_state(job, t).end?;
+    Some(end.max(job.not_found_for.unwrap_or(Duration::ZERO)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The job document
+
+/// The wire form of a job, with the field names of the real API.
+#[derive(Serialize)]
+struct JobDoc<'a> {
+    status: &'a str,
+    job_id: &'a str,
+    job_type: &'a str,
+    begin_time: String,
+    end_time: String,
+    error_code: Option<&'a str>,
+    fail_reason: Option<&'a str>,
+    entities: EntitiesDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct EntitiesDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_jobs_total: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_jobs: Option<Vec<JobDoc<'a>>>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// ISO-8601 UTC with milliseconds and `Z`, as the API writes times.
+pub(crate) fn format_time(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn job_doc<'a>(job: &'a Job, state: &JobState<'a>, wall_start: SystemTime) -> JobDoc<'a> {
+    let failed = state.status == "FAIL";
+    let entities = EntitiesDoc {
+        sub_jobs_total: (!job.sub_jobs.is_empty()).then_some(job.sub_jobs.len()),
+        sub_jobs: (!job.sub_jobs.is_empty()).then(|| {
+            job.sub_jobs
+                .iter()
+                .zip(&state.sub_jobs)
+                .map(|(sub, sub_state)| job_doc(sub, sub_state, wall_start))
+                .collect()
+        }),
+        extra: &job.entities,
+    };
+    JobDoc {
+        status: state.status,
+        job_id: &job.id,
+        job_type: &job.job_type,
+        begin_time: format_time(wall_start + state.begin),
+        end_time: state
+            .end
+            .map(|end| format_time(wall_start + end))
+            .unwrap_or_default(),
+        error_code: job.error_code.as_deref().filter(|_| failed),
+        fail_reason: job.fail_reason.as_deref().filter(|_| failed),
+        entities,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server state
+
+struct JobEntry {
+    job: Job,
+    requests: AtomicU64,
+    /// Microseconds since start of the first response that showed the job terminal;
+    /// `u64::MAX` until then (updated with `fetch_min`, so racing responses keep the earliest).
+    first_terminal_us: AtomicU64,
+}
+
+struct Shared {
+    started: Instant,
+    wall_start: SystemTime,
+    project_id: Option<String>,
+    auth: Option<Auth>,
+    jobs: HashMap<String, JobEntry>,
+    requests: AtomicU64,
+    rejected_auth: AtomicU64,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+impl Shared {
+    fn stats(&self) -> Stats {
+        let t = self.started.elapsed();
+        let jobs = self
+            .jobs
+            .iter()
+            .map(|(id, entry)| {
+                let first = entry.first_terminal_us.load(Ordering::Relaxed);
+                let stats = JobStats {
+                    requests: entry.requests.load(Ordering::Relaxed),
+                    terminal_at_ms: terminal_since(&entry.job, t).map(ms),
+                    first_terminal_response_ms: (first != u64::MAX)
+                        .then(|| ms(Duration::from_micros(first))),
+                };
+                (id.clone(), stats)
+            })
+            .collect::<BTreeMap<_, _>>();
+        Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            rejected_auth: self.rejected_auth.load(Ordering::Relaxed),
+            jobs,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+fn request_id() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+fn respond(status: StatusCode, request_id: &str, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", id);
+    }
+    response
+}
+
+fn respond_json(status: StatusCode, body: &impl Serialize) -> Response {
+    let body = serde_json::to_vec(body).expect("responses serialize");
+    respond(status, &request_id(), body)
+}
+
+/// The API gateway's error form: `{"error_code","error_msg","request_id"}`.
+fn gateway_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    let id = request_id();
+    let body = serde_json::json!({ "error_code": code, "error_msg": msg, "request_id": id });
+    respond(status, &id, body.to_string().into_bytes())
+}
+
+fn not_found() -> Response {
+    gateway_error(
+        StatusCode::NOT_FOUND,
+        "APIG.0101",
+        "The API does not exist or has not been published in the environment",
+    )
+}
+
+fn job_not_found(job_id: &str) -> Response {
+    respond_json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": {
+            "code": "Common.0011",
+            "message": format!("Query job failed: job {job_id} does not exist"),
+        }}),
+    )
+}
+
+/// `/v1/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
+fn job_path(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.strip_prefix("/v1/")?.split('/');
+    let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
+        .then_some((project, job))
+}
+
+/// Checks the request against the scenario's credentials; `Err` is the reason for the 401.
+async fn authenticate(auth: &Auth, parts: &Parts, body: Body) -> Result<(), String> {
+    let token = parts.headers.get("x-auth-token");
+    if let (Some(expected), Some(sent)) = (&auth.token, token) {
+        if sent.as_bytes() == expected.expose().as_bytes() {
+            return Ok(());
+        }
+    }
+    let authorization = parts.headers.get("authorization");
+    if let (Some((ak, sk)), Some(_)) = (&auth.aksk, authorization) {
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|e| format!("cannot read the request body: {e}"))?;
+        let headers: Vec<(&str, &str)> = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
+            .collect();
+        return signer::verify(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &headers,
+            &body,
+            |key| (key == ak).then(|| sk.clone()),
+            SystemTime::now(),
+        )
+        .map(|_| ())
+        .map_err(|e| format!("verify aksk signature fail, {e}"));
+    }
+    Err(match (&auth.token, token, &auth.aksk) {
+        (Some(_), Some(_), _) => "decrypt token fail".to_owned(),
+        (Some(_), None, None) => "x-auth-token not found".to_owned(),
+        (None, _, Some(_)) => "Authorization header not found".to_owned(),
+        _ => "neither X-Auth-Token nor Authorization header found".to_owned(),
+    })
+}
+
+async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    if path == STATS_PATH && parts.method == Method::GET {
+        return respond_json(StatusCode::OK, &shared.stats());
+    }
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let Some((project, job_id)) = job_path(path).filter(|_| parts.method == Method::GET) else {
+        tracing::debug!(method = %parts.method, path, "simulator: unknown API");
+        return not_found();
+    };
+    if let Some(auth) = &shared.auth {
+        if let Err(why) = authenticate(auth, &parts, body).await {
+            shared.rejected_auth.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(job_id, reason = %why, "simulator: rejected");
+            return gateway_error(
+                StatusCode::UNAUTHORIZED,
+                "APIGW.0301",
+                &format!("Incorrect IAM authentication information: {why}"),
+            );
+        }
+    }
+    let entry = shared
+        .jobs
+        .get(job_id)
+        .filter(|_| shared.project_id.as_deref().is_none_or(|p| p == project));
+    let Some(entry) = entry else {
+        return job_not_found(job_id);
+    };
+    entry.requests.fetch_add(1, Ordering::Relaxed);
+    let t = shared.started.elapsed();
+    if is_hidden(&entry.job, t) {
+        return job_not_found(job_id);
+    }
+    let state = job_state(&entry.job, t);
+    if state.end.is_some() {
+        let us = u64::try_from(t.as_micros()).unwrap_or(u64::MAX - 1);
+        entry.first_terminal_us.fetch_min(us, Ordering::Relaxed);
+    }
+    tracing::trace!(job_id, status = state.status, "simulator: job polled");
+    respond_json(
+        StatusCode::OK,
+        &job_doc(&entry.job, &state, shared.wall_start),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start / stop
+
+/// A running simulator. Dropping it asks the server to stop (without waiting).
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SimHandle {
+    /// The address the server listens on (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, with a loopback IP when the server listens on an unspecified address.
+    pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
+    }
+
+    /// A snapshot of the request counters and terminal times.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Stops accepting connections, lets open requests finish and awaits the server task (open
+    /// connections get a few seconds, then the task is aborted).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "simulator stopped with an error"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "simulator task failed"),
+                Err(_) => {
+                    tracing::warn!("simulator connections still open after shutdown; aborting");
+                    task.abort();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Bind `addr` (port 0 allowed) and serve the scenario in a spawned tokio task.
+pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimHandle> {
+    let started = Instant::now();
+    let wall_start = SystemTime::now();
+
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // A deep backlog: benchmarks open thousands of connections at once.
+    let listener = socket.listen(8192)?;
+    let addr = listener.local_addr()?;
+
+    let jobs = scenario
+        .jobs
+        .into_iter()
+        .map(|job| {
+            let entry = JobEntry {
+                requests: AtomicU64::new(0),
+                first_terminal_us: AtomicU64::new(u64::MAX),
+                job,
+            };
+            (entry.job.id.clone(), entry)
+        })
+        .collect();
+    let shared = Arc::new(Shared {
+        started,
+        wall_start,
+        project_id: scenario.project_id,
+        auth: scenario.auth,
+        jobs,
+        requests: AtomicU64::new(0),
+        rejected_auth: AtomicU64::new(0),
+    });
+
+    let app = Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::clone(&shared));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, jobs = shared.jobs.len(), "simulator listening");
+    Ok(SimHandle {
+        addr,
+        shared,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::sim::Scenario;
+    use serde_json::Value;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn scenario(yaml: &str) -> Scenario {
+        Scenario::from_yaml(yaml).unwrap()
+    }
+
+    /// The JSON document `GET /v1/{project_id}/jobs/{job_id}` returns for `job` at `t`.
+    fn job_document(job: &Job, t: Duration, wall_start: SystemTime) -> Value {
+        let state = job_state(job, t);
+        serde_json::to_value(job_doc(job, &state, wall_start)).unwrap()
+    }
+
+    fn job(yaml: &str) -> Job {
+        scenario(&format!("jobs: [ {yaml} ]")).jobs.remove(0)
+    }
+
+    // ---- pure evaluation ----
+
+    #[test]
+    fn status_follows_the_timeline_and_the_last_entry_stays() {
+        let j = job("{ id: j, timeline: [ { status: INIT, for: 1s }, { status: RUNNING, for: 5s }, { status: SUCCESS } ] }");
+        let at = |t: f64| job_state(&j, secs(t));
+        assert_eq!(at(0.0).status, "INIT");
+        assert_eq!(at(0.999).status, "INIT");
+        assert_eq!(at(1.0).status, "RUNNING");
+        assert_eq!(at(5.999).status, "RUNNING");
+        assert_eq!(at(6.0).status, "SUCCESS");
+        assert_eq!(at(1e6).status, "SUCCESS");
+        assert_eq!(at(3.0).end, None);
+        assert_eq!(at(7.0).end, Some(secs(6.0)));
+        assert_eq!(at(7.0).begin, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_last_entrys_for_is_ignored_and_zero_durations_are_skipped() {
+        let j =
+            job("{ id: j, timeline: [ { status: INIT, for: 0s }, { status: FAIL, for: 1s } ] }");
+        assert_eq!(job_state(&j, secs(0.0)).status, "FAIL");
+        assert_eq!(job_state(&j, secs(100.0)).status, "FAIL");
+        assert_eq!(job_state(&j, secs(100.0)).end, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn unknown_statuses_pass_through_and_are_not_terminal() {
+        let j =
+            job("{ id: j, timeline: [ { status: PENDING_PAYMENT, for: 1s }, { status: WEIRD } ] }");
+        assert_eq!(job_state(&j, secs(0.5)).status, "PENDING_PAYMENT");
+        let s = job_state(&j, secs(2.0));
+        assert_eq!((s.status, s.end), ("WEIRD", None));
+    }
+
+    #[test]
+    fn end_time_only_while_the_current_status_is_terminal() {
+        // FAIL then RUNNING again (odd, but allowed): the end disappears.
+        let j = job("{ id: j, timeline: [ { status: FAIL, for: 1s }, { status: RUNNING, for: 1s }, { status: SUCCESS } ] }");
+        assert_eq!(job_state(&j, secs(0.5)).end, Some(Duration::ZERO));
+        assert_eq!(job_state(&j, secs(1.5)).end, None);
+        assert_eq!(job_state(&j, secs(2.5)).end, Some(secs(2.0)));
+    }
+
+    #[test]
+    fn derived_status_from_sub_jobs() {
+        let j = job("{ id: p, sub_jobs: [
+                { id: a, timeline: [ { status: RUNNING, for: 1s }, { status: SUCCESS } ] },
+                { id: b, timeline: [ { status: INIT, for: 2s }, { status: SUCCESS } ] } ] }");
+        let s = job_state(&j, secs(0.5));
+        assert_eq!((s.status, s.end), ("RUNNING", None));
+        let s = job_state(&j, secs(1.5));
+        assert_eq!((s.status, s.end), ("RUNNING", None));
+        assert_eq!(s.sub_jobs[0].status, "SUCCESS");
+        let s = job_state(&j, secs(2.5));
+        assert_eq!((s.status, s.end), ("SUCCESS", Some(secs(2.0))));
+        assert_eq!(s.sub_jobs[1].end, Some(secs(2.0)));
+    }
+
+    #[test]
+    fn derived_status_fails_when_any_sub_job_failed() {
+        let j = job("{ id: p, sub_jobs: [
+                { id: a, timeline: [ { status: RUNNING, for: 3s }, { status: SUCCESS } ] },
+                { id: b, timeline: [ { status: RUNNING, for: 1s }, { status: FAIL } ] } ] }");
+        // b failed at 1s, but a still runs: the parent is RUNNING until both are terminal
+        assert_eq!(job_state(&j, secs(2.0)).status, "RUNNING");
+        let s = job_state(&j, secs(4.0));
+        assert_eq!((s.status, s.end), ("FAIL", Some(secs(3.0))));
+    }
+
+    #[test]
+    fn explicit_timeline_wins_over_sub_jobs() {
+        let j = job("{ id: p, status: RUNNING, sub_jobs: [ { id: a, status: SUCCESS } ] }");
+        let s = job_state(&j, secs(10.0));
+        assert_eq!(s.status, "RUNNING");
+        assert_eq!(s.sub_jobs[0].status, "SUCCESS");
+    }
+
+    #[test]
+    fn derivation_recurses_through_nested_sub_jobs() {
+        let j = job("{ id: batch, sub_jobs: [
+                { id: mid, sub_jobs: [
+                    { id: leaf1, timeline: [ { status: RUNNING, for: 1s }, { status: SUCCESS } ] },
+                    { id: leaf2, timeline: [ { status: RUNNING, for: 2s }, { status: FAIL } ] } ] },
+                { id: other, status: SUCCESS } ] }");
+        let s = job_state(&j, secs(1.5));
+        assert_eq!(s.status, "RUNNING");
+        assert_eq!(s.sub_jobs[0].status, "RUNNING");
+        assert_eq!(s.sub_jobs[0].sub_jobs[0].status, "SUCCESS");
+        let s = job_state(&j, secs(2.5));
+        assert_eq!((s.status, s.end), ("FAIL", Some(secs(2.0))));
+        assert_eq!(
+            (s.sub_jobs[0].status, s.sub_jobs[0].end),
+            ("FAIL", Some(secs(2.0)))
+        );
+    }
+
+    #[test]
+    fn hidden_jobs_and_terminal_since() {
+        let j = job("{ id: j, not_found_for: 2s, timeline: [ { status: RUNNING, for: 1s }, { status: SUCCESS } ] }");
+        assert!(is_hidden(&j, secs(1.9)));
+        assert!(!is_hidden(&j, secs(2.0)));
+        assert_eq!(terminal_since(&j, secs(1.5)), None); // terminal but not visible yet
+        assert_eq!(terminal_since(&j, secs(2.5)), Some(secs(2.0)));
+        let j = job("{ id: j, timeline: [ { status: RUNNING, for: 1s }, { status: SUCCESS } ] }");
+        assert_eq!(terminal_since(&j, secs(0.5)), None);
+        assert_eq!(terminal_since(&j, secs(5.0)), Some(secs(1.0)));
+    }
+
+    #[test]
+    fn document_shape_and_times() {
+        let j = job(
+            "{ id: p, job_type: createServer, error_code: Ecs.0013, fail_reason: quota, entities: { extra: 1 },
+               sub_jobs: [
+                 { id: a, job_type: createSingleServer, entities: { server_id: s1, nic_id: n1 },
+                   timeline: [ { status: RUNNING, for: 1500ms }, { status: SUCCESS } ] },
+                 { id: b, job_type: createSingleServer, error_code: Ecs.0013, fail_reason: quota,
+                   timeline: [ { status: RUNNING, for: 2s }, { status: FAIL } ] } ] }",
+        );
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_461_614_674_604); // 2016-04-25T20:04:34.604Z
+        let running = job_document(&j, secs(1.0), wall);
+        assert_eq!(running["status"], "RUNNING");
+        assert_eq!(running["begin_time"], "2016-04-25T20:04:34.604Z");
+        assert_eq!(running["end_time"], "");
+        assert_eq!(running["error_code"], Value::Null);
+        assert_eq!(running["fail_reason"], Value::Null);
+        assert_eq!(running["entities"]["sub_jobs_total"], 2);
+        assert_eq!(running["entities"]["extra"], 1);
+        assert_eq!(
+            running["entities"]["sub_jobs"][1]["error_code"],
+            Value::Null
+        );
+
+        let done = job_document(&j, secs(3.0), wall);
+        assert_eq!(done["status"], "FAIL");
+        assert_eq!(done["end_time"], "2016-04-25T20:04:36.604Z");
+        assert_eq!(done["error_code"], "Ecs.0013");
+        assert_eq!(done["fail_reason"], "quota");
+        let a = &done["entities"]["sub_jobs"][0];
+        assert_eq!(a["status"], "SUCCESS");
+        assert_eq!(a["job_id"], "a");
+        assert_eq!(a["job_type"], "createSingleServer");
+        assert_eq!(a["end_time"], "2016-04-25T20:04:36.104Z");
+        assert_eq!(a["entities"]["server_id"], "s1");
+        assert_eq!(a["entities"]["nic_id"], "n1");
+        assert!(a["entities"].get("sub_jobs").is_none());
+        let b = &done["entities"]["sub_jobs"][1];
+        assert_eq!(b["error_code"], "Ecs.0013");
+        let keys: Vec<&str> = done
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        for key in [
+            "status",
+            "job_id",
+            "job_type",
+            "begin_time",
+            "end_time",
+            "error_code",
+            "fail_reason",
+            "entities",
+        ] {
+            assert!(keys.contains(&key), "{key} missing in {done}");
+        }
+        assert_eq!(keys.len(), 8);
+    }
+
+    #[test]
+    fn job_paths() {
+        assert_eq!(job_path("/v1/p/jobs/j"), Some(("p", "j")));
+        assert_eq!(job_path("/v1/p/jobs/j/"), None);
+        assert_eq!(job_path("/v1/p/jobs/"), None);
+        assert_eq!(job_path("/v2/p/jobs/j"), None);
+        assert_eq!(job_path("/v1/p/servers/j"), None);
+        assert_eq!(job_path("/v1//jobs/j"), None);
+    }
+
+    // ---- HTTP ----
+
+    const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+    async fn serve(yaml: &str) -> SimHandle {
+        start(scenario(yaml), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn get(
+        client: &reqwest::Client,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, Value) {
+        let mut req = client.get(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = resp.text().await.unwrap();
+        let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        (status, ctype, json)
+    }
+
+    fn job_url(sim: &SimHandle, job: &str) -> String {
+        format!("{}/v1/{PROJECT}/jobs/{job}", sim.base_url())
+    }
+
+    fn is_request_id(v: &Value) -> bool {
+        v.as_str()
+            .is_some_and(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
+    #[tokio::test]
+    async fn http_job_document_has_the_api_field_names() {
+        let sim = serve(
+            "jobs:
+  - id: ff80808288d41e1b018a0b1c2d3e4f50
+    job_type: createServer
+    status: RUNNING
+    entities: { volume_id: v1 }
+    sub_jobs:
+      - { id: s1, job_type: createSingleServer, status: SUCCESS, entities: { server_id: srv, nic_id: nic } }",
+        )
+        .await;
+        assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+        assert_eq!(
+            sim.base_url(),
+            format!("http://127.0.0.1:{}", sim.addr().port())
+        );
+        let client = reqwest::Client::new();
+        let (status, ctype, doc) = get(
+            &client,
+            &job_url(&sim, "ff80808288d41e1b018a0b1c2d3e4f50"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(ctype, "application/json");
+        assert_eq!(doc["status"], "RUNNING");
+        assert_eq!(doc["job_id"], "ff80808288d41e1b018a0b1c2d3e4f50");
+        assert_eq!(doc["job_type"], "createServer");
+        assert!(doc["begin_time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(doc["begin_time"].as_str().unwrap().len(), 24);
+        assert_eq!(doc["end_time"], "");
+        assert_eq!(doc["error_code"], Value::Null);
+        assert_eq!(doc["fail_reason"], Value::Null);
+        assert_eq!(doc["entities"]["volume_id"], "v1");
+        assert_eq!(doc["entities"]["sub_jobs_total"], 1);
+        let sub = &doc["entities"]["sub_jobs"][0];
+        assert_eq!(sub["status"], "SUCCESS");
+        assert_eq!(sub["job_id"], "s1");
+        assert_eq!(sub["job_type"], "createSingleServer");
+        assert_eq!(sub["entities"]["server_id"], "srv");
+        assert_eq!(sub["entities"]["nic_id"], "nic");
+        assert_eq!(sub["end_time"], sub["begin_time"]);
+        assert_eq!(sub["error_code"], Value::Null);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_running_then_success_and_stats() {
+        let sim = serve(
+            "jobs:
+  - { id: j1, job_type: createVolume, timeline: [ { status: RUNNING, for: 200ms }, { status: SUCCESS } ] }
+  - { id: j2, status: RUNNING }",
+        )
+        .await;
+        let client = reqwest::Client::new();
+        let url = job_url(&sim, "j1");
+        let (status, _, doc) = get(&client, &url, &[]).await;
+        assert_eq!((status, doc["status"].as_str()), (200, Some("RUNNING")));
+        assert_eq!(doc["end_time"], "");
+        let stats = sim.stats();
+        assert_eq!(stats.jobs["j1"].terminal_at_ms, None);
+        assert_eq!(stats.jobs["j1"].first_terminal_response_ms, None);
+
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let doc = loop {
+            let (_, _, doc) = get(&client, &url, &[]).await;
+            if doc["status"] == "SUCCESS" {
+                break doc;
+            }
+            assert!(Instant::now() < deadline, "never became SUCCESS: {doc}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(doc["end_time"].as_str().unwrap().ends_with('Z'));
+        assert!(doc["end_time"].as_str().unwrap() > doc["begin_time"].as_str().unwrap());
+
+        let stats = sim.stats();
+        let j1 = &stats.jobs["j1"];
+        assert!(j1.requests >= 2);
+        assert_eq!(stats.requests, j1.requests);
+        assert_eq!(j1.terminal_at_ms, Some(200.0));
+        let first = j1.first_terminal_response_ms.unwrap();
+        assert!(first >= 200.0, "{first}");
+        assert_eq!(stats.jobs["j2"].requests, 0);
+        assert_eq!(stats.jobs["j2"].terminal_at_ms, None);
+
+        // the first terminal response stays the first one
+        get(&client, &url, &[]).await;
+        assert_eq!(
+            sim.stats().jobs["j1"].first_terminal_response_ms,
+            Some(first)
+        );
+
+        // the same over HTTP, not counted as a request
+        let before = sim.stats().requests;
+        let (status, ctype, json) =
+            get(&client, &format!("{}{STATS_PATH}", sim.base_url()), &[]).await;
+        assert_eq!((status, ctype.as_str()), (200, "application/json"));
+        assert_eq!(json["requests"], before);
+        assert_eq!(json["rejected_auth"], 0);
+        assert_eq!(json["jobs"]["j1"]["terminal_at_ms"], 200.0);
+        // (serde_json's default float parsing may differ in the last bit)
+        let over_http = json["jobs"]["j1"]["first_terminal_response_ms"]
+            .as_f64()
+            .unwrap();
+        assert!((over_http - first).abs() < 1e-6, "{over_http} vs {first}");
+        assert_eq!(
+            json["jobs"]["j2"]["first_terminal_response_ms"],
+            Value::Null
+        );
+        assert_eq!(sim.stats().requests, before);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_unknown_job_is_400_common_0011() {
+        let sim = serve(&format!(
+            "project_id: {PROJECT}\njobs: [ {{ id: known, status: SUCCESS }}, {{ id: late, status: SUCCESS, not_found_for: 1h }} ]"
+        ))
+        .await;
+        let client = reqwest::Client::new();
+        for url in [
+            job_url(&sim, "nope"),
+            job_url(&sim, "late"),
+            format!("{}/v1/otherproject/jobs/known", sim.base_url()),
+        ] {
+            let (status, ctype, body) = get(&client, &url, &[]).await;
+            assert_eq!(status, 400, "{url}");
+            assert_eq!(ctype, "application/json");
+            assert_eq!(body["error"]["code"], "Common.0011", "{body}");
+            assert!(body["error"]["message"].is_string());
+        }
+        let (status, _, _) = get(&client, &job_url(&sim, "known"), &[]).await;
+        assert_eq!(status, 200);
+        let stats = sim.stats();
+        assert_eq!(stats.requests, 4);
+        assert_eq!(stats.jobs["late"].requests, 1);
+        assert_eq!(stats.jobs["known"].requests, 1);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_unknown_path_is_404_apig_0101() {
+        let sim = serve("auth: { token: t }\njobs: [ { id: j, status: SUCCESS } ]").await;
+        let client = reqwest::Client::new();
+        for path in ["/", "/v1/p/servers/j", "/v1/p/jobs/j/extra", "/v3/projects"] {
+            let (status, ctype, body) =
+                get(&client, &format!("{}{path}", sim.base_url()), &[]).await;
+            assert_eq!(status, 404, "{path}");
+            assert_eq!(ctype, "application/json");
+            assert_eq!(body["error_code"], "APIG.0101");
+            assert_eq!(
+                body["error_msg"],
+                "The API does not exist or has not been published in the environment"
+            );
+            assert!(is_request_id(&body["request_id"]), "{body}");
+        }
+        // a wrong method on the job path is the same 404
+        let resp = client
+            .post(job_url(&sim, "j"))
+            .header("x-auth-token", "t")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 404);
+        let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert_eq!(body["error_code"], "APIG.0101");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_token_auth() {
+        let sim = serve("auth: { token: demo-token }\njobs: [ { id: j, status: SUCCESS } ]").await;
+        let client = reqwest::Client::new();
+        let url = job_url(&sim, "j");
+        let (status, _, doc) = get(&client, &url, &[("X-Auth-Token", "demo-token")]).await;
+        assert_eq!((status, doc["status"].as_str()), (200, Some("SUCCESS")));
+
+        for headers in [vec![], vec![("X-Auth-Token", "wrong-token")]] {
+            let (status, ctype, body) = get(&client, &url, &headers).await;
+            assert_eq!(status, 401);
+            assert_eq!(ctype, "application/json");
+            assert_eq!(body["error_code"], "APIGW.0301");
+            let msg = body["error_msg"].as_str().unwrap();
+            assert!(
+                msg.starts_with("Incorrect IAM authentication information: "),
+                "{msg}"
+            );
+            assert!(
+                !msg.contains("demo-token") && !msg.contains("wrong-token"),
+                "{msg}"
+            );
+            assert!(is_request_id(&body["request_id"]), "{body}");
+        }
+        let stats = sim.stats();
+        assert_eq!((stats.requests, stats.rejected_auth), (3, 2));
+        assert_eq!(stats.jobs["j"].requests, 1);
+        // the stats endpoint needs no auth
+        let (status, _, _) = get(&client, &format!("{}/_sim/stats", sim.base_url()), &[]).await;
+        assert_eq!(status, 200);
+        sim.shutdown().await;
+    }
+
+    async fn signed_get(
+        client: &reqwest::Client,
+        sim: &SimHandle,
+        path: &str,
+        ak: &str,
+        sk: &str,
+    ) -> (u16, Value) {
+        let host = format!("127.0.0.1:{}", sim.addr().port());
+        let date = signer::sdk_date(SystemTime::now());
+        let headers = [("Host", host.as_str()), ("X-Sdk-Date", date.as_str())];
+        let signed = signer::sign("GET", path, None, &headers, b"", ak, &Secret::new(sk));
+        let resp = client
+            .get(format!("{}{path}", sim.base_url()))
+            .header("X-Sdk-Date", &date)
+            .header("Authorization", &signed.authorization)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&resp.text().await.unwrap()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn http_aksk_auth() {
+        let sim = serve(
+            "auth: { token: demo-token, ak: AKDEMO, sk: SKDEMO }\njobs: [ { id: j, status: SUCCESS } ]",
+        )
+        .await;
+        let client = reqwest::Client::new();
+        let path = format!("/v1/{PROJECT}/jobs/j");
+        let (status, doc) = signed_get(&client, &sim, &path, "AKDEMO", "SKDEMO").await;
+        assert_eq!(
+            (status, doc["status"].as_str()),
+            (200, Some("SUCCESS")),
+            "{doc}"
+        );
+
+        let (status, body) = signed_get(&client, &sim, &path, "AKDEMO", "WRONGSK").await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error_code"], "APIGW.0301");
+        let msg = body["error_msg"].as_str().unwrap();
+        assert!(msg.contains("signature"), "{msg}");
+        assert!(!msg.contains("SKDEMO") && !msg.contains("WRONGSK"), "{msg}");
+
+        let (status, body) = signed_get(&client, &sim, &path, "AKOTHER", "SKDEMO").await;
+        assert_eq!(status, 401);
+        assert!(!body["error_msg"].as_str().unwrap().contains("SKDEMO"));
+
+        // the token still works next to AK/SK
+        let (status, _, _) = get(
+            &client,
+            &job_url(&sim, "j"),
+            &[("X-Auth-Token", "demo-token")],
+        )
+        .await;
+        assert_eq!(status, 200);
+        let stats = sim.stats();
+        assert_eq!((stats.requests, stats.rejected_auth), (4, 2));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_many_jobs_polled_concurrently() {
+        let mut yaml = String::from("jobs:\n");
+        for i in 0..2000 {
+            yaml.push_str(&format!(
+                "  - {{ id: job{i}, timeline: [ {{ status: RUNNING, for: 100ms }}, {{ status: SUCCESS }} ] }}\n"
+            ));
+        }
+        let sim = serve(&yaml).await;
+        let client = reqwest::Client::new();
+        let base = sim.base_url();
+        let tasks: Vec<_> = (0..2000)
+            .map(|i| {
+                let client = client.clone();
+                let url = format!("{base}/v1/p/jobs/job{i}");
+                tokio::spawn(async move {
+                    let resp = client.get(url).send().await.unwrap();
+                    assert_eq!(resp.status().as_u16(), 200);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let stats = sim.stats();
+        assert_eq!(stats.requests, 2000);
+        assert!(stats.jobs.values().all(|j| j.requests == 1));
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_stops_the_server() {
+        let sim = serve("jobs: [ { id: j, status: SUCCESS } ]").await;
+        let addr = sim.addr();
+        drop(sim);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            assert!(Instant::now() < deadline, "still listening");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

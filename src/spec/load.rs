@@ -1,0 +1,207 @@
+//! Layering: built-in defaults < spec file < `JOBWAIT_*` environment < command-line flags.
+//!
+//! figment merges the layers key by key and remembers which layer gave each value, so every
+//! error can say where the bad value came from: the file's path, the exact `JOBWAIT_…`
+//! variable or the `--flag`. Environment and flag values enter as strings; the raw model's
+//! lenient fields turn them into numbers and booleans.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Json, Toml, Yaml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider, Source};
+
+use super::raw::RawSpec;
+use crate::environment::Environment;
+
+/// `JOBWAIT_*` variables that are not spec keys.
+pub const NON_SPEC_VARS: &[&str] = &[
+    "JOBWAIT_SPEC",
+    "JOBWAIT_TOKEN",
+    "JOBWAIT_TOKEN_FILE",
+    "JOBWAIT_TERMINATION_LOG",
+    "JOBWAIT_LOG",
+];
+
+/// The merged raw spec and the figment that remembers where each value came from.
+pub struct Loaded {
+    pub raw: RawSpec,
+    pub figment: Figment,
+    pub spec_file: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// Where the value at `key` (dotted path) came from, for messages: a file path, a variable or
+    /// a flag; `None` when it is the built-in default.
+    pub fn origin(&self, key: &str) -> Option<String> {
+        let md = self.figment.find_metadata(key)?;
+        let keys: Vec<&str> = key.split('.').collect();
+        Some(describe(md, &Profile::Default, &keys))
+    }
+}
+
+/// Loads every layer. `spec_flag` is `--spec`; `flags` holds the values given on the command line
+/// as a nested dict of strings (see `cli`).
+pub fn load(
+    spec_flag: Option<&Path>,
+    env: &Environment,
+    flags: Dict,
+) -> Result<Loaded, Vec<String>> {
+    let spec_file = spec_flag
+        .map(Path::to_path_buf)
+        .or_else(|| env.get("JOBWAIT_SPEC").map(PathBuf::from));
+    let base = match &spec_file {
+        Some(path) => file_provider(path)?,
+        None => Figment::new(),
+    };
+    load_from(base, spec_file, env, flags)
+}
+
+/// Like [`load`], with the spec layer given as a figment (the demo's embedded spec).
+pub fn load_from(
+    base: Figment,
+    spec_file: Option<PathBuf>,
+    env: &Environment,
+    flags: Dict,
+) -> Result<Loaded, Vec<String>> {
+    let figment = base.merge(EnvLayer::new(env)).merge(FlagLayer(flags));
+    match figment.extract::<RawSpec>() {
+        Ok(raw) => Ok(Loaded {
+            raw,
+            figment,
+            spec_file,
+        }),
+        Err(err) => Err(err.into_iter().map(|e| explain(&figment, e)).collect()),
+    }
+}
+
+fn file_provider(path: &Path) -> Result<Figment, Vec<String>> {
+    let shown = path.display();
+    if let Err(e) = std::fs::metadata(path) {
+        return Err(vec![format!("spec file {shown}: {e}")]);
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let figment = Figment::new();
+    Ok(match ext.to_ascii_lowercase().as_str() {
+        "yaml" | "yml" => figment.merge(Yaml::file_exact(path)),
+        "toml" => figment.merge(Toml::file_exact(path)),
+        "json" => figment.merge(Json::file_exact(path)),
+        _ => {
+            return Err(vec![format!(
+                "spec file {shown}: unknown extension; use .yaml, .yml, .toml or .json"
+            )])
+        }
+    })
+}
+
+/// One readable line for one figment error: `<where>: <key>: <what>`.
+fn explain(figment: &Figment, e: figment::Error) -> String {
+    use figment::error::Kind;
+    let mut path = e.path.clone();
+    let what = match &e.kind {
+        Kind::UnknownField(field, expected) => {
+            path.push(field.clone());
+            if expected.is_empty() {
+                format!("unknown key `{field}`")
+            } else {
+                format!("unknown key `{field}` (known: {})", expected.join(", "))
+            }
+        }
+        Kind::Message(m) => m.clone(),
+        other => other.to_string(),
+    };
+    let key = path.join(".");
+    let md = figment.find_metadata(&key).or(e.metadata.as_ref());
+    let place = match md {
+        Some(md) => describe(md, &e.profile.clone().unwrap_or_default(), &path),
+        None => "spec".to_owned(),
+    };
+    if key.is_empty() {
+        format!("{place}: {what}")
+    } else {
+        format!("{place}: key `{key}`: {what}")
+    }
+}
+
+fn describe<K: AsRef<str>>(md: &Metadata, profile: &Profile, keys: &[K]) -> String {
+    match &md.source {
+        Some(Source::File(path)) => format!("spec file {}", path.display()),
+        Some(Source::Custom(_)) | Some(Source::Code(_)) | None => md.interpolate(profile, keys),
+        Some(_) => md.name.to_string(),
+    }
+}
+
+/// The `JOBWAIT_*` environment as a nested dict of strings (`__` separates levels).
+struct EnvLayer(Dict);
+
+impl EnvLayer {
+    fn new(env: &Environment) -> Self {
+        let mut dict = Dict::new();
+        for (name, value) in env.with_prefix("JOBWAIT_") {
+            if NON_SPEC_VARS.contains(&name) || name.ends_with("_FILE") {
+                continue;
+            }
+            let keys: Vec<String> = name["JOBWAIT_".len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            insert(&mut dict, &keys, Value::from(value.to_owned()));
+        }
+        EnvLayer(dict)
+    }
+}
+
+impl Provider for EnvLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment").interpolater(|_: &Profile, keys: &[&str]| {
+            let name = keys.join("__").to_ascii_uppercase();
+            format!("environment variable JOBWAIT_{name}")
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// Values given as command-line flags.
+struct FlagLayer(Dict);
+
+impl Provider for FlagLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command line").interpolater(|_: &Profile, keys: &[&str]| {
+            match keys.first().copied() {
+                Some("jobs") => "command-line argument JOB".to_owned(),
+                _ => format!("flag --{}", keys.join("-").replace('_', "-")),
+            }
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// Sets `keys` (a path) to `value` in a nested dict.
+pub fn insert(dict: &mut Dict, keys: &[String], value: Value) {
+    match keys {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if !matches!(entry, Value::Dict(..)) {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The declarative spec: the raw model users write ([`raw`]), the layering that merges file,
+//! environment and flags ([`load`]), and the validated [`plan::Plan`] that everything after
+//! it runs on. No request is made before a `Plan` exists.
+
+pub mod load;
+pub mod plan;
+pub mod raw;
+
+pub use plan::{Plan, PlannedJob, PollPolicy};
+pub use raw::OutputFormat;

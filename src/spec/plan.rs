@@ -1,0 +1,281 @@
+//! The validated plan: raw layered input becomes fully resolved jobs (service, URL, criteria,
+//! deadline), credentials and schedule. Every problem is collected, so one run shows them all.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use super::load::Loaded;
+use super::raw::{OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy};
+use crate::cloud::auth::Credentials;
+use crate::cloud::endpoint::{Endpoints, Service};
+use crate::environment::Environment;
+use crate::verdict::Criteria;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
+pub const DEFAULT_NOT_FOUND_GRACE: Duration = Duration::from_secs(30);
+/// Requests in flight at once, across all jobs.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// Everything a wait needs, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub jobs: Vec<PlannedJob>,
+    /// Overall deadline, from the start of the wait.
+    pub timeout: Duration,
+    pub poll: PollPolicy,
+    /// Requests per second per endpoint host.
+    pub rate_limit: f64,
+    pub max_in_flight: usize,
+    pub fail_fast: bool,
+    pub output: OutputFormat,
+    pub report_path: Option<PathBuf>,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub project_id: String,
+    /// `None` only where no request will be made (`validate`).
+    pub credentials: Option<Credentials>,
+}
+
+/// One job to wait on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedJob {
+    pub id: String,
+    pub service: Service,
+    pub name: Option<String>,
+    pub url: Url,
+    /// This job's own deadline, if shorter than the overall one.
+    pub timeout: Option<Duration>,
+    pub criteria: Criteria,
+}
+
+impl PlannedJob {
+    /// `service:id`, how the job is named in messages.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({}:{})", self.service, self.id),
+            None => format!("{}:{}", self.service, self.id),
+        }
+    }
+}
+
+/// Time between polls of one job: from `interval`, growing to `max_interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollPolicy {
+    pub interval: Duration,
+    pub max_interval: Duration,
+}
+
+/// What the plan needs to know about the place it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub stdout_is_terminal: bool,
+    /// Whether credentials are required (not for `validate`).
+    pub require_credentials: bool,
+}
+
+impl Plan {
+    pub fn build(loaded: &Loaded, env: &Environment, cx: Context) -> Result<Plan, Vec<String>> {
+        let raw = &loaded.raw;
+        let mut problems = Vec::new();
+        let origin = |key: &str| loaded.origin(key).unwrap_or_else(|| "default".to_owned());
+
+        let poll = PollPolicy {
+            interval: raw
+                .poll
+                .as_ref()
+                .and_then(|p| p.interval)
+                .map_or(DEFAULT_POLL_INTERVAL, |d| d.0),
+            max_interval: raw
+                .poll
+                .as_ref()
+                .and_then(|p| p.max_interval)
+                .map_or(DEFAULT_MAX_INTERVAL, |d| d.0),
+        };
+        if poll.interval.is_zero() {
+            problems.push(format!(
+                "{}: key `poll.interval` must be more than 0",
+                origin("poll.interval")
+            ));
+        }
+        if poll.max_interval < poll.interval {
+            problems.push(format!(
+                "{}: key `poll.max_interval` ({}) is shorter than `poll.interval` ({}, {})",
+                origin("poll.max_interval"),
+                humantime::format_duration(poll.max_interval),
+                humantime::format_duration(poll.interval),
+                origin("poll.interval"),
+            ));
+        }
+        let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        if timeout.is_zero() {
+            problems.push(format!(
+                "{}: key `timeout` must be more than 0",
+                origin("timeout")
+            ));
+        }
+        let rate_limit = raw.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
+        if !(rate_limit.is_finite() && rate_limit > 0.0) {
+            problems.push(format!(
+                "{}: key `rate_limit` must be a positive number of requests per second, not {rate_limit}",
+                origin("rate_limit")
+            ));
+        }
+
+        let project_id = raw.project_id.clone().unwrap_or_default();
+        if project_id.is_empty() {
+            problems.push(
+                "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id"
+                    .to_owned(),
+            );
+        } else if !is_plain_id(&project_id) {
+            problems.push(format!(
+                "{}: key `project_id`: `{project_id}` is not a project id (letters, digits, - and _ only)",
+                origin("project_id")
+            ));
+        }
+
+        let endpoints = Endpoints {
+            template: raw.endpoint.clone(),
+            cloud: raw.cloud,
+            region: raw.region.clone(),
+            overrides: raw.endpoints.clone().unwrap_or_default(),
+        };
+        let jobs = plan_jobs(raw, &endpoints, &project_id, loaded, &mut problems);
+
+        let credentials = match Credentials::from_env(env) {
+            Ok(Some(c)) => Some(c),
+            Ok(None) if cx.require_credentials => {
+                problems.push(
+                    "no credentials in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+                     (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN"
+                        .to_owned(),
+                );
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Plan {
+            jobs,
+            timeout,
+            poll,
+            rate_limit,
+            max_in_flight: MAX_IN_FLIGHT,
+            fail_fast: raw.fail_fast.unwrap_or(false),
+            output: raw.output.unwrap_or(if cx.stdout_is_terminal {
+                OutputFormat::Text
+            } else {
+                OutputFormat::Json
+            }),
+            report_path: raw.report.as_ref().map(PathBuf::from),
+            quiet: raw.quiet.unwrap_or(false),
+            verbose: raw.verbose.unwrap_or(0),
+            project_id,
+            credentials,
+        })
+    }
+}
+
+fn plan_jobs(
+    raw: &RawSpec,
+    endpoints: &Endpoints,
+    project_id: &str,
+    loaded: &Loaded,
+    problems: &mut Vec<String>,
+) -> Vec<PlannedJob> {
+    let list = raw
+        .jobs
+        .as_ref()
+        .map(|j| j.0.as_slice())
+        .unwrap_or_default();
+    if list.is_empty() {
+        problems.push(
+            "no jobs to wait on: give [SERVICE:]JOB_ID arguments, `jobs` in the spec file, or JOBWAIT_JOBS"
+                .to_owned(),
+        );
+        return Vec::new();
+    }
+    let where_jobs = loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned());
+    let defaults = raw.success.clone().unwrap_or_default();
+    let mut seen = HashSet::new();
+    let mut base_urls: BTreeMap<Service, Result<(), String>> = BTreeMap::new();
+    let mut jobs = Vec::with_capacity(list.len());
+    for (i, job) in list.iter().enumerate() {
+        let service = job.service.unwrap_or(Service::Ecs);
+        let id = job.id.trim().to_owned();
+        if id.is_empty() || !is_plain_id(&id) {
+            problems.push(format!(
+                "{where_jobs}: key `jobs.{i}.id`: `{}` is not a job id (letters, digits, - and _ only)",
+                job.id
+            ));
+            continue;
+        }
+        if !seen.insert((service, id.clone())) {
+            problems.push(format!("{where_jobs}: job {service}:{id} is listed twice"));
+            continue;
+        }
+        // One message per service, not one per job, when its endpoint cannot be built.
+        let base_ok = base_urls
+            .entry(service)
+            .or_insert_with(|| endpoints.base(service).map(|_| ()));
+        if let Err(e) = base_ok {
+            if !e.is_empty() {
+                problems.push(std::mem::take(e));
+            }
+            continue;
+        }
+        let url = match endpoints.job_url(service, project_id, &id) {
+            Ok(url) => url,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        jobs.push(PlannedJob {
+            id,
+            service,
+            name: job.name.clone(),
+            url,
+            timeout: job.timeout.map(|d| d.0),
+            criteria: criteria(&defaults, job.success.as_ref()),
+        });
+    }
+    jobs
+}
+
+/// The job's own criteria over the spec-wide defaults, key by key.
+fn criteria(defaults: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
+    let pick = |f: fn(&RawCriteria) -> Option<_>| own.and_then(f).or_else(|| f(defaults));
+    Criteria {
+        sub_jobs: own
+            .and_then(|c| c.sub_jobs)
+            .or(defaults.sub_jobs)
+            .unwrap_or(SubJobPolicy::All),
+        pending_payment: own
+            .and_then(|c| c.pending_payment)
+            .or(defaults.pending_payment)
+            .unwrap_or(PendingPayment::Wait),
+        not_found_grace: pick(|c| c.not_found_grace).map_or(DEFAULT_NOT_FOUND_GRACE, |d| d.0),
+    }
+}
+
+/// Ids travel in URL paths: keep them to the characters real ids use.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}

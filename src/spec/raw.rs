@@ -1,0 +1,427 @@
+//! The spec as users write it: every key optional, so the layers (defaults, file, environment,
+//! flags) can be merged key by key before [`super::plan`] validates the result.
+//!
+//! Values arrive as native YAML/TOML/JSON types from files but as strings from the environment
+//! and flags, so numbers, booleans and ids accept both (see [`lenient`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::cloud::endpoint::{Cloud, Service};
+
+/// A jobwait spec: what to wait on and what counts as done.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "jobwait spec")]
+pub struct RawSpec {
+    /// Picks the endpoint domain.
+    pub cloud: Option<Cloud>,
+    /// Region name, e.g. `eu-de`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub region: Option<String>,
+    /// Project id the jobs belong to.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub project_id: Option<String>,
+    /// A URL template with `{service}` and `{region}`, or one fixed URL for every service.
+    pub endpoint: Option<String>,
+    /// Per-service base URL overrides.
+    pub endpoints: Option<BTreeMap<Service, String>>,
+    /// Overall deadline (humantime, e.g. `30m`).
+    pub timeout: Option<HumanDuration>,
+    /// Time between polls of one job.
+    pub poll: Option<RawPoll>,
+    /// Requests per second, shared by all jobs to one endpoint host.
+    #[serde(default, deserialize_with = "lenient::opt_f64")]
+    #[schemars(with = "Option<f64>")]
+    pub rate_limit: Option<f64>,
+    /// Stop everything at the first failed job.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<bool>")]
+    pub fail_fast: Option<bool>,
+    /// Default success criteria for every job.
+    pub success: Option<RawCriteria>,
+    /// The jobs: objects, `[SERVICE:]JOB_ID` strings, or one string of those separated by
+    /// commas, spaces or newlines.
+    pub jobs: Option<JobList>,
+    /// Result format on standard output.
+    pub output: Option<OutputFormat>,
+    /// Also write the JSON report to this file (atomically).
+    pub report: Option<String>,
+    /// No progress on standard error.
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    #[schemars(with = "Option<bool>")]
+    pub quiet: Option<bool>,
+    /// Log detail: 0 (warnings), 1 (info), 2 (debug), 3 (trace).
+    #[serde(default, deserialize_with = "lenient::opt_u8")]
+    #[schemars(with = "Option<u8>")]
+    pub verbose: Option<u8>,
+}
+
+/// Result format on standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// A readable table (the default on a terminal).
+    Text,
+    /// The report document (the default when standard output is not a terminal).
+    Json,
+}
+
+/// Poll schedule: starts at `interval`, grows to `max_interval`, with jitter.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoll {
+    pub interval: Option<HumanDuration>,
+    pub max_interval: Option<HumanDuration>,
+}
+
+/// Success criteria; a job's own criteria override the defaults key by key.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCriteria {
+    /// How sub-jobs decide the verdict.
+    pub sub_jobs: Option<SubJobPolicy>,
+    /// What PENDING_PAYMENT (an unpaid yearly/monthly order) means.
+    pub pending_payment: Option<PendingPayment>,
+    /// A job id the API does not know yet counts as pending this long.
+    pub not_found_grace: Option<HumanDuration>,
+}
+
+/// How sub-jobs decide the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubJobPolicy {
+    /// The main job and every sub-job succeed.
+    All,
+    /// At least one sub-job succeeds.
+    Any,
+    /// Sub-jobs are ignored; the main status decides.
+    None,
+    /// At least N sub-jobs succeed.
+    AtLeast(u32),
+    /// At least this fraction (0..=1) of the sub-jobs succeed.
+    Ratio(f64),
+}
+
+/// What PENDING_PAYMENT means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingPayment {
+    /// Keep waiting for the order to be paid.
+    Wait,
+    /// Count the job as succeeded.
+    Success,
+    /// Count the job as failed.
+    Fail,
+}
+
+/// A job entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    /// The job id returned by the asynchronous call.
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
+    /// The service that created the job (default `ecs`).
+    pub service: Option<Service>,
+    /// A label used in outputs.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+    /// Deadline for this job (still bounded by the overall `timeout`).
+    pub timeout: Option<HumanDuration>,
+    /// Criteria overriding the spec-wide `success`.
+    pub success: Option<RawCriteria>,
+}
+
+impl RawJob {
+    /// Parses `[SERVICE:]JOB_ID`.
+    pub fn parse_ref(text: &str) -> Result<RawJob, String> {
+        let text = text.trim();
+        let (service, id) = match text.split_once(':') {
+            Some((svc, id)) => (Some(svc.parse::<Service>()?), id),
+            None => (None, text),
+        };
+        if id.is_empty() {
+            return Err(format!(
+                "`{text}` has no job id (expected [SERVICE:]JOB_ID)"
+            ));
+        }
+        Ok(RawJob {
+            id: id.to_owned(),
+            service,
+            name: None,
+            timeout: None,
+            success: None,
+        })
+    }
+}
+
+/// The `jobs` key: a list of entries, or one string of `[SERVICE:]JOB_ID` separated by commas,
+/// spaces or newlines (as `JOBWAIT_JOBS` and the GitHub `jobs` input give it).
+#[derive(Debug, Default, Clone, JsonSchema)]
+#[schemars(with = "JobListSchema")]
+pub struct JobList(pub Vec<RawJob>);
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum JobListSchema {
+    List(Vec<JobEntrySchema>),
+    Text(String),
+}
+
+#[allow(dead_code)]
+#[derive(JsonSchema)]
+#[serde(untagged)]
+enum JobEntrySchema {
+    Ref(String),
+    Job(RawJob),
+}
+
+impl JobList {
+    pub fn parse_text(text: &str) -> Result<Vec<RawJob>, String> {
+        text.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(RawJob::parse_ref)
+            .collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for JobList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = JobList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of jobs or a string of [SERVICE:]JOB_ID")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JobList, E> {
+                JobList::parse_text(v).map(JobList).map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JobList, A::Error> {
+                let mut jobs = Vec::new();
+                while let Some(JobEntry(job)) = seq.next_element()? {
+                    jobs.push(job);
+                }
+                Ok(JobList(jobs))
+            }
+        }
+        d.deserialize_any(ListVisitor)
+    }
+}
+
+/// One element of a `jobs` list: an object or a `[SERVICE:]JOB_ID` string.
+struct JobEntry(RawJob);
+
+impl<'de> Deserialize<'de> for JobEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = JobEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a job object or a [SERVICE:]JOB_ID string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JobEntry, E> {
+                RawJob::parse_ref(v).map(JobEntry).map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<JobEntry, A::Error> {
+                RawJob::deserialize(de::value::MapAccessDeserializer::new(map)).map(JobEntry)
+            }
+        }
+        d.deserialize_any(EntryVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for SubJobPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PolicyVisitor;
+        const EXPECTED: &str = "all, any, none, { at_least: N } or { ratio: R }";
+        impl<'de> Visitor<'de> for PolicyVisitor {
+            type Value = SubJobPolicy;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SubJobPolicy, E> {
+                match v.trim() {
+                    "all" => Ok(SubJobPolicy::All),
+                    "any" => Ok(SubJobPolicy::Any),
+                    "none" => Ok(SubJobPolicy::None),
+                    other => Err(E::custom(format!("`{other}` is not one of {EXPECTED}"))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SubJobPolicy, A::Error> {
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| de::Error::custom(format!("expected {EXPECTED}")))?;
+                let policy = match key.as_str() {
+                    "at_least" => SubJobPolicy::AtLeast(map.next_value::<LenientU32>()?.0),
+                    "ratio" => {
+                        let r = map.next_value::<LenientF64>()?.0;
+                        if !(0.0..=1.0).contains(&r) {
+                            return Err(de::Error::custom(format!(
+                                "ratio {r} is not within 0..=1"
+                            )));
+                        }
+                        SubJobPolicy::Ratio(r)
+                    }
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "`{other}` is not one of {EXPECTED}"
+                        )))
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(de::Error::custom(format!(
+                        "expected only one of {EXPECTED}"
+                    )));
+                }
+                Ok(policy)
+            }
+        }
+        d.deserialize_any(PolicyVisitor)
+    }
+}
+
+/// A humantime duration (`90s`, `15m`, `1h 30m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(with = "String", description = "a duration such as 90s, 15m or 1h 30m")]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = lenient::string(d)?;
+        humantime::parse_duration(text.trim())
+            .map(HumanDuration)
+            .map_err(|e| {
+                de::Error::custom(format!(
+                    "`{text}` is not a duration ({e}); write e.g. 90s, 15m or 1h 30m"
+                ))
+            })
+    }
+}
+
+struct LenientU32(u32);
+impl<'de> Deserialize<'de> for LenientU32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient::number(d).map(LenientU32)
+    }
+}
+
+struct LenientF64(f64);
+impl<'de> Deserialize<'de> for LenientF64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient::number(d).map(LenientF64)
+    }
+}
+
+/// Scalars that may arrive as text (environment, flags) or as native values (files).
+pub mod lenient {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Deserialize;
+
+    /// Any scalar as its text: YAML reads `project_id: 0123` as a number.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_owned())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+        }
+        d.deserialize_any(V)
+    }
+
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        string(d).map(Some)
+    }
+
+    /// A number written natively or as text.
+    pub fn number<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<T, D::Error> {
+        let text = NumberText::deserialize(d)?.0;
+        text.trim()
+            .parse::<T>()
+            .map_err(|_| de::Error::custom(format!("`{text}` is not a valid number here")))
+    }
+
+    struct NumberText(String);
+    impl<'de> Deserialize<'de> for NumberText {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = NumberText;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a number")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<NumberText, E> {
+                    Ok(NumberText(v.to_owned()))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumberText, E> {
+                    Ok(NumberText(v.to_string()))
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumberText, E> {
+                    Ok(NumberText(v.to_string()))
+                }
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumberText, E> {
+                    Ok(NumberText(v.to_string()))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        number(d).map(Some)
+    }
+
+    pub fn opt_u8<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+        number(d).map(Some)
+    }
+
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true or false")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+                Ok(v)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "1" | "on" => Ok(true),
+                    "false" | "no" | "0" | "off" => Ok(false),
+                    _ => Err(E::custom(format!("`{v}` is not true or false"))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+                match v {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    _ => Err(E::custom(format!("`{v}` is not true or false"))),
+                }
+            }
+        }
+        d.deserialize_any(V).map(Some)
+    }
+}
