@@ -216,6 +216,11 @@ impl JobTask {
     async fn run<S: JobSource>(mut self, shared: &Shared<S>) -> JobResult {
         let result = match self.poll_until_verdict(shared).await {
             Ok((outcome, reason)) => self.finish(shared, outcome, reason),
+            // A job the API never described is not pending but unreachable: errored (exit 3).
+            Err(Interrupted::Deadline) if self.last.is_none() && self.last_error.is_some() => {
+                let reason = self.timed_out_reason(shared).replacen("timed out", "no verdict", 1);
+                self.finish(shared, Outcome::Errored, reason)
+            }
             Err(Interrupted::Deadline) => {
                 let reason = self.timed_out_reason(shared);
                 self.finish(shared, Outcome::TimedOut, reason)
@@ -363,3 +368,6 @@ fn not_found_reason(err: &FetchError, grace: Duration) -> String {
         humantime::format_duration(grace)
     )
 }
+
+#[cfg(test)]
+mod tests;

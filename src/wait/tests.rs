@@ -1,0 +1,1 @@
+//! Engine tests with a scripted job source and paused time.
