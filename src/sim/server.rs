@@ -216,8 +216,9 @@ struct Shared {
     rejected_auth: AtomicU64,
 }
 
+/// Milliseconds as f64 (exact for whole milliseconds).
 fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    d.as_nanos() as f64 / 1e6
 }
 
 impl Shared {
@@ -802,13 +803,14 @@ mod tests {
 
     #[tokio::test]
     async fn http_running_then_success_and_stats() {
+        // the client first: building it can take a while on a loaded machine
+        let client = reqwest::Client::new();
         let sim = serve(
             "jobs:
-  - { id: j1, job_type: createVolume, timeline: [ { status: RUNNING, for: 200ms }, { status: SUCCESS } ] }
+  - { id: j1, job_type: createVolume, timeline: [ { status: RUNNING, for: 400ms }, { status: SUCCESS } ] }
   - { id: j2, status: RUNNING }",
         )
         .await;
-        let client = reqwest::Client::new();
         let url = job_url(&sim, "j1");
         let (status, _, doc) = get(&client, &url, &[]).await;
         assert_eq!((status, doc["status"].as_str()), (200, Some("RUNNING")));
@@ -833,9 +835,9 @@ mod tests {
         let j1 = &stats.jobs["j1"];
         assert!(j1.requests >= 2);
         assert_eq!(stats.requests, j1.requests);
-        assert_eq!(j1.terminal_at_ms, Some(200.0));
+        assert_eq!(j1.terminal_at_ms, Some(400.0));
         let first = j1.first_terminal_response_ms.unwrap();
-        assert!(first >= 200.0, "{first}");
+        assert!(first >= 400.0, "{first}");
         assert_eq!(stats.jobs["j2"].requests, 0);
         assert_eq!(stats.jobs["j2"].terminal_at_ms, None);
 
@@ -853,7 +855,7 @@ mod tests {
         assert_eq!((status, ctype.as_str()), (200, "application/json"));
         assert_eq!(json["requests"], before);
         assert_eq!(json["rejected_auth"], 0);
-        assert_eq!(json["jobs"]["j1"]["terminal_at_ms"], 200.0);
+        assert_eq!(json["jobs"]["j1"]["terminal_at_ms"], 400.0);
         // (serde_json's default float parsing may differ in the last bit)
         let over_http = json["jobs"]["j1"]["first_terminal_response_ms"]
             .as_f64()

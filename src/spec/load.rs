@@ -100,10 +100,10 @@ fn file_provider(path: &Path) -> Result<Figment, Vec<String>> {
 /// One readable line for one figment error: `<where>: <key>: <what>`.
 fn explain(figment: &Figment, e: figment::Error) -> String {
     use figment::error::Kind;
-    let mut path = e.path.clone();
+    let path = e.path.clone();
     let what = match &e.kind {
+        // figment's path already ends with the unknown field's name.
         Kind::UnknownField(field, expected) => {
-            path.push(field.clone());
             if expected.is_empty() {
                 format!("unknown key `{field}`")
             } else {

@@ -8,3 +8,6 @@ pub mod raw;
 
 pub use plan::{Plan, PlannedJob, PollPolicy};
 pub use raw::OutputFormat;
+
+#[cfg(test)]
+mod tests;

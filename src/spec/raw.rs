@@ -143,14 +143,20 @@ impl RawJob {
     pub fn parse_ref(text: &str) -> Result<RawJob, String> {
         let text = text.trim();
         let (service, id) = match text.split_once(':') {
-            Some((svc, id)) => (Some(svc.parse::<Service>()?), id),
+            Some((svc, id)) => (Some(svc), id),
             None => (None, text),
         };
-        if id.is_empty() {
+        if id.is_empty() || service == Some("") {
+            let missing = if id.is_empty() {
+                "job id"
+            } else {
+                "service before `:`"
+            };
             return Err(format!(
-                "`{text}` has no job id (expected [SERVICE:]JOB_ID)"
+                "`{text}` has no {missing} (expected [SERVICE:]JOB_ID)"
             ));
         }
+        let service = service.map(str::parse::<Service>).transpose()?;
         Ok(RawJob {
             id: id.to_owned(),
             service,

@@ -218,7 +218,9 @@ impl JobTask {
             Ok((outcome, reason)) => self.finish(shared, outcome, reason),
             // A job the API never described is not pending but unreachable: errored (exit 3).
             Err(Interrupted::Deadline) if self.last.is_none() && self.last_error.is_some() => {
-                let reason = self.timed_out_reason(shared).replacen("timed out", "no verdict", 1);
+                let reason = self
+                    .timed_out_reason(shared)
+                    .replacen("timed out", "no verdict", 1);
                 self.finish(shared, Outcome::Errored, reason)
             }
             Err(Interrupted::Deadline) => {

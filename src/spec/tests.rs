@@ -1,0 +1,342 @@
+//! Layering and planning, in-process: synthetic environments, flag dicts and temp spec files.
+
+use std::time::Duration;
+
+use figment::value::{Dict, Value};
+
+use super::load::{insert, load};
+use super::plan::{Context, Plan};
+use super::raw::{PendingPayment, SubJobPolicy};
+use crate::cloud::endpoint::Service;
+use crate::environment::Environment;
+
+const CX: Context = Context {
+    stdout_is_terminal: false,
+    require_credentials: false,
+};
+
+fn flags(pairs: &[(&str, &str)]) -> Dict {
+    let mut dict = Dict::new();
+    for (k, v) in pairs {
+        let keys: Vec<String> = k.split('.').map(str::to_owned).collect();
+        insert(&mut dict, &keys, Value::from(v.to_string()));
+    }
+    dict
+}
+
+fn spec_file(ext: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("spec.{ext}"));
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn plan(
+    path: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+    flag_pairs: &[(&str, &str)],
+) -> Result<Plan, Vec<String>> {
+    let env = Environment::from_pairs(env.iter().copied());
+    let loaded = load(path, &env, flags(flag_pairs))?;
+    Plan::build(&loaded, &env, CX)
+}
+
+const BASE: &str =
+    "project_id: fromfile\nendpoint: http://127.0.0.1:1\ntimeout: 10m\njobs: [ecs:a]\n";
+
+#[test]
+fn file_then_env_then_flag() {
+    let (_d, path) = spec_file("yaml", BASE);
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    assert_eq!(
+        (p.project_id.as_str(), p.timeout),
+        ("fromfile", Duration::from_secs(600))
+    );
+
+    let env = [("JOBWAIT_PROJECT_ID", "fromenv"), ("JOBWAIT_TIMEOUT", "5m")];
+    let p = plan(Some(&path), &env, &[]).unwrap();
+    assert_eq!(
+        (p.project_id.as_str(), p.timeout),
+        ("fromenv", Duration::from_secs(300))
+    );
+
+    let p = plan(Some(&path), &env, &[("project_id", "fromflag")]).unwrap();
+    assert_eq!(p.project_id, "fromflag");
+    assert_eq!(
+        p.timeout,
+        Duration::from_secs(300),
+        "env still wins over the file"
+    );
+    assert_eq!(
+        p.jobs[0].url.as_str(),
+        "http://127.0.0.1:1/v1/fromflag/jobs/a"
+    );
+}
+
+#[test]
+fn spec_path_from_jobwait_spec_and_flag_wins() {
+    let (_d, path) = spec_file("yaml", BASE);
+    let (_d2, other) = spec_file(
+        "json",
+        r#"{"project_id":"json","endpoint":"http://h","jobs":["evs:z"]}"#,
+    );
+    let env = [("JOBWAIT_SPEC", path.to_str().unwrap())];
+    assert_eq!(plan(None, &env, &[]).unwrap().project_id, "fromfile");
+    let p = plan(Some(&other), &env, &[]).unwrap();
+    assert_eq!(p.project_id, "json");
+    assert_eq!(p.jobs[0].service, Service::Evs);
+}
+
+#[test]
+fn toml_spec_with_job_objects_and_criteria() {
+    let (_d, path) = spec_file(
+        "toml",
+        r#"
+project_id = "p"
+cloud = "otc"
+region = "eu-de"
+rate_limit = 4
+fail_fast = true
+[success]
+pending_payment = "fail"
+[[jobs]]
+id = "j1"
+service = "evs"
+name = "disk"
+timeout = "2m"
+success = { sub_jobs = { at_least = 2 } }
+"#,
+    );
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    let job = &p.jobs[0];
+    assert_eq!(
+        job.url.as_str(),
+        "https://evs.eu-de.otc.t-systems.com/v1/p/jobs/j1"
+    );
+    assert_eq!(job.name.as_deref(), Some("disk"));
+    assert_eq!(job.timeout, Some(Duration::from_secs(120)));
+    assert_eq!(job.criteria.sub_jobs, SubJobPolicy::AtLeast(2));
+    assert_eq!(
+        job.criteria.pending_payment,
+        PendingPayment::Fail,
+        "spec-wide default kept"
+    );
+    assert_eq!(p.rate_limit, 4.0);
+    assert!(p.fail_fast);
+}
+
+#[test]
+fn environment_values_are_text_and_empty_means_unset() {
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "0123456789"),
+        ("JOBWAIT_ENDPOINT", "http://127.0.0.1:9"),
+        ("JOBWAIT_JOBS", "ecs:a, evs:b\nims:c"),
+        ("JOBWAIT_TIMEOUT", ""),
+        ("JOBWAIT_RATE_LIMIT", "2.5"),
+        ("JOBWAIT_FAIL_FAST", "true"),
+        ("JOBWAIT_POLL__INTERVAL", "2s"),
+        ("JOBWAIT_SUCCESS__SUB_JOBS__RATIO", "0.5"),
+        ("JOBWAIT_ENDPOINTS__EVS", "https://evs.example:8443"),
+        ("JOBWAIT_TOKEN", "not-a-spec-key"),
+    ];
+    let p = plan(None, &env, &[]).unwrap();
+    assert_eq!(p.project_id, "0123456789", "all-digit ids stay strings");
+    let ids: Vec<String> = p
+        .jobs
+        .iter()
+        .map(|j| format!("{}:{}", j.service, j.id))
+        .collect();
+    assert_eq!(ids, ["ecs:a", "evs:b", "ims:c"]);
+    assert_eq!(p.timeout, super::plan::DEFAULT_TIMEOUT);
+    assert_eq!(p.rate_limit, 2.5);
+    assert!(p.fail_fast);
+    assert_eq!(p.poll.interval, Duration::from_secs(2));
+    assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::Ratio(0.5));
+    assert_eq!(
+        p.jobs[1].url.as_str(),
+        "https://evs.example:8443/v1/0123456789/jobs/b"
+    );
+}
+
+#[test]
+fn positional_jobs_replace_the_spec_jobs() {
+    let (_d, path) = spec_file("yaml", BASE);
+    let env = [("JOBWAIT_JOBS", "ecs:fromenv")];
+    let p = plan(Some(&path), &env, &[]).unwrap();
+    assert_eq!(p.jobs.len(), 1);
+    assert_eq!(p.jobs[0].id, "fromenv");
+    let env = Environment::from_pairs(env);
+    let mut f = Dict::new();
+    f.insert(
+        "jobs".into(),
+        Value::from(vec![
+            Value::from("evs:x".to_owned()),
+            Value::from("y".to_owned()),
+        ]),
+    );
+    let p = Plan::build(&load(Some(&path), &env, f).unwrap(), &env, CX).unwrap();
+    let ids: Vec<&str> = p.jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["x", "y"]);
+}
+
+/// Each bad input: the message names the key and where it came from.
+#[test]
+fn errors_name_key_and_source() {
+    let (_d, path) = spec_file("yaml", "project_id: p\njobs: [ecs:a]\ntimeout: 5x\n");
+    let shown = path.display().to_string();
+    let cases: Vec<(
+        Option<&std::path::Path>,
+        Vec<(&str, &str)>,
+        Vec<(&str, &str)>,
+        Vec<&str>,
+    )> = vec![
+        (
+            Some(&path),
+            vec![],
+            vec![],
+            vec![shown.as_str(), "key `timeout`", "`5x` is not a duration"],
+        ),
+        (
+            None,
+            vec![("JOBWAIT_TIMEOUT", "abc")],
+            vec![],
+            vec!["environment variable JOBWAIT_TIMEOUT", "`abc`"],
+        ),
+        (
+            None,
+            vec![],
+            vec![("timeout", "7q")],
+            vec!["flag --timeout", "`7q`"],
+        ),
+        (
+            None,
+            vec![("JOBWAIT_POLL__INTERVAL", "zz")],
+            vec![],
+            vec!["JOBWAIT_POLL__INTERVAL", "poll.interval"],
+        ),
+        (
+            None,
+            vec![("JOBWAIT_NOPE", "1")],
+            vec![],
+            vec!["JOBWAIT_NOPE", "unknown key `nope`"],
+        ),
+        (
+            None,
+            vec![("JOBWAIT_JOBS", "rds:x")],
+            vec![],
+            vec!["JOBWAIT_JOBS", "unknown service `rds`"],
+        ),
+        (
+            None,
+            vec![("JOBWAIT_CLOUD", "aws")],
+            vec![],
+            vec!["JOBWAIT_CLOUD", "aws"],
+        ),
+        (
+            None,
+            vec![("JOBWAIT_RATE_LIMIT", "fast")],
+            vec![],
+            vec!["JOBWAIT_RATE_LIMIT", "`fast`"],
+        ),
+        (None, vec![], vec![("jobs", ":")], vec!["has no job id"]),
+    ];
+    for (file, env, flag_pairs, wanted) in cases {
+        let problems = plan(file, &env, &flag_pairs).expect_err("must fail");
+        let text = problems.join("\n");
+        for w in wanted {
+            assert!(
+                text.contains(w),
+                "{w:?} not in {text:?} (env {env:?}, flags {flag_pairs:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn plan_lists_every_problem_at_once() {
+    let env = [
+        ("JOBWAIT_POLL__INTERVAL", "10s"),
+        ("JOBWAIT_POLL__MAX_INTERVAL", "1s"),
+    ];
+    let problems = plan(None, &env, &[]).unwrap_err();
+    let text = problems.join("\n");
+    for w in ["project_id", "no jobs", "poll.max_interval"] {
+        assert!(text.contains(w), "{w} not in {text}");
+    }
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+}
+
+#[test]
+fn missing_endpoint_is_reported_once_per_service() {
+    let problems = plan(
+        None,
+        &[
+            ("JOBWAIT_PROJECT_ID", "p"),
+            ("JOBWAIT_JOBS", "ecs:a ecs:b evs:c"),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].contains("service ecs") && problems[1].contains("service evs"));
+}
+
+#[test]
+fn duplicate_jobs_and_bad_ids_are_rejected() {
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "ecs:a,ecs:a,evs:a"),
+    ];
+    let problems = plan(None, &env, &[]).unwrap_err();
+    assert_eq!(
+        problems,
+        ["environment variable JOBWAIT_JOBS: job ecs:a is listed twice"]
+    );
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://h\njobs: [{id: 'a/b'}]\n",
+    );
+    let problems = plan(Some(&path), &[], &[]).unwrap_err();
+    assert!(
+        problems[0].contains("jobs.0.id") && problems[0].contains("a/b"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn credentials_required_for_a_wait_only() {
+    let env = Environment::from_pairs([
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a"),
+    ]);
+    let loaded = load(None, &env, Dict::new()).unwrap();
+    let cx = Context {
+        require_credentials: true,
+        ..CX
+    };
+    let problems = Plan::build(&loaded, &env, cx).unwrap_err();
+    assert!(problems[0].starts_with("no credentials"), "{problems:?}");
+    assert!(Plan::build(&loaded, &env, CX)
+        .unwrap()
+        .credentials
+        .is_none());
+}
+
+#[test]
+fn the_demo_spec_plans() {
+    let env = Environment::from_pairs([("HUAWEICLOUD_SDK_AK", "a"), ("HUAWEICLOUD_SDK_SK", "b")]);
+    let base = figment::Figment::new()
+        .merge(<figment::providers::Yaml as figment::providers::Format>::string(crate::demo::SPEC));
+    let loaded = super::load::load_from(
+        base,
+        None,
+        &env,
+        flags(&[("endpoint", "http://127.0.0.1:1")]),
+    )
+    .unwrap();
+    let p = Plan::build(&loaded, &env, CX).unwrap();
+    assert_eq!(p.jobs.len(), 4);
+    assert_eq!(p.jobs[2].criteria.sub_jobs, SubJobPolicy::AtLeast(2));
+}
