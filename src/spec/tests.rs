@@ -179,17 +179,20 @@ fn positional_jobs_replace_the_spec_jobs() {
     assert_eq!(ids, ["x", "y"]);
 }
 
+/// A spec file, environment, flags, and the texts the error must contain.
+type Case<'a> = (
+    Option<&'a std::path::Path>,
+    Vec<(&'a str, &'a str)>,
+    Vec<(&'a str, &'a str)>,
+    Vec<&'a str>,
+);
+
 /// Each bad input: the message names the key and where it came from.
 #[test]
 fn errors_name_key_and_source() {
     let (_d, path) = spec_file("yaml", "project_id: p\njobs: [ecs:a]\ntimeout: 5x\n");
     let shown = path.display().to_string();
-    let cases: Vec<(
-        Option<&std::path::Path>,
-        Vec<(&str, &str)>,
-        Vec<(&str, &str)>,
-        Vec<&str>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             Some(&path),
             vec![],
