@@ -48,6 +48,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// Resolve and check the spec and print the plan; no network. Exit 2 lists every problem.
     Validate(WaitArgs),
+    /// Terraform external data source: the query (JSON object of strings) on stdin, the flat map on stdout.
+    Terraform,
     /// Print a JSON Schema: of the spec (for editors) or of the report.
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Spec)]

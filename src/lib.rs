@@ -14,6 +14,7 @@ pub mod report;
 pub mod secret;
 pub mod sim;
 pub mod spec;
+pub mod terraform;
 pub mod verdict;
 pub mod wait;
 
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
         Some(Command::Simulate { listen, scenario }) => {
             demo::simulate(listen, scenario.as_deref()).await
         }
+        Some(Command::Terraform) => terraform::run(Environment::capture()).await,
         Some(Command::Demo { output, quiet }) => {
             demo::run(output.unwrap_or(OutputFormat::Text), quiet).await
         }
@@ -77,9 +79,19 @@ pub fn plan(
 async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     let plan = plan(&args, &env, true)?;
     init_logging(plan.verbose);
-    let report = execute(&plan).await?;
-    write_outputs(&plan, &report)?;
-    Ok(report.exit_status())
+    let report = execute(&plan, &env).await?;
+    write_side_outputs(&plan, &report, &env)?;
+    print_result(&plan, &report);
+    Ok(final_status(&plan, &report))
+}
+
+/// The report's exit status, unless `fail_on: never` asks for 0 after a completed wait.
+pub fn final_status(plan: &Plan, report: &Report) -> ExitStatus {
+    match (plan.fail_on, report.exit_status()) {
+        (_, s @ (ExitStatus::Interrupted | ExitStatus::Terminated)) => s,
+        (spec::raw::FailOn::Never, _) => ExitStatus::Success,
+        (spec::raw::FailOn::Any, s) => s,
+    }
 }
 
 fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
@@ -88,12 +100,19 @@ fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     Ok(ExitStatus::Success)
 }
 
-/// The wait itself, shared by `wait` and `demo`: signals, progress, engine, report.
-pub async fn execute(plan: &Plan) -> Result<Report, RunError> {
+/// The wait itself, shared by `wait`, `terraform` and `demo`: signals, progress, engine, report.
+pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError> {
     let credentials = plan
         .credentials
         .clone()
         .ok_or_else(|| RunError::Usage(vec!["no credentials".to_owned()]))?;
+    if report::github::GitHub::from_env(env).commands {
+        let mut err = std::io::stderr().lock();
+        for line in report::github::mask_commands(credentials.secrets().iter().map(|s| s.expose()))
+        {
+            let _ = writeln!(err, "{line}");
+        }
+    }
     let client = cloud::client::Client::new(credentials, plan.project_id.clone())
         .map_err(RunError::Failed)?;
     let (stop_tx, _) = watch::channel(None);
@@ -128,19 +147,28 @@ pub async fn execute(plan: &Plan) -> Result<Report, RunError> {
     ))
 }
 
-/// Standard output (results only) and the `--report` file.
-pub fn write_outputs(plan: &Plan, report: &Report) -> Result<(), RunError> {
-    let json = report.to_json_pretty();
+/// Everything but standard output: the `--report` file, GitHub's files and annotations, the
+/// Kubernetes termination message. The report file comes first: it matters most.
+pub fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment) -> Result<(), RunError> {
     if let Some(path) = &plan.report_path {
-        report::write::atomic_write(path, json.as_bytes()).map_err(|e| {
+        report::write::atomic_write(path, report.to_json_pretty().as_bytes()).map_err(|e| {
             RunError::Failed(format!(
                 "cannot write the report to {}: {e}",
                 path.display()
             ))
         })?;
     }
+    let flat = report::flat::flat(report);
+    report::github::GitHub::from_env(env)
+        .write(report, &flat)
+        .map_err(RunError::Failed)?;
+    report::k8s::write(report, env).map_err(RunError::Failed)
+}
+
+/// Standard output: the report document or the text table.
+pub fn print_result(plan: &Plan, report: &Report) {
     let text = match plan.output {
-        OutputFormat::Json => json + "\n",
+        OutputFormat::Json => report.to_json_pretty() + "\n",
         OutputFormat::Text => report::text::render(report),
     };
     let mut stdout = std::io::stdout().lock();
@@ -148,7 +176,6 @@ pub fn write_outputs(plan: &Plan, report: &Report) -> Result<(), RunError> {
     let _ = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
-    Ok(())
 }
 
 /// SIGINT / SIGTERM stop the wait; a second signal ends the process at once.

@@ -85,6 +85,23 @@ impl Credentials {
         Ok(None)
     }
 
+    /// Every secret value held (to mask in CI logs).
+    pub fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            Credentials::AkSk {
+                ak,
+                sk,
+                security_token,
+                ..
+            } => {
+                let mut all = vec![ak, sk];
+                all.extend(security_token);
+                all
+            }
+            Credentials::Token { token, .. } => vec![token],
+        }
+    }
+
     /// One line for `validate` and logs: the method and where it came from, never a value.
     pub fn describe(&self) -> String {
         match self {

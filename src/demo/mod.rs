@@ -15,7 +15,7 @@ use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::sim::scenario::Auth;
 use crate::sim::Scenario;
-use crate::spec::load::{insert, load_from};
+use crate::spec::load::{insert, load_from, TopKind, TopLayer};
 use crate::spec::plan::Context;
 use crate::spec::{OutputFormat, Plan};
 use crate::wait::Outcome;
@@ -61,7 +61,11 @@ pub async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunErr
         flags.insert("quiet".into(), Value::from(true));
     }
     let base = Figment::new().merge(Yaml::string(SPEC));
-    let loaded = load_from(base, None, &env, flags).map_err(RunError::Usage)?;
+    let top = TopLayer {
+        dict: flags,
+        kind: TopKind::Flags,
+    };
+    let loaded = load_from(base, None, &env, top).map_err(RunError::Usage)?;
     let cx = Context {
         stdout_is_terminal: true,
         require_credentials: true,
@@ -74,9 +78,9 @@ pub async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunErr
             plan.jobs.len()
         );
     }
-    let report = crate::execute(&plan).await?;
+    let report = crate::execute(&plan, &env).await?;
     sim.shutdown().await;
-    crate::write_outputs(&plan, &report)?;
+    crate::print_result(&plan, &report);
     let outcomes: Vec<Outcome> = report.jobs.iter().map(|j| j.outcome).collect();
     if report.exit_status() != ExitStatus::Failure || outcomes != EXPECTED {
         // Interrupted, or something really went wrong: the demo's exit code is the wait's.

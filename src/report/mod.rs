@@ -2,6 +2,9 @@
 //! engine's results, then handed to each writer (JSON, text; the orchestrator outputs build on
 //! the same document). The exit code is decided here, once, by the contract's precedence.
 
+pub mod flat;
+pub mod github;
+pub mod k8s;
 pub mod text;
 pub mod write;
 
@@ -77,6 +80,16 @@ pub struct JobReport {
     pub sub_jobs: SubJobCounts,
     pub entities: EntityIds,
     pub failures: Vec<Failure>,
+}
+
+impl JobReport {
+    /// `name (service:id)`, or `service:id` for a job without a name.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({}:{})", self.service, self.id),
+            None => format!("{}:{}", self.service, self.id),
+        }
+    }
 }
 
 impl Report {

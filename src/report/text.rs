@@ -10,10 +10,7 @@ use crate::wait::Outcome;
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     for job in &report.jobs {
-        let label = match &job.name {
-            Some(name) => format!("{name} ({}:{})", job.service, job.id),
-            None => format!("{}:{}", job.service, job.id),
-        };
+        let label = job.label();
         let subs = if job.sub_jobs.total > 0 {
             format!(
                 "  sub-jobs {}/{}",

@@ -47,6 +47,19 @@ pub fn load(
     env: &Environment,
     flags: Dict,
 ) -> Result<Loaded, Vec<String>> {
+    let top = TopLayer {
+        dict: flags,
+        kind: TopKind::Flags,
+    };
+    load_top(spec_flag, env, top)
+}
+
+/// [`load`] with any last layer (flags or a Terraform query).
+pub fn load_top(
+    spec_flag: Option<&Path>,
+    env: &Environment,
+    top: TopLayer,
+) -> Result<Loaded, Vec<String>> {
     let spec_file = spec_flag
         .map(Path::to_path_buf)
         .or_else(|| env.get("JOBWAIT_SPEC").map(PathBuf::from));
@@ -54,17 +67,17 @@ pub fn load(
         Some(path) => file_provider(path)?,
         None => Figment::new(),
     };
-    load_from(base, spec_file, env, flags)
+    load_from(base, spec_file, env, top)
 }
 
-/// Like [`load`], with the spec layer given as a figment (the demo's embedded spec).
+/// Like [`load_top`], with the spec layer given as a figment (the demo's embedded spec).
 pub fn load_from(
     base: Figment,
     spec_file: Option<PathBuf>,
     env: &Environment,
-    flags: Dict,
+    top: TopLayer,
 ) -> Result<Loaded, Vec<String>> {
-    let figment = base.merge(EnvLayer::new(env)).merge(FlagLayer(flags));
+    let figment = base.merge(EnvLayer::new(env)).merge(top);
     match figment.extract::<RawSpec>() {
         Ok(raw) => Ok(Loaded {
             raw,
@@ -115,11 +128,13 @@ fn explain(figment: &Figment, e: figment::Error) -> String {
     };
     let key = path.join(".");
     let md = figment.find_metadata(&key).or(e.metadata.as_ref());
+    let from_file = md.is_none_or(|md| matches!(md.source, Some(Source::File(_))));
     let place = match md {
         Some(md) => describe(md, &e.profile.clone().unwrap_or_default(), &path),
         None => "spec".to_owned(),
     };
-    if key.is_empty() {
+    // A variable, flag or query key already names the key; a file needs it said.
+    if key.is_empty() || !from_file {
         format!("{place}: {what}")
     } else {
         format!("{place}: key `{key}`: {what}")
@@ -167,21 +182,38 @@ impl Provider for EnvLayer {
     }
 }
 
-/// Values given as command-line flags.
-struct FlagLayer(Dict);
+/// The last layer: command-line flags, or the Terraform external data source's query. Both
+/// arrive as a nested dict of strings; only how a key is named in messages differs.
+pub struct TopLayer {
+    pub dict: Dict,
+    pub kind: TopKind,
+}
 
-impl Provider for FlagLayer {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopKind {
+    Flags,
+    TerraformQuery,
+}
+
+impl Provider for TopLayer {
     fn metadata(&self) -> Metadata {
-        Metadata::named("command line").interpolater(|_: &Profile, keys: &[&str]| {
-            match keys.first().copied() {
-                Some("jobs") => "command-line argument JOB".to_owned(),
-                _ => format!("flag --{}", keys.join("-").replace('_', "-")),
+        match self.kind {
+            TopKind::Flags => Metadata::named("command line").interpolater(
+                |_: &Profile, keys: &[&str]| match keys.first().copied() {
+                    Some("jobs") => "command-line argument JOB".to_owned(),
+                    _ => format!("flag --{}", keys.join("-").replace('_', "-")),
+                },
+            ),
+            TopKind::TerraformQuery => {
+                Metadata::named("terraform query").interpolater(|_: &Profile, keys: &[&str]| {
+                    format!("terraform query key `{}`", keys.join("__"))
+                })
             }
-        })
+        }
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Ok(Profile::Default.collect(self.0.clone()))
+        Ok(Profile::Default.collect(self.dict.clone()))
     }
 }
 

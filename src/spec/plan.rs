@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::load::Loaded;
-use super::raw::{OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy};
+use super::raw::{FailOn, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy};
 use crate::cloud::auth::Credentials;
 use crate::cloud::endpoint::{Endpoints, Service};
 use crate::environment::Environment;
@@ -33,6 +33,7 @@ pub struct Plan {
     pub rate_limit: f64,
     pub max_in_flight: usize,
     pub fail_fast: bool,
+    pub fail_on: FailOn,
     pub output: OutputFormat,
     pub report_path: Option<PathBuf>,
     pub quiet: bool,
@@ -175,6 +176,7 @@ impl Plan {
             rate_limit,
             max_in_flight: MAX_IN_FLIGHT,
             fail_fast: raw.fail_fast.unwrap_or(false),
+            fail_on: raw.fail_on.unwrap_or(FailOn::Any),
             output: raw.output.unwrap_or(if cx.stdout_is_terminal {
                 OutputFormat::Text
             } else {

@@ -48,6 +48,9 @@ pub struct RawSpec {
     /// The jobs: objects, `[SERVICE:]JOB_ID` strings, or one string of those separated by
     /// commas, spaces or newlines.
     pub jobs: Option<JobList>,
+    /// When the process exits non-zero: on any job that did not succeed (`any`, the default) or
+    /// `never` (the report and outputs still tell; for pipelines that decide themselves).
+    pub fail_on: Option<FailOn>,
     /// Result format on standard output.
     pub output: Option<OutputFormat>,
     /// Also write the JSON report to this file (atomically).
@@ -70,6 +73,16 @@ pub enum OutputFormat {
     Text,
     /// The report document (the default when standard output is not a terminal).
     Json,
+}
+
+/// When the process exits non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailOn {
+    /// Exit with the contract's code whenever a job did not succeed.
+    Any,
+    /// Exit 0 after a completed wait, whatever the jobs did (usage errors still exit 2).
+    Never,
 }
 
 /// Poll schedule: starts at `interval`, grows to `max_interval`, with jitter.

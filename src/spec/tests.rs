@@ -215,7 +215,7 @@ fn errors_name_key_and_source() {
             None,
             vec![("JOBWAIT_POLL__INTERVAL", "zz")],
             vec![],
-            vec!["JOBWAIT_POLL__INTERVAL", "poll.interval"],
+            vec!["environment variable JOBWAIT_POLL__INTERVAL", "`zz`"],
         ),
         (
             None,
@@ -336,7 +336,10 @@ fn the_demo_spec_plans() {
         base,
         None,
         &env,
-        flags(&[("endpoint", "http://127.0.0.1:1")]),
+        super::load::TopLayer {
+            dict: flags(&[("endpoint", "http://127.0.0.1:1")]),
+            kind: super::load::TopKind::Flags,
+        },
     )
     .unwrap();
     let p = Plan::build(&loaded, &env, CX).unwrap();

@@ -1,0 +1,220 @@
+//! GitHub Actions: outputs in the runner's file format, a Markdown step summary, and workflow
+//! commands (`::error::` per failed job, `::add-mask::` for secrets).
+//!
+//! Workflow commands go to standard error: the runner reads commands from both streams, and
+//! standard output stays reserved for results (`--output json`).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use indexmap::IndexMap;
+
+use super::Report;
+use crate::environment::Environment;
+use crate::wait::Outcome;
+
+/// Where the runner wants things, from its environment.
+#[derive(Debug, Clone, Default)]
+pub struct GitHub {
+    pub output_file: Option<String>,
+    pub summary_file: Option<String>,
+    /// `GITHUB_ACTIONS=true`: workflow commands are understood.
+    pub commands: bool,
+}
+
+impl GitHub {
+    pub fn from_env(env: &Environment) -> GitHub {
+        GitHub {
+            output_file: env.get("GITHUB_OUTPUT").map(str::to_owned),
+            summary_file: env.get("GITHUB_STEP_SUMMARY").map(str::to_owned),
+            commands: env.get("GITHUB_ACTIONS") == Some("true"),
+        }
+    }
+
+    /// Writes every output the runner asked for; errors name the file.
+    pub fn write(&self, report: &Report, flat: &IndexMap<String, String>) -> Result<(), String> {
+        if let Some(path) = &self.output_file {
+            append(path, &outputs_file(flat)).map_err(|e| format!("GITHUB_OUTPUT {path}: {e}"))?;
+        }
+        if let Some(path) = &self.summary_file {
+            append(path, &summary(report))
+                .map_err(|e| format!("GITHUB_STEP_SUMMARY {path}: {e}"))?;
+        }
+        if self.commands {
+            let mut err = std::io::stderr().lock();
+            for line in annotations(report) {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `::add-mask::` lines for secret values, so the runner hides them if they ever get printed.
+pub fn mask_commands<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    secrets
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("::add-mask::{}", escape_data(s)))
+        .collect()
+}
+
+fn append(path: &str, text: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// `key=value` lines; values with a newline use `key<<DELIMITER` heredocs with a random
+/// delimiter that does not occur in the value.
+pub fn outputs_file(flat: &IndexMap<String, String>) -> String {
+    let mut out = String::new();
+    for (key, value) in flat {
+        if value.contains('\n') || value.contains('\r') {
+            let delimiter = loop {
+                let d = format!("ghadelimiter_{}", fastrand::u64(..));
+                if !value.contains(&d) {
+                    break d;
+                }
+            };
+            let _ = write!(out, "{key}<<{delimiter}\n{value}\n{delimiter}\n");
+        } else {
+            let _ = writeln!(out, "{key}={value}");
+        }
+    }
+    out
+}
+
+/// A Markdown table of the jobs and a summary line.
+pub fn summary(report: &Report) -> String {
+    let s = &report.summary;
+    let mut out = format!(
+        "### jobwait: {} ({} of {} jobs succeeded)\n\n| job | service | outcome | sub-jobs | reason |\n|---|---|---|---|---|\n",
+        serde_json::to_value(report.result).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        s.succeeded,
+        s.total
+    );
+    for job in &report.jobs {
+        let name = job.name.clone().unwrap_or_else(|| job.id.clone());
+        let subs = if job.sub_jobs.total > 0 {
+            format!("{}/{}", job.sub_jobs.succeeded, job.sub_jobs.total)
+        } else {
+            "–".to_owned()
+        };
+        let outcome = serde_json::to_value(job.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&name),
+            job.service,
+            outcome,
+            subs,
+            cell(&job.reason)
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// One `::error::` per job that did not succeed (failed, errored, timed out).
+pub fn annotations(report: &Report) -> Vec<String> {
+    report
+        .jobs
+        .iter()
+        .filter(|j| {
+            matches!(
+                j.outcome,
+                Outcome::Failed | Outcome::Errored | Outcome::TimedOut
+            )
+        })
+        .map(|j| {
+            let label = j.label();
+            let word = super::text::outcome_word(j.outcome).to_ascii_lowercase();
+            format!(
+                "::error title={}::{}",
+                escape_property(&format!("jobwait: {label} {word}")),
+                escape_data(&j.reason)
+            )
+        })
+        .collect()
+}
+
+/// Escaping of a command's message, as the runner's toolkit does it.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping of a command's property value.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A Markdown table cell: no pipes or newlines.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses a GITHUB_OUTPUT file as the runner does: `k=v` lines and `k<<D` heredocs.
+    fn parse_runner_outputs(text: &str) -> IndexMap<String, String> {
+        let mut out = IndexMap::new();
+        let mut lines = text.split('\n');
+        while let Some(line) = lines.next() {
+            if line.is_empty() {
+                continue;
+            }
+            let eq = line.find('=');
+            let heredoc = line.find("<<");
+            match (eq, heredoc) {
+                (Some(e), h) if h.is_none_or(|h| e < h) => {
+                    out.insert(line[..e].to_owned(), line[e + 1..].to_owned());
+                }
+                (_, Some(h)) => {
+                    let (key, delim) = (&line[..h], &line[h + 2..]);
+                    let mut value = Vec::new();
+                    for l in lines.by_ref() {
+                        if l == delim {
+                            break;
+                        }
+                        value.push(l);
+                    }
+                    out.insert(key.to_owned(), value.join("\n"));
+                }
+                _ => panic!("invalid line {line:?}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn outputs_round_trip_through_the_runner_format() {
+        let mut flat = IndexMap::new();
+        flat.insert("result".to_owned(), "failure".to_owned());
+        flat.insert("server_ids".to_owned(), "a,b".to_owned());
+        flat.insert(
+            "multi".to_owned(),
+            "line one\nline=two\nghadelimiter_1".to_owned(),
+        );
+        flat.insert("report".to_owned(), r#"{"a":"x<<y"}"#.to_owned());
+        let text = outputs_file(&flat);
+        assert_eq!(parse_runner_outputs(&text), flat);
+    }
+
+    #[test]
+    fn command_escaping() {
+        assert_eq!(escape_data("50% done\nnext"), "50%25 done%0Anext");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(mask_commands(["s3cr3t", ""]), ["::add-mask::s3cr3t"]);
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

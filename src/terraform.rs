@@ -1,0 +1,112 @@
+//! `jobwait terraform`: the Terraform external data source protocol. The query — a JSON object
+//! of strings on standard input, keys as in the spec (nested keys joined by `__`, `jobs` as in
+//! `JOBWAIT_JOBS`) — is the spec's last layer; the flat map of strings goes to standard output.
+//! On a wait that did not succeed the program exits non-zero with the reason on standard error,
+//! which Terraform shows as the data source's error, unless the query says `"fail_on": "never"`.
+
+use std::io::Read;
+
+use figment::value::{Dict, Value};
+
+use crate::environment::Environment;
+use crate::exit::ExitStatus;
+use crate::report::{flat, k8s};
+use crate::spec::load::{insert, load_top, TopKind, TopLayer};
+use crate::spec::raw::FailOn;
+use crate::RunError;
+
+/// Reads the query, waits, prints the flat map.
+pub async fn run(env: Environment) -> Result<ExitStatus, RunError> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).map_err(|e| {
+        RunError::Usage(vec![format!(
+            "terraform query: cannot read standard input: {e}"
+        )])
+    })?;
+    let query = parse_query(&input).map_err(|e| RunError::Usage(vec![e]))?;
+    let spec = query
+        .get("spec")
+        .and_then(Value::as_str)
+        .map(std::path::PathBuf::from);
+    let mut dict = query;
+    dict.remove("spec");
+    // Terraform shows standard error only on failure: no progress by default.
+    dict.entry("quiet".to_owned())
+        .or_insert_with(|| Value::from("true".to_owned()));
+    let loaded = load_top(
+        spec.as_deref(),
+        &env,
+        TopLayer {
+            dict,
+            kind: TopKind::TerraformQuery,
+        },
+    )
+    .map_err(RunError::Usage)?;
+    let plan = crate::spec::Plan::build(
+        &loaded,
+        &env,
+        crate::spec::plan::Context {
+            stdout_is_terminal: false,
+            require_credentials: true,
+        },
+    )
+    .map_err(RunError::Usage)?;
+    let report = crate::execute(&plan, &env).await?;
+    crate::write_side_outputs(&plan, &report, &env)?;
+    let map = flat::flat(&report);
+    println!(
+        "{}",
+        serde_json::to_string(&map).expect("strings serialize")
+    );
+    let status = report.exit_status();
+    if status == ExitStatus::Success || plan.fail_on == FailOn::Never {
+        return Ok(ExitStatus::Success);
+    }
+    eprint!("{}", k8s::message(&report));
+    Ok(status)
+}
+
+/// The query: an object whose values are all strings (the provider's rule). `a__b` keys nest.
+fn parse_query(input: &str) -> Result<Dict, String> {
+    let value: serde_json::Value = serde_json::from_str(input)
+        .map_err(|e| format!("terraform query: not a JSON object: {e}"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "terraform query: not a JSON object".to_owned())?;
+    let mut dict = Dict::new();
+    for (key, value) in object {
+        let text = value
+            .as_str()
+            .ok_or_else(|| format!("terraform query: key `{key}` must be a string (the external data source passes strings only)"))?;
+        if text.is_empty() {
+            continue; // as with environment variables: empty means unset
+        }
+        let keys: Vec<String> = key.split("__").map(str::to_owned).collect();
+        insert(&mut dict, &keys, Value::from(text.to_owned()));
+    }
+    Ok(dict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keys_nest_and_empty_values_are_unset() {
+        let dict =
+            parse_query(r#"{"jobs":"ecs:a,ecs:b","poll__interval":"2s","region":""}"#).unwrap();
+        assert!(dict.contains_key("jobs"));
+        assert!(!dict.contains_key("region"));
+        let poll = dict["poll"].as_dict().unwrap();
+        assert_eq!(poll["interval"].as_str(), Some("2s"));
+    }
+
+    #[test]
+    fn non_string_values_and_non_objects_are_errors() {
+        assert!(parse_query(r#"{"rate_limit": 5}"#)
+            .unwrap_err()
+            .contains("`rate_limit` must be a string"));
+        assert!(parse_query("[]").is_err());
+        assert!(parse_query("").is_err());
+    }
+}
