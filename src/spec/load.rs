@@ -14,7 +14,8 @@ use figment::{Figment, Metadata, Profile, Provider, Source};
 use super::raw::RawSpec;
 use crate::environment::Environment;
 
-/// `JOBWAIT_*` variables that are not spec keys.
+/// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files and
+/// `JOBWAIT_ACTION_*`, which the GitHub Action uses for itself).
 pub const NON_SPEC_VARS: &[&str] = &[
     "JOBWAIT_SPEC",
     "JOBWAIT_TOKEN",
@@ -156,7 +157,10 @@ impl EnvLayer {
     fn new(env: &Environment) -> Self {
         let mut dict = Dict::new();
         for (name, value) in env.with_prefix("JOBWAIT_") {
-            if NON_SPEC_VARS.contains(&name) || name.ends_with("_FILE") {
+            if NON_SPEC_VARS.contains(&name)
+                || name.ends_with("_FILE")
+                || name.starts_with("JOBWAIT_ACTION_")
+            {
                 continue;
             }
             let keys: Vec<String> = name["JOBWAIT_".len()..]
