@@ -111,6 +111,9 @@ pub struct WaitArgs {
     /// Requests per second per endpoint host [default: 10]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<String>,
+    /// Wait on one shard of the jobs: INDEX/COUNT, auto/COUNT or auto (Kubernetes Indexed Jobs)
+    #[arg(long, value_name = "SHARD")]
+    pub shard: Option<String>,
     /// Result format on standard output [default: text on a terminal, else json]
     #[arg(long, value_enum)]
     pub output: Option<OutputFormat>,
@@ -149,6 +152,7 @@ impl WaitArgs {
             ("poll.interval", &self.poll_interval),
             ("poll.max_interval", &self.poll_max_interval),
             ("rate_limit", &self.rate_limit),
+            ("shard", &self.shard),
         ];
         for (key, value) in options {
             if let Some(v) = value {

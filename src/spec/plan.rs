@@ -34,6 +34,8 @@ pub struct Plan {
     pub max_in_flight: usize,
     pub fail_fast: bool,
     pub fail_on: FailOn,
+    /// The shard of the spec's jobs this run waits on (`jobs` already holds only those).
+    pub shard: Option<Shard>,
     pub output: OutputFormat,
     pub report_path: Option<PathBuf>,
     pub quiet: bool,
@@ -70,6 +72,60 @@ impl PlannedJob {
 pub struct PollPolicy {
     pub interval: Duration,
     pub max_interval: Duration,
+}
+
+/// One shard of the job list: the jobs at positions `i` with `i % count == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// `INDEX/COUNT`, `auto/COUNT` or `auto` (index from `JOB_COMPLETION_INDEX`, count from
+    /// `JOB_COMPLETIONS`, as a Kubernetes Indexed Job can set them).
+    pub fn parse(text: &str, env: &Environment) -> Result<Shard, String> {
+        let (index, count) = match text.trim().split_once('/') {
+            Some((i, c)) => (i.trim(), Some(c.trim())),
+            None => (text.trim(), None),
+        };
+        let number = |what: &str, s: &str| {
+            s.parse::<usize>().map_err(|_| {
+                format!(
+                    "{what} `{s}` is not a whole number (write INDEX/COUNT, auto/COUNT or auto)"
+                )
+            })
+        };
+        let index = match index {
+            "auto" => number(
+                "JOB_COMPLETION_INDEX",
+                env.get("JOB_COMPLETION_INDEX").ok_or(
+                    "`auto` needs JOB_COMPLETION_INDEX, which Kubernetes sets in Indexed Jobs",
+                )?,
+            )?,
+            i => number("shard index", i)?,
+        };
+        let count = match count {
+            Some(c) => number("shard count", c)?,
+            None if text.trim() == "auto" => number(
+                "JOB_COMPLETIONS",
+                env.get("JOB_COMPLETIONS").ok_or(
+                    "`auto` needs the shard count: write auto/COUNT or set JOB_COMPLETIONS",
+                )?,
+            )?,
+            None => return Err(format!("`{text}` is not INDEX/COUNT, auto/COUNT or auto")),
+        };
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index}/{count}: the index must be below the count, and the count above 0"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    pub fn holds(self, position: usize) -> bool {
+        position % self.count == self.index
+    }
 }
 
 /// What the plan needs to know about the place it runs.
@@ -149,6 +205,28 @@ impl Plan {
         };
         let jobs = plan_jobs(raw, &endpoints, &project_id, loaded, &mut problems);
 
+        let shard = match raw
+            .shard
+            .as_deref()
+            .map(|text| Shard::parse(text, env))
+            .transpose()
+        {
+            Ok(shard) => shard,
+            Err(e) => {
+                problems.push(format!("{}: key `shard`: {e}", origin("shard")));
+                None
+            }
+        };
+        let jobs = match shard {
+            Some(shard) => jobs
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| shard.holds(*i))
+                .map(|(_, j)| j)
+                .collect(),
+            None => jobs,
+        };
+
         let credentials = match Credentials::from_env(env) {
             Ok(Some(c)) => Some(c),
             Ok(None) if cx.require_credentials => {
@@ -177,6 +255,7 @@ impl Plan {
             max_in_flight: MAX_IN_FLIGHT,
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),
+            shard,
             output: raw.output.unwrap_or(if cx.stdout_is_terminal {
                 OutputFormat::Text
             } else {

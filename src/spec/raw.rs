@@ -51,6 +51,11 @@ pub struct RawSpec {
     /// When the process exits non-zero: on any job that did not succeed (`any`, the default) or
     /// `never` (the report and outputs still tell; for pipelines that decide themselves).
     pub fail_on: Option<FailOn>,
+    /// Wait on one shard of the jobs: `INDEX/COUNT` (jobs at positions i with i % COUNT == INDEX),
+    /// or `auto` / `auto/COUNT` with the index from Kubernetes' `JOB_COMPLETION_INDEX` (and the
+    /// count from `JOB_COMPLETIONS` when not given).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub shard: Option<String>,
     /// Result format on standard output.
     pub output: Option<OutputFormat>,
     /// Also write the JSON report to this file (atomically).

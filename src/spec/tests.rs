@@ -346,3 +346,40 @@ fn the_demo_spec_plans() {
     assert_eq!(p.jobs.len(), 4);
     assert_eq!(p.jobs[2].criteria.sub_jobs, SubJobPolicy::AtLeast(2));
 }
+
+#[test]
+fn shards_split_the_job_list_by_position() {
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a b c d e"),
+    ];
+    let ids = |p: Plan| p.jobs.iter().map(|j| j.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(plan(None, &env, &[("shard", "0/2")]).unwrap()),
+        ["a", "c", "e"]
+    );
+    assert_eq!(
+        ids(plan(None, &env, &[("shard", "1/2")]).unwrap()),
+        ["b", "d"]
+    );
+    let mut k8s = env.to_vec();
+    k8s.extend([("JOB_COMPLETION_INDEX", "2"), ("JOB_COMPLETIONS", "3")]);
+    assert_eq!(ids(plan(None, &k8s, &[("shard", "auto")]).unwrap()), ["c"]);
+    assert_eq!(
+        ids(plan(None, &k8s, &[("shard", "auto/5")]).unwrap()),
+        ["c"]
+    );
+    for (bad, wanted) in [
+        ("2/2", "below the count"),
+        ("x/2", "`x`"),
+        ("auto", "JOB_COMPLETION_INDEX"),
+        ("3", "INDEX/COUNT"),
+    ] {
+        let problems = plan(None, &env, &[("shard", bad)]).unwrap_err();
+        assert!(
+            problems[0].starts_with("flag --shard: key `shard`") && problems[0].contains(wanted),
+            "{bad}: {problems:?}"
+        );
+    }
+}
