@@ -14,6 +14,7 @@
 //! `GET /_sim/stats` ([`Stats`]: request counts and when each job became terminal versus when a
 //! response first showed it) to measure detection lag.
 
+pub mod faults;
 pub mod scenario;
 mod server;
 
@@ -31,6 +32,12 @@ pub struct Stats {
     pub requests: u64,
     /// Requests answered with 401.
     pub rejected_auth: u64,
+    /// The most API requests that arrived within any one-second window (sliding), measured here
+    /// at the server: what a client's rate limit must keep below the configured rate.
+    pub max_requests_per_second: u64,
+    /// Requests answered with a fault from the scenario's fault plan (429s of its rate limit
+    /// included).
+    pub faults_injected: u64,
     /// Per top-level job id.
     pub jobs: BTreeMap<String, JobStats>,
 }

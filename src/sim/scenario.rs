@@ -40,6 +40,8 @@ pub struct Scenario {
     pub auth: Option<Auth>,
     /// The top-level jobs (the ones `GET /v1/{project_id}/jobs/{job_id}` finds), in file order.
     pub jobs: Vec<Job>,
+    /// What goes wrong on purpose (none by default).
+    pub faults: super::faults::Faults,
 }
 
 /// Which credentials the simulator accepts. At least one of `token` and `ak`/`sk` is set.
@@ -195,6 +197,8 @@ struct RawScenario {
     project_id: Option<String>,
     #[serde(default)]
     auth: Option<RawAuth>,
+    #[serde(default)]
+    faults: Option<super::faults::RawFaults>,
     jobs: Vec<RawJob>,
 }
 
@@ -273,10 +277,17 @@ impl RawScenario {
             }
             jobs.push(raw.validate(&format!("jobs[{index}]"), true)?);
         }
+        let faults = match self.faults {
+            Some(raw) => raw
+                .validate()
+                .map_err(|(key, message)| ScenarioError::invalid(None, key, message))?,
+            None => super::faults::Faults::default(),
+        };
         Ok(Scenario {
             project_id: self.project_id,
             auth,
             jobs,
+            faults,
         })
     }
 }

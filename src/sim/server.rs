@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::faults::{Fault, Faults, RateWindow};
 use super::scenario::{Auth, Job, Scenario, Step};
 use super::{JobStats, Stats};
 use crate::cloud::signer;
@@ -214,6 +215,10 @@ struct Shared {
     jobs: HashMap<String, JobEntry>,
     requests: AtomicU64,
     rejected_auth: AtomicU64,
+    faults: Faults,
+    dice: std::sync::Mutex<fastrand::Rng>,
+    window: std::sync::Mutex<RateWindow>,
+    faults_injected: AtomicU64,
 }
 
 /// Milliseconds as f64 (exact for whole milliseconds).
@@ -241,8 +246,93 @@ impl Shared {
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
             rejected_auth: self.rejected_auth.load(Ordering::Relaxed),
+            max_requests_per_second: self.window.lock().map(|w| w.peak).unwrap_or_default(),
+            faults_injected: self.faults_injected.load(Ordering::Relaxed),
             jobs,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+impl Shared {
+    /// Applies the rate window and the fault plan to one request: `Some` is the faulty response
+    /// to send instead of the real one.
+    async fn inject_fault(&self) -> Option<Response> {
+        let admitted = self
+            .window
+            .lock()
+            .map(|mut w| w.admit(Instant::now(), self.faults.rate_limit))
+            .unwrap_or(true);
+        if !admitted {
+            return Some(self.throttled());
+        }
+        let (roll, variant) = match self.dice.lock() {
+            Ok(mut rng) => (rng.f64(), rng.f64()),
+            Err(_) => return None,
+        };
+        match self.faults.pick(roll, variant) {
+            Fault::None => None,
+            Fault::Throttle => Some(self.throttled()),
+            Fault::ServerError(500) => Some(respond_json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &serde_json::json!({"error": {"code": "Ecs.0500", "message": "Internal server error."}}),
+            )),
+            Fault::ServerError(502) => {
+                let mut r = respond(
+                    StatusCode::BAD_GATEWAY,
+                    &request_id(),
+                    b"<html><body>502 Bad Gateway</body></html>".to_vec(),
+                );
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                Some(r)
+            }
+            Fault::ServerError(_) => Some(gateway_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "APIGW.0202",
+                "The backend service is unavailable",
+            )),
+            Fault::Garbage => {
+                let bodies: [&[u8]; 3] = [
+                    br#"{"status":"RUNNING","job_id":"#,
+                    b"<html>maintenance</html>",
+                    b"\x00\xff{{",
+                ];
+                Some(respond(
+                    StatusCode::OK,
+                    &request_id(),
+                    bodies[(variant * 3.0) as usize % 3].to_vec(),
+                ))
+            }
+            Fault::Drop => {
+                // Announce more bytes than are sent: the server closes the connection mid-body.
+                let mut r = respond(StatusCode::OK, &request_id(), br#"{"status":"RUN"#.to_vec());
+                r.headers_mut().insert(
+                    axum::http::header::CONTENT_LENGTH,
+                    HeaderValue::from_static("4096"),
+                );
+                Some(r)
+            }
+            Fault::Hang => {
+                tokio::time::sleep(self.faults.hang_for).await;
+                None
+            }
+        }
+    }
+
+    fn throttled(&self) -> Response {
+        let mut r = gateway_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "APIGW.0308",
+            "The throttling threshold has been reached: policy user over ratelimit,limit:200,time:5 minute",
+        );
+        if let Some(secs) = self.faults.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -347,6 +437,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         return respond_json(StatusCode::OK, &shared.stats());
     }
     shared.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(response) = shared.inject_fault().await {
+        shared.faults_injected.fetch_add(1, Ordering::Relaxed);
+        return response;
+    }
     let Some((project, job_id)) = job_path(path).filter(|_| parts.method == Method::GET) else {
         tracing::debug!(method = %parts.method, path, "simulator: unknown API");
         return not_found();
@@ -485,6 +579,13 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
         jobs,
         requests: AtomicU64::new(0),
         rejected_auth: AtomicU64::new(0),
+        dice: std::sync::Mutex::new(match scenario.faults.seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        }),
+        faults: scenario.faults,
+        window: std::sync::Mutex::new(RateWindow::default()),
+        faults_injected: AtomicU64::new(0),
     });
 
     let app = Router::new()
@@ -1062,5 +1163,82 @@ mod tests {
             assert!(Instant::now() < deadline, "still listening");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    async fn fault_sim(faults: &str) -> SimHandle {
+        serve(&format!(
+            "faults: {faults}\njobs: [{{ id: j1, status: RUNNING }}]"
+        ))
+        .await
+    }
+
+    #[tokio::test]
+    async fn http_fault_plan_server_errors_garbage_and_drops() {
+        let client = reqwest::Client::new();
+        let sim = fault_sim("{ error_5xx: 1.0, seed: 7 }").await;
+        for _ in 0..6 {
+            let resp = client.get(job_url(&sim, "j1")).send().await.unwrap();
+            assert!(
+                [500, 502, 503].contains(&resp.status().as_u16()),
+                "{}",
+                resp.status()
+            );
+        }
+        assert_eq!(sim.stats().faults_injected, 6);
+
+        let sim = fault_sim("{ garbage: 1.0 }").await;
+        let resp = client.get(job_url(&sim, "j1")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.bytes().await.unwrap();
+        assert!(
+            crate::cloud::wire::Job::from_slice(&body).is_err(),
+            "{body:?}"
+        );
+
+        let sim = fault_sim("{ drop: 1.0 }").await;
+        let result = async { client.get(job_url(&sim, "j1")).send().await?.bytes().await }.await;
+        assert!(
+            result.is_err(),
+            "a dropped connection must be an error: {result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn http_fault_plan_hangs_past_the_client_timeout() {
+        let sim = fault_sim("{ hang: 1.0, hang_for: 5s }").await;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let err = client.get(job_url(&sim, "j1")).send().await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn http_rate_limit_throttles_with_retry_after_and_measures_the_peak() {
+        let client = reqwest::Client::new();
+        let sim = fault_sim("{ rate_limit: 5, retry_after: 2 }").await;
+        let mut codes = Vec::new();
+        for _ in 0..8 {
+            let resp = client.get(job_url(&sim, "j1")).send().await.unwrap();
+            codes.push(resp.status().as_u16());
+            if resp.status() == 429 {
+                assert_eq!(resp.headers()["retry-after"], "2");
+                let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+                assert_eq!(body["error_code"], "APIGW.0308");
+            }
+        }
+        assert_eq!(codes, [200, 200, 200, 200, 200, 429, 429, 429]);
+        let stats = sim.stats();
+        assert_eq!(
+            stats.max_requests_per_second, 5,
+            "throttled requests are not admitted"
+        );
+        assert_eq!(stats.faults_injected, 3);
+
+        let sim = fault_sim("{ throttle: 1.0 }").await;
+        let resp = client.get(job_url(&sim, "j1")).send().await.unwrap();
+        assert_eq!(resp.status(), 429);
+        assert!(resp.headers().get("retry-after").is_none());
     }
 }
