@@ -50,6 +50,13 @@ pub enum Command {
     Validate(WaitArgs),
     /// Terraform external data source: the query (JSON object of strings) on stdin, the flat map on stdout.
     Terraform,
+    /// Print a shell completion script: `jobwait completions bash > /etc/bash_completion.d/jobwait`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `jobwait man > jobwait.1`.
+    Man,
     /// Print a JSON Schema: of the spec (for editors) or of the report.
     Schema {
         #[arg(value_enum, default_value_t = SchemaKind::Spec)]

@@ -54,6 +54,21 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
         Some(Command::Simulate { listen, scenario }) => {
             demo::simulate(listen, scenario.as_deref()).await
         }
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "jobwait", &mut std::io::stdout());
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(RunError::Failed(format!("cannot write the man page: {e}")))
+                }
+                _ => {}
+            }
+            Ok(ExitStatus::Success)
+        }
         Some(Command::Terraform) => terraform::run(Environment::capture()).await,
         Some(Command::Demo { output, quiet }) => {
             demo::run(output.unwrap_or(OutputFormat::Text), quiet).await
@@ -67,13 +82,22 @@ pub fn plan(
     env: &Environment,
     require_credentials: bool,
 ) -> Result<Plan, RunError> {
+    load_and_plan(args, env, require_credentials).map(|(_, plan)| plan)
+}
+
+fn load_and_plan(
+    args: &WaitArgs,
+    env: &Environment,
+    require_credentials: bool,
+) -> Result<(spec::load::Loaded, Plan), RunError> {
     let loaded =
         spec::load::load(args.spec.as_deref(), env, args.flag_layer()).map_err(RunError::Usage)?;
     let cx = Context {
         stdout_is_terminal: std::io::stdout().is_terminal(),
         require_credentials,
     };
-    Plan::build(&loaded, env, cx).map_err(RunError::Usage)
+    let plan = Plan::build(&loaded, env, cx).map_err(RunError::Usage)?;
+    Ok((loaded, plan))
 }
 
 async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
@@ -95,8 +119,8 @@ pub fn final_status(plan: &Plan, report: &Report) -> ExitStatus {
 }
 
 fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
-    let plan = plan(&args, &env, false)?;
-    print!("{}", describe_plan(&plan));
+    let (loaded, plan) = load_and_plan(&args, &env, false)?;
+    print!("{}", describe_plan(&plan, &loaded));
     Ok(ExitStatus::Success)
 }
 
@@ -228,43 +252,92 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-/// The plan in words, for `validate`. Never shows a secret.
-pub fn describe_plan(plan: &Plan) -> String {
+/// The plan in words, for `validate`: every job with its URL and criteria, then the settings
+/// with the layer that set each (file, variable, flag or default). Never shows a secret.
+pub fn describe_plan(plan: &Plan, loaded: &spec::load::Loaded) -> String {
     use std::fmt::Write as _;
+    let from = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| loaded.origin(k))
+            .unwrap_or_else(|| "default".to_owned())
+    };
+    let dur = |d: std::time::Duration| humantime::format_duration(d).to_string();
     let mut out = String::new();
+    let shard = plan
+        .shard
+        .map(|s| format!(" (shard {}/{})", s.index, s.count))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} job(s), project {}",
+        "{} job(s){shard} from {}",
         plan.jobs.len(),
-        plan.project_id
+        from(&["jobs"])
     );
     for job in &plan.jobs {
+        let c = &job.criteria;
         let timeout = job
             .timeout
-            .map(|t| format!(", timeout {}", humantime::format_duration(t)))
+            .map(|t| format!("; timeout {}", dur(t)))
             .unwrap_or_default();
         let _ = writeln!(out, "  {}\n    GET {}", job.label(), job.url);
         let _ = writeln!(
             out,
-            "    sub_jobs {:?}, pending_payment {:?}, not_found_grace {}{timeout}",
-            job.criteria.sub_jobs,
-            job.criteria.pending_payment,
-            humantime::format_duration(job.criteria.not_found_grace)
+            "    success: sub_jobs {}, pending_payment {}, not_found_grace {}{timeout}",
+            c.sub_jobs,
+            c.pending_payment,
+            dur(c.not_found_grace)
         );
     }
     let auth = plan.credentials.as_ref().map_or_else(
-        || "none found (a wait would stop with exit 2)".to_owned(),
+        || "none found: a wait would stop with exit 2".to_owned(),
         |c| c.describe(),
     );
-    let _ = writeln!(out, "auth: {auth}");
-    let _ = writeln!(
-        out,
-        "timeout {}, poll every {} growing to {}, at most {} requests/s per host",
-        humantime::format_duration(plan.timeout),
-        humantime::format_duration(plan.poll.interval),
-        humantime::format_duration(plan.poll.max_interval),
-        plan.rate_limit
-    );
+    let rows = [
+        (
+            "project",
+            format!("{} ({})", plan.project_id, from(&["project_id"])),
+        ),
+        (
+            "endpoint",
+            format!(
+                "from {}",
+                from(&["endpoint", "endpoints", "cloud", "region"])
+            ),
+        ),
+        ("auth", auth),
+        (
+            "timeout",
+            format!("{} ({})", dur(plan.timeout), from(&["timeout"])),
+        ),
+        (
+            "poll",
+            format!(
+                "every {} growing to {} ({})",
+                dur(plan.poll.interval),
+                dur(plan.poll.max_interval),
+                from(&["poll.interval", "poll.max_interval", "poll"])
+            ),
+        ),
+        (
+            "rate limit",
+            format!(
+                "{} requests/s per host ({})",
+                plan.rate_limit,
+                from(&["rate_limit"])
+            ),
+        ),
+        (
+            "fail fast",
+            format!("{} ({})", plan.fail_fast, from(&["fail_fast"])),
+        ),
+        (
+            "fail on",
+            format!("{:?} ({})", plan.fail_on, from(&["fail_on"])).to_lowercase(),
+        ),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(out, "{name:<11} {value}");
+    }
     out
 }
 

@@ -126,6 +126,28 @@ pub enum SubJobPolicy {
     Ratio(f64),
 }
 
+impl fmt::Display for SubJobPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubJobPolicy::All => f.write_str("all"),
+            SubJobPolicy::Any => f.write_str("any"),
+            SubJobPolicy::None => f.write_str("none"),
+            SubJobPolicy::AtLeast(n) => write!(f, "at_least {n}"),
+            SubJobPolicy::Ratio(r) => write!(f, "ratio {r}"),
+        }
+    }
+}
+
+impl fmt::Display for PendingPayment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PendingPayment::Wait => "wait",
+            PendingPayment::Success => "success",
+            PendingPayment::Fail => "fail",
+        })
+    }
+}
+
 /// What PENDING_PAYMENT means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
