@@ -130,8 +130,11 @@ fn on_terminal(policy: SubJobPolicy, job: &Job, c: SubJobCounts) -> Verdict {
         // A SUCCESS whose sub-jobs are still listed as running is not final yet.
         SubJobPolicy::All if c.running > 0 => Decision::Pending,
         SubJobPolicy::All => Decision::Succeeded,
-        // Without sub-jobs, the policies that count them fall back to the main status.
-        SubJobPolicy::Any | SubJobPolicy::Ratio(_) if c.total == 0 => decide(main_ok),
+        // Without sub-jobs, the policies that count them fall back to the main status: a
+        // spec-wide `at_least` must not fail a volume job, which has no sub-jobs.
+        SubJobPolicy::Any | SubJobPolicy::AtLeast(_) | SubJobPolicy::Ratio(_) if c.total == 0 => {
+            decide(main_ok)
+        }
         _ if meets(policy, c) => Decision::Succeeded,
         _ if c.running > 0 && !cannot_succeed(policy, c) => Decision::Pending,
         _ => Decision::Failed,
@@ -150,7 +153,8 @@ fn meets(policy: SubJobPolicy, c: SubJobCounts) -> bool {
         SubJobPolicy::Any => c.succeeded >= 1,
         SubJobPolicy::None => true,
         SubJobPolicy::AtLeast(n) => c.succeeded >= u64::from(n),
-        SubJobPolicy::Ratio(r) => c.total > 0 && c.succeeded as f64 >= r * c.total as f64,
+        // As a quotient: `r * total` in f64 misses exact hits (0.55 * 100.0 > 55).
+        SubJobPolicy::Ratio(r) => c.total > 0 && c.succeeded as f64 / c.total as f64 >= r,
     }
 }
 
@@ -162,7 +166,7 @@ fn cannot_succeed(policy: SubJobPolicy, c: SubJobCounts) -> bool {
         SubJobPolicy::All => c.failed > 0,
         SubJobPolicy::Any => c.total > 0 && best == 0,
         SubJobPolicy::AtLeast(n) => c.total > 0 && best < u64::from(n),
-        SubJobPolicy::Ratio(r) => c.total > 0 && (best as f64) < r * c.total as f64,
+        SubJobPolicy::Ratio(r) => c.total > 0 && (best as f64 / c.total as f64) < r,
     }
 }
 
@@ -345,7 +349,751 @@ fn collect_sub_jobs(job: &Job, out: &mut Aggregate) {
                 });
                 collect_sub_jobs(sub, out);
             }
-            _ => {}
+            // A running sub-job's own sub-jobs may already have failed (EIP batches nest).
+            _ => collect_sub_jobs(sub, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use serde_json::{json, Map};
+
+    use crate::spec::raw::SubJobPolicy::{All, Any, AtLeast, Ratio};
+
+    fn parse(value: Value) -> Job {
+        Job::from_slice(&serde_json::to_vec(&value).unwrap()).unwrap()
+    }
+
+    fn criteria(policy: SubJobPolicy) -> Criteria {
+        Criteria {
+            sub_jobs: policy,
+            ..Criteria::default()
+        }
+    }
+
+    /// A main job (`job_id` "main") with sub-jobs of these statuses, named s1, s2, ...
+    fn job_with(status: &str, subs: &[&str], total: Option<u64>) -> Job {
+        let subs: Vec<Value> = subs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| json!({"status": s, "job_id": format!("s{}", i + 1)}))
+            .collect();
+        let mut entities = json!({ "sub_jobs": subs });
+        if let Some(total) = total {
+            entities["sub_jobs_total"] = json!(total);
+        }
+        parse(json!({"status": status, "job_id": "main", "entities": entities}))
+    }
+
+    fn judged(policy: SubJobPolicy, job: &Job) -> Verdict {
+        judge(&criteria(policy), job)
+    }
+
+    /// `n` successful sub-jobs then `m` failed ones (the failed ones carry an ECS error).
+    fn ok_then_failed(main: Value, n: usize, m: usize) -> Job {
+        let mut subs: Vec<Value> = (0..n)
+            .map(|i| json!({"status": "SUCCESS", "job_id": format!("s{}", i + 1)}))
+            .collect();
+        subs.extend((0..m).map(|i| {
+            json!({"status": "FAIL", "job_id": format!("s{}", n + i + 1),
+                   "error_code": "Ecs.0013", "fail_reason": "Insufficient EIP quota",
+                   "entities": {"errorcode_message": "Insufficient EIP quota"}})
+        }));
+        let mut main = main;
+        main["entities"] = json!({"sub_jobs_total": n + m, "sub_jobs": subs});
+        parse(main)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // judge: the table
+    // -----------------------------------------------------------------------------------------
+
+    const MAINS: [&str; 6] = [
+        "INIT",
+        "RUNNING",
+        "SUCCESS",
+        "FAIL",
+        "PENDING_PAYMENT",
+        "ROLLING_BACK",
+    ];
+
+    const MIXES: [(&str, &[&str]); 6] = [
+        ("no sub-jobs", &[]),
+        ("all succeeded", &["SUCCESS", "SUCCESS", "SUCCESS"]),
+        ("one failed", &["SUCCESS", "FAIL", "SUCCESS"]),
+        ("some running", &["SUCCESS", "RUNNING", "INIT"]),
+        ("all failed", &["FAIL", "FAIL"]),
+        ("failed and running", &["FAIL", "RUNNING"]),
+    ];
+
+    #[test]
+    fn judge_table_every_policy_by_main_status_by_sub_job_mix() {
+        // One string per mix, one letter per main status in MAINS order: Pending, Succeeded,
+        // Failed; `.` is covered by its own test. PENDING_PAYMENT is `wait` (the default).
+        let table: [(SubJobPolicy, [&str; 6]); 5] = [
+            (
+                All,
+                ["PPSFPP", "PPSFPP", "FFFFPF", "PPPFPP", "FFFFPF", "FFFFPF"],
+            ),
+            (
+                Any,
+                ["PPSFPP", "PPSSPP", "PPSSPP", "PPSSPP", "FFFFPF", "PPPPPP"],
+            ),
+            (SubJobPolicy::None, ["PPSFPP"; 6]),
+            (
+                AtLeast(2),
+                ["PP.FPP", "PPSSPP", "PPSSPP", "PPPPPP", "FFFFPF", "FFFFPF"],
+            ),
+            (
+                Ratio(0.5),
+                ["PPSFPP", "PPSSPP", "PPSSPP", "PPPPPP", "FFFFPF", "PPPPPP"],
+            ),
+        ];
+        let mut checked = 0;
+        for (policy, rows) in table {
+            for ((mix, subs), row) in MIXES.iter().zip(rows) {
+                for (main, want) in MAINS.iter().zip(row.chars()) {
+                    let want = match want {
+                        'P' => Decision::Pending,
+                        'S' => Decision::Succeeded,
+                        'F' => Decision::Failed,
+                        _ => continue,
+                    };
+                    let v = judged(policy, &job_with(main, subs, None));
+                    assert_eq!(
+                        v.decision, want,
+                        "{policy:?}, main {main}, {mix}: reason {:?}",
+                        v.reason
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 6 * 6 - 1);
+    }
+
+    #[test]
+    fn pending_payment_follows_its_own_setting_whatever_the_sub_jobs() {
+        let cases = [
+            (
+                PendingPayment::Wait,
+                Decision::Pending,
+                "PENDING_PAYMENT: the order is not paid yet",
+            ),
+            (
+                PendingPayment::Success,
+                Decision::Succeeded,
+                "PENDING_PAYMENT: order not paid yet, counted as success (pending_payment: success)",
+            ),
+            (
+                PendingPayment::Fail,
+                Decision::Failed,
+                "PENDING_PAYMENT: the order is not paid (pending_payment: fail)",
+            ),
+        ];
+        for (setting, decision, reason) in cases {
+            for policy in [All, Any, SubJobPolicy::None, AtLeast(2), Ratio(0.5)] {
+                for (mix, subs) in MIXES {
+                    let c = Criteria {
+                        sub_jobs: policy,
+                        pending_payment: setting,
+                        ..Criteria::default()
+                    };
+                    let v = judge(&c, &job_with("PENDING_PAYMENT", subs, None));
+                    assert_eq!(v.decision, decision, "{setting:?} {policy:?} {mix}");
+                    assert_eq!(v.reason, reason);
+                    assert!(v.reason.contains("not paid"));
+                }
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // judge: the headline cases and their reasons
+    // -----------------------------------------------------------------------------------------
+
+    #[test]
+    fn all_fails_early_while_running_at_the_first_failed_sub_job() {
+        let job = parse(json!({
+            "status": "RUNNING", "job_id": "main",
+            "entities": {"sub_jobs_total": 3, "sub_jobs": [
+                {"status": "SUCCESS", "job_id": "s1"},
+                {"status": "FAIL", "job_id": "s2", "error_code": "Ecs.0013",
+                 "fail_reason": "Insufficient EIP quota",
+                 "entities": {"errorcode_message": "Insufficient EIP quota"}},
+                {"status": "RUNNING", "job_id": "s3"}]}
+        }));
+        let v = judged(All, &job);
+        assert_eq!(v.decision, Decision::Failed);
+        assert_eq!(
+            v.reason,
+            "RUNNING, 1/3 sub-jobs succeeded, no longer possible: Ecs.0013 Insufficient EIP quota (sub-job s2)"
+        );
+        // The same document is still pending for the lenient policies.
+        for policy in [Any, SubJobPolicy::None, AtLeast(2), Ratio(0.5)] {
+            assert_eq!(
+                judged(policy, &job).decision,
+                Decision::Pending,
+                "{policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn at_least_8_of_10_with_9_succeeded_and_the_main_job_failed_succeeds() {
+        let main = json!({"status": "FAIL", "job_id": "main",
+                          "error_code": "Ecs.0013", "fail_reason": "Insufficient EIP quota"});
+        let v = judged(AtLeast(8), &ok_then_failed(main, 9, 1));
+        assert_eq!(v.decision, Decision::Succeeded);
+        assert_eq!(
+            v.reason,
+            "FAIL, 9/10 sub-jobs succeeded (at_least 8): Ecs.0013 Insufficient EIP quota"
+        );
+        // Without the main job's own error, the first failed sub-job explains.
+        let v = judged(AtLeast(8), &ok_then_failed(json!({"status": "FAIL"}), 9, 1));
+        assert_eq!(
+            v.reason,
+            "FAIL, 9/10 sub-jobs succeeded (at_least 8): Ecs.0013 Insufficient EIP quota (sub-job s10)"
+        );
+        // One more failure and the threshold is missed.
+        let v = judged(AtLeast(8), &ok_then_failed(json!({"status": "FAIL"}), 7, 3));
+        assert_eq!(v.decision, Decision::Failed);
+        assert_eq!(
+            v.reason,
+            "FAIL, 7/10 sub-jobs succeeded (at_least 8): Ecs.0013 Insufficient EIP quota (sub-job s8) and 2 more"
+        );
+    }
+
+    #[test]
+    fn at_least_fails_early_once_it_can_no_longer_be_met() {
+        let running = |subs: &[&str]| job_with("RUNNING", subs, Some(10));
+        // 10 announced, 2 failed: 8 can still succeed.
+        let v = judged(
+            AtLeast(8),
+            &running(&["SUCCESS", "SUCCESS", "FAIL", "FAIL"]),
+        );
+        assert_eq!(v.decision, Decision::Pending);
+        assert_eq!(v.reason, "RUNNING, 4/10 sub-jobs done");
+        // A third failure: at most 7 can succeed.
+        let v = judged(
+            AtLeast(8),
+            &running(&["SUCCESS", "SUCCESS", "FAIL", "FAIL", "FAIL"]),
+        );
+        assert_eq!(v.decision, Decision::Failed);
+        assert_eq!(
+            v.reason,
+            "RUNNING, 2/10 sub-jobs succeeded (at_least 8), no longer possible: a sub-job failed (sub-job s3) and 2 more"
+        );
+        // More than there are sub-jobs can never be met.
+        let v = judged(AtLeast(5), &job_with("INIT", &["RUNNING"; 3], Some(3)));
+        assert_eq!(v.decision, Decision::Failed);
+    }
+
+    #[test]
+    fn ratio_fails_early_and_succeeds_at_the_threshold() {
+        let v = judged(
+            Ratio(0.8),
+            &job_with("RUNNING", &["FAIL", "FAIL", "FAIL"], Some(10)),
+        );
+        assert_eq!(v.decision, Decision::Failed);
+        assert!(v
+            .reason
+            .starts_with("RUNNING, 0/10 sub-jobs succeeded (ratio 0.8), no longer possible"));
+        let v = judged(
+            Ratio(0.8),
+            &ok_then_failed(json!({"status": "SUCCESS"}), 8, 2),
+        );
+        assert_eq!(v.decision, Decision::Succeeded);
+        assert_eq!(
+            v.reason,
+            "SUCCESS, 8/10 sub-jobs succeeded (ratio 0.8): Ecs.0013 Insufficient EIP quota (sub-job s9) and 1 more"
+        );
+    }
+
+    #[test]
+    fn any_succeeds_with_one_sub_job_and_fails_when_all_failed() {
+        let v = judged(Any, &job_with("FAIL", &["FAIL", "SUCCESS"], None));
+        assert_eq!(v.decision, Decision::Succeeded);
+        assert_eq!(
+            v.reason,
+            "FAIL, 1/2 sub-jobs succeeded (any): a sub-job failed (sub-job s1)"
+        );
+        let v = judged(Any, &job_with("RUNNING", &["FAIL", "FAIL"], None));
+        assert_eq!(v.decision, Decision::Failed);
+    }
+
+    #[test]
+    fn none_ignores_sub_jobs_but_still_explains_a_failure() {
+        let v = judged(
+            SubJobPolicy::None,
+            &job_with("SUCCESS", &["FAIL", "FAIL"], None),
+        );
+        assert_eq!(v.decision, Decision::Succeeded);
+        assert_eq!(
+            v.reason,
+            "SUCCESS: a sub-job failed (sub-job s1) and 1 more"
+        );
+        let v = judged(SubJobPolicy::None, &job_with("FAIL", &["SUCCESS"], None));
+        assert_eq!(v.decision, Decision::Failed);
+        assert_eq!(v.reason, "FAIL");
+    }
+
+    #[test]
+    fn unlisted_sub_jobs_announced_by_sub_jobs_total_count_as_running() {
+        let job = job_with("SUCCESS", &["SUCCESS", "SUCCESS"], Some(3));
+        assert_eq!(
+            SubJobCounts::of(&job),
+            SubJobCounts {
+                total: 3,
+                succeeded: 2,
+                failed: 0,
+                running: 1
+            }
+        );
+        let v = judged(All, &job);
+        assert_eq!(v.decision, Decision::Pending);
+        assert_eq!(
+            v.reason,
+            "SUCCESS, 2/3 sub-jobs succeeded, waiting for the remaining sub-jobs"
+        );
+        assert_eq!(judged(AtLeast(3), &job).decision, Decision::Pending);
+        assert_eq!(judged(Ratio(1.0), &job).decision, Decision::Pending);
+        assert_eq!(judged(Ratio(0.5), &job).decision, Decision::Succeeded);
+        assert_eq!(
+            judged(All, &job_with("RUNNING", &["SUCCESS"], Some(4))).reason,
+            "RUNNING, 1/4 sub-jobs done"
+        );
+        // A total smaller than the list is ignored: the list is what is known.
+        let job = job_with("SUCCESS", &["SUCCESS", "SUCCESS"], Some(1));
+        assert_eq!(SubJobCounts::of(&job).total, 2);
+        assert_eq!(judged(All, &job).decision, Decision::Succeeded);
+    }
+
+    #[test]
+    fn an_eip_batch_job_with_empty_sub_jobs_succeeds_under_all() {
+        let job = Job::from_slice(
+            br#"{"job_id":"ff808082843684110184e155fdb36461","job_type":"createBatchPublicip",
+                 "begin_time":"2022-12-05T08:10:19.951Z","end_time":"2022-12-05T08:10:21.864Z",
+                 "status":"SUCCESS","error_code":null,"fail_reason":null,
+                 "entities":{"sub_jobs":[]}}"#,
+        )
+        .unwrap();
+        let v = judged(All, &job);
+        assert_eq!(v.decision, Decision::Succeeded);
+        assert_eq!(v.reason, "SUCCESS");
+        for policy in [Any, SubJobPolicy::None, Ratio(0.8), AtLeast(0)] {
+            assert_eq!(
+                judged(policy, &job).decision,
+                Decision::Succeeded,
+                "{policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_statuses_are_pending_like_running() {
+        let v = judged(All, &job_with("ROLLING_BACK", &[], None));
+        assert_eq!(v.decision, Decision::Pending);
+        assert_eq!(v.reason, "ROLLING_BACK");
+        let v = judged(
+            All,
+            &job_with("ROLLING_BACK", &["SUCCESS", "RUNNING"], None),
+        );
+        assert_eq!(v.reason, "ROLLING_BACK, 1/2 sub-jobs done");
+    }
+
+    #[test]
+    fn failure_words_drop_empty_and_repeated_texts() {
+        assert_eq!(
+            failure_words([
+                Some("Ecs.0013"),
+                Some(""),
+                None,
+                Some("quota"),
+                Some("quota")
+            ]),
+            ["Ecs.0013", "quota"]
+        );
+        assert!(failure_words([None, Some("")]).is_empty());
+    }
+
+    #[test]
+    fn ratio_threshold_is_exact_for_two_decimal_ratios() {
+        // Every ratio a user writes with two decimals, against every split of up to 100
+        // sub-jobs at the threshold: succeeded/total >= k/100 means succeeded*100 >= k*total.
+        let sub = |status: &str| parse(json!({ "status": status }));
+        let (ok_sub, failed_sub) = (sub("SUCCESS"), sub("FAIL"));
+        let mut wrong = Vec::new();
+        for k in 0..=100u64 {
+            let r: f64 = format!("{}.{:02}", k / 100, k % 100).parse().unwrap();
+            for total in 1..=100u64 {
+                let least = (k * total).div_ceil(100);
+                for ok in [least.saturating_sub(1), least] {
+                    let mut job = sub("SUCCESS");
+                    job.entities.sub_jobs = vec![ok_sub.clone(); ok as usize];
+                    job.entities
+                        .sub_jobs
+                        .extend(vec![failed_sub.clone(); (total - ok) as usize]);
+                    let got = judged(Ratio(r), &job).decision == Decision::Succeeded;
+                    if got != (ok * 100 >= k * total) {
+                        wrong.push(format!("ratio {r}: {ok}/{total} -> {got}"));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} wrong: {wrong:?}", wrong.len());
+        // The simplest of them: ratio 0.55 with 55 of 100 sub-jobs succeeded (0.55 * 100.0 is
+        // 55.00000000000001 in f64).
+        let job = ok_then_failed(json!({"status": "SUCCESS"}), 55, 45);
+        let v = judged(Ratio(0.55), &job);
+        assert_eq!(v.decision, Decision::Succeeded, "{}", v.reason);
+    }
+
+    #[test]
+    fn at_least_without_sub_jobs_falls_back_to_the_main_status_like_any() {
+        // on_terminal: "Without sub-jobs, the policies that count them fall back to the main
+        // status" — `any` (= at_least 1) and `ratio` do; `at_least` fails a SUCCESS instead.
+        let eip = job_with("SUCCESS", &[], None);
+        assert_eq!(judged(Any, &eip).decision, Decision::Succeeded);
+        assert_eq!(
+            judged(AtLeast(1), &eip).decision,
+            judged(Any, &eip).decision
+        );
+        assert_eq!(judged(AtLeast(2), &eip).decision, Decision::Succeeded);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // aggregate
+    // -----------------------------------------------------------------------------------------
+
+    fn ids(agg: &Aggregate) -> Vec<(&str, Vec<&str>)> {
+        agg.entities
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn aggregate_groups_ids_by_key_in_api_order_without_duplicates() {
+        let job = parse(json!({
+            "status": "SUCCESS", "job_id": "main", "job_type": "createServer",
+            "entities": {"sub_jobs_total": 4, "sub_jobs": [
+                {"status": "SUCCESS", "entities": {"server_id": "srv-1", "nic_id": "nic-1"}},
+                {"status": "SUCCESS", "entities": {"nic_id": "nic-2", "server_id": "srv-2"}},
+                {"status": "RUNNING", "entities": {"server_id": "srv-3"}},
+                {"status": "SUCCESS", "entities": {"server_id": "srv-1", "volume_id": ""}}]}
+        }));
+        let agg = aggregate(&job);
+        assert_eq!(
+            ids(&agg),
+            [
+                ("server_id", vec!["srv-1", "srv-2"]),
+                ("nic_id", vec!["nic-1", "nic-2"])
+            ]
+        );
+        assert_eq!(
+            agg.sub_jobs,
+            SubJobCounts {
+                total: 4,
+                succeeded: 3,
+                failed: 0,
+                running: 1
+            }
+        );
+        assert!(agg.failures.is_empty());
+    }
+
+    #[test]
+    fn aggregate_includes_the_jobs_own_ids_unless_it_failed() {
+        let evs = |status: &str| {
+            parse(json!({"status": status, "job_id": "j",
+                "entities": {"volume_id": "vol-1", "volume_type": "SSD", "size": 10, "name": "data"}}))
+        };
+        for status in ["SUCCESS", "RUNNING", "INIT"] {
+            assert_eq!(
+                ids(&aggregate(&evs(status))),
+                [("volume_id", vec!["vol-1"])],
+                "{status}"
+            );
+        }
+        assert!(aggregate(&evs("FAIL")).entities.is_empty());
+    }
+
+    #[test]
+    fn aggregate_lists_failed_sub_jobs_with_their_errors() {
+        let job = parse(json!({
+            "status": "FAIL", "job_id": "main", "error_code": "Ecs.0013",
+            "entities": {"server_id": "never-made", "sub_jobs": [
+                {"status": "SUCCESS", "job_id": "s1", "entities": {"server_id": "srv-1"}},
+                {"status": "FAIL", "job_id": "s2", "job_type": "createSingleServer",
+                 "error_code": "Ecs.0013", "fail_reason": "Insufficient EIP quota",
+                 "entities": {"server_id": "srv-2", "errorcode_message": "EIP quota exceeded"}},
+                {"status": "FAIL", "job_id": "s3"}]}
+        }));
+        let agg = aggregate(&job);
+        // The failed main job's own id is left out; its successful sub-job's is kept.
+        assert_eq!(ids(&agg), [("server_id", vec!["srv-1"])]);
+        let srv2 = EntityIds([("server_id".to_owned(), vec!["srv-2".to_owned()])].into());
+        assert_eq!(
+            agg.failures,
+            [
+                Failure {
+                    job_id: Some("s2".into()),
+                    job_type: Some("createSingleServer".into()),
+                    error_code: Some("Ecs.0013".into()),
+                    fail_reason: Some("Insufficient EIP quota".into()),
+                    errorcode_message: Some("EIP quota exceeded".into()),
+                    entities: srv2,
+                },
+                Failure {
+                    job_id: Some("s3".into()),
+                    job_type: None,
+                    error_code: None,
+                    fail_reason: None,
+                    errorcode_message: None,
+                    entities: EntityIds::default(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn aggregate_recurses_into_nested_eip_sub_jobs() {
+        let job = parse(json!({
+            "status": "SUCCESS", "job_id": "a", "job_type": "createBatchPublicip",
+            "entities": {"sub_jobs": [
+                {"status": "SUCCESS", "job_id": "b", "entities": {"bandwidth_id": "bw-1", "sub_jobs": [
+                    {"status": "SUCCESS", "job_id": "c", "entities": {"publicip_id": "p1"}},
+                    {"status": "FAIL", "job_id": "d", "error_code": "VPC.0501",
+                     "entities": {"publicip_id": "p2"}}]}},
+                {"status": "FAIL", "job_id": "e", "entities": {"sub_jobs": [
+                    {"status": "SUCCESS", "job_id": "f", "entities": {"publicip_id": "p3"}},
+                    {"status": "SUCCESS", "job_id": "g", "entities": {"publicip_id": "p1"}}]}}]}
+        }));
+        let agg = aggregate(&job);
+        assert_eq!(
+            ids(&agg),
+            [
+                ("bandwidth_id", vec!["bw-1"]),
+                ("publicip_id", vec!["p1", "p3"])
+            ]
+        );
+        let failed: Vec<_> = agg.failures.iter().map(|f| f.job_id.as_deref()).collect();
+        assert_eq!(failed, [Some("d"), Some("e")]);
+        assert_eq!(agg.failures[0].error_code.as_deref(), Some("VPC.0501"));
+        assert_eq!(
+            agg.failures[0].entities.0["publicip_id"],
+            vec!["p2".to_owned()]
+        );
+        // Counts are of the direct sub-jobs.
+        assert_eq!(
+            agg.sub_jobs,
+            SubJobCounts {
+                total: 2,
+                succeeded: 1,
+                failed: 1,
+                running: 0
+            }
+        );
+    }
+
+    #[test]
+    fn aggregate_lists_failed_sub_jobs_at_any_depth_under_running_ones() {
+        // The doc: "lists every failed sub-job at any depth". A timed-out EIP batch job's last
+        // document can hold a running sub-job whose own sub-jobs already failed.
+        let job = parse(json!({
+            "status": "RUNNING", "job_id": "a",
+            "entities": {"sub_jobs": [
+                {"status": "RUNNING", "job_id": "b", "entities": {"sub_jobs": [
+                    {"status": "FAIL", "job_id": "c", "error_code": "VPC.0501"}]}}]}
+        }));
+        let failed: Vec<_> = aggregate(&job)
+            .failures
+            .iter()
+            .map(|f| f.job_id.clone())
+            .collect();
+        assert_eq!(failed, [Some("c".to_owned())]);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Properties
+    // -----------------------------------------------------------------------------------------
+
+    const NON_TERMINAL: [&str; 3] = ["INIT", "RUNNING", "ROLLING_BACK"];
+
+    fn sub_status() -> impl Strategy<Value = &'static str> {
+        select(vec!["INIT", "RUNNING", "SUCCESS", "FAIL", "ROLLING_BACK"])
+    }
+
+    fn main_status() -> impl Strategy<Value = &'static str> {
+        select(vec![
+            "INIT",
+            "RUNNING",
+            "SUCCESS",
+            "FAIL",
+            "PENDING_PAYMENT",
+            "ROLLING_BACK",
+        ])
+    }
+
+    fn policy() -> impl Strategy<Value = SubJobPolicy> {
+        prop_oneof![
+            Just(All),
+            Just(Any),
+            Just(SubJobPolicy::None),
+            (0u32..12).prop_map(AtLeast),
+            (0u32..=100).prop_map(|k| Ratio(f64::from(k) / 100.0)),
+        ]
+    }
+
+    fn pending_payment() -> impl Strategy<Value = PendingPayment> {
+        select(vec![
+            PendingPayment::Wait,
+            PendingPayment::Success,
+            PendingPayment::Fail,
+        ])
+    }
+
+    /// Moves a non-terminal status forward by `step`: 0 stays, 1 succeeds, 2 fails.
+    fn progress(status: &'static str, step: u8) -> &'static str {
+        match (NON_TERMINAL.contains(&status), step) {
+            (true, 1) => "SUCCESS",
+            (true, 2) => "FAIL",
+            _ => status,
+        }
+    }
+
+    proptest! {
+        /// Once final, a verdict stays final (and the same) while the main job and its sub-jobs
+        /// only progress: non-terminal to SUCCESS/FAIL, and announced sub-jobs being listed.
+        #[test]
+        fn a_final_verdict_never_returns_to_pending_as_jobs_progress(
+            policy in policy(),
+            pending_payment in pending_payment(),
+            main in main_status(),
+            subs in prop::collection::vec(sub_status(), 0..10),
+            announce in any::<bool>(),
+            unlisted in 0usize..4,
+            main_step in 0u8..3,
+            steps in prop::collection::vec(0u8..3, 10),
+            appended in prop::collection::vec(sub_status(), 0..4),
+        ) {
+            let criteria = Criteria { sub_jobs: policy, pending_payment, ..Criteria::default() };
+            // Without sub_jobs_total nothing is unlisted, so nothing may be appended.
+            let (total, appended) = match announce {
+                true => (Some((subs.len() + unlisted) as u64), &appended[..appended.len().min(unlisted)]),
+                false => (None, &appended[..0]),
+            };
+            let before = judge(&criteria, &job_with(main, &subs, total));
+            let mut later: Vec<&str> = subs.iter().zip(&steps).map(|(s, n)| progress(s, *n)).collect();
+            later.extend(appended);
+            let after = judge(&criteria, &job_with(progress(main, main_step), &later, total));
+            if before.decision != Decision::Pending {
+                prop_assert_ne!(after.decision, Decision::Pending,
+                    "{:?} became pending: {:?} -> {:?}", policy, before.reason, after.reason);
+                prop_assert_eq!(after.decision, before.decision,
+                    "{:?} changed: {:?} -> {:?}", policy, before.reason, after.reason);
+            }
+        }
+
+        /// at_least / ratio on a finished main job with every sub-job finished: succeeded
+        /// exactly when the counts meet the threshold. Ratios are multiples of 1/64, which
+        /// floating point holds exactly (two-decimal ratios: see the ignored test above).
+        #[test]
+        fn at_least_and_ratio_succeed_iff_the_threshold_is_met(
+            main in select(vec!["SUCCESS", "FAIL"]),
+            ok in 0usize..30,
+            failed in 0usize..30,
+            announce in any::<bool>(),
+            at_least in prop::option::of(0u32..40),
+            ratio_64ths in 0u32..=64,
+        ) {
+            prop_assume!(ok + failed > 0);
+            let total = ok + failed;
+            let mut subs = vec!["SUCCESS"; ok];
+            subs.extend(vec!["FAIL"; failed]);
+            let job = job_with(main, &subs, announce.then_some(total as u64));
+            let (policy, met) = match at_least {
+                Some(n) => (AtLeast(n), ok as u64 >= u64::from(n)),
+                None => (
+                    Ratio(f64::from(ratio_64ths) / 64.0),
+                    ok as u64 * 64 >= u64::from(ratio_64ths) * total as u64,
+                ),
+            };
+            let want = if met { Decision::Succeeded } else { Decision::Failed };
+            let v = judged(policy, &job);
+            prop_assert_eq!(v.decision, want, "{:?} {}/{}: {}", policy, ok, total, v.reason);
+        }
+
+        /// aggregate keeps every distinct `*_id` of the job (unless it failed) and of its
+        /// successful sub-jobs, in API order, once each; failed sub-jobs go to `failures`.
+        #[test]
+        fn aggregate_neither_drops_nor_duplicates_an_id(
+            main in main_status(),
+            own in prop::collection::vec((0usize..3, 0usize..5), 0..3),
+            subs in prop::collection::vec(
+                (sub_status(), prop::collection::vec((0usize..3, 0usize..5), 0..4)),
+                0..8,
+            ),
+        ) {
+            const KEYS: [&str; 3] = ["server_id", "nic_id", "volume_id"];
+            const IDS: [&str; 5] = ["a", "b", "c", "d", ""];
+            // One entities object: first value per key wins, plus fields that are not ids.
+            let entities = |fields: &[(usize, usize)]| {
+                let mut map = Map::new();
+                map.insert("size".into(), json!(10));
+                for (k, i) in fields {
+                    map.entry(KEYS[*k]).or_insert(json!(IDS[*i]));
+                }
+                map.insert("name".into(), json!("x"));
+                map
+            };
+            let mut expected: Vec<(String, Vec<String>)> = Vec::new();
+            let mut expect = |map: &Map<String, Value>| {
+                for (key, id) in map.iter().filter(|(k, _)| k.ends_with("_id")) {
+                    let id = id.as_str().unwrap();
+                    if id.is_empty() {
+                        continue;
+                    }
+                    let pos = expected.iter().position(|(k, _)| k == key).unwrap_or_else(|| {
+                        expected.push((key.clone(), Vec::new()));
+                        expected.len() - 1
+                    });
+                    if !expected[pos].1.iter().any(|x| x == id) {
+                        expected[pos].1.push(id.to_owned());
+                    }
+                }
+            };
+            let mut main_entities = entities(&own);
+            if main != "FAIL" {
+                expect(&main_entities);
+            }
+            let mut sub_docs = Vec::new();
+            let mut failed_ids = Vec::new();
+            for (i, (status, fields)) in subs.iter().enumerate() {
+                let e = entities(fields);
+                match *status {
+                    "SUCCESS" => expect(&e),
+                    "FAIL" => failed_ids.push(Some(format!("s{i}"))),
+                    _ => {}
+                }
+                sub_docs.push(json!({"status": status, "job_id": format!("s{i}"), "entities": e}));
+            }
+            main_entities.insert("sub_jobs".into(), json!(sub_docs));
+            let job = parse(json!({"status": main, "job_id": "main", "entities": main_entities}));
+
+            let agg = aggregate(&job);
+
+            let got: Vec<(String, Vec<String>)> =
+                agg.entities.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            prop_assert_eq!(got, expected);
+            let got_failed: Vec<Option<String>> = agg.failures.iter().map(|f| f.job_id.clone()).collect();
+            prop_assert_eq!(got_failed, failed_ids);
         }
     }
 }

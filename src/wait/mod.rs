@@ -251,8 +251,10 @@ impl JobTask {
         shared: &Shared<S>,
     ) -> Result<(Outcome, String), Interrupted> {
         loop {
-            self.guard(shared.pacers.acquire(&self.host)).await?;
+            // The permit first: a slot taken while queueing for a permit would be spent late,
+            // and queued requests would then leave together, above the rate.
             let permit = self.guard(shared.in_flight.acquire()).await?;
+            self.guard(shared.pacers.acquire(&self.host)).await?;
             let timeout =
                 REQUEST_TIMEOUT.min(self.deadline.saturating_duration_since(Instant::now()));
             let fetched = self.guard(shared.source.fetch(&self.job, timeout)).await?;

@@ -1,1 +1,1066 @@
 //! Engine tests with a scripted job source and paused time.
+//!
+//! Every test runs on a paused `tokio` clock: sleeps, backoff, deadlines and the pacer advance
+//! virtual time only, so hours of waiting take no real time and instants compare exactly.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::cloud::endpoint::Service;
+use crate::cloud::wire::ApiErrorBody;
+use crate::spec::raw::{FailOn, SubJobPolicy};
+use crate::spec::{OutputFormat, PollPolicy};
+use crate::verdict::Criteria;
+
+type Response = Result<Job, FetchError>;
+
+// ---------------------------------------------------------------------------------------------
+// The scripted source
+// ---------------------------------------------------------------------------------------------
+
+/// One job's script: responses consumed one per fetch (the last one repeated), how long each
+/// fetch takes, and what the engine asked.
+#[derive(Default)]
+struct Script {
+    responses: Vec<Response>,
+    /// Latency of each fetch, the last one repeated; none means instant.
+    latencies: Vec<Duration>,
+    next: usize,
+    fetches: Vec<Instant>,
+    timeouts: Vec<Duration>,
+}
+
+#[derive(Default)]
+struct Inner {
+    scripts: Mutex<HashMap<String, Script>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    /// (start, end) of every fetch that completed.
+    spans: Mutex<Vec<(Instant, Instant)>>,
+}
+
+/// A [`JobSource`] that plays scripts, shared with the test through an `Arc`.
+#[derive(Clone, Default)]
+struct FakeSource(Arc<Inner>);
+
+impl FakeSource {
+    fn new() -> FakeSource {
+        FakeSource::default()
+    }
+
+    fn script(self, id: &str, responses: Vec<Response>) -> FakeSource {
+        assert!(!responses.is_empty(), "a script needs a response");
+        self.0
+            .scripts
+            .lock()
+            .unwrap()
+            .entry(id.to_owned())
+            .or_default()
+            .responses = responses;
+        self
+    }
+
+    fn latencies(self, id: &str, latencies: Vec<Duration>) -> FakeSource {
+        self.0
+            .scripts
+            .lock()
+            .unwrap()
+            .entry(id.to_owned())
+            .or_default()
+            .latencies = latencies;
+        self
+    }
+
+    /// Every job's fetches take `latency`.
+    fn latency_for_all(self, latency: Duration) -> FakeSource {
+        for script in self.0.scripts.lock().unwrap().values_mut() {
+            script.latencies = vec![latency];
+        }
+        self
+    }
+
+    fn fetches(&self, id: &str) -> Vec<Instant> {
+        self.0.scripts.lock().unwrap()[id].fetches.clone()
+    }
+
+    fn timeouts(&self, id: &str) -> Vec<Duration> {
+        self.0.scripts.lock().unwrap()[id].timeouts.clone()
+    }
+
+    fn all_fetches(&self) -> Vec<Instant> {
+        let mut all: Vec<Instant> = self
+            .0
+            .scripts
+            .lock()
+            .unwrap()
+            .values()
+            .flat_map(|s| s.fetches.iter().copied())
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn fetch_count(&self) -> usize {
+        self.all_fetches().len()
+    }
+
+    fn max_in_flight(&self) -> usize {
+        self.0.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    fn spans(&self) -> Vec<(Instant, Instant)> {
+        let mut spans = self.0.spans.lock().unwrap().clone();
+        spans.sort();
+        spans
+    }
+}
+
+/// Decrements the in-flight count even when the engine drops a fetch half-way.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl JobSource for FakeSource {
+    fn fetch(
+        &self,
+        job: &PlannedJob,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Job, FetchError>> + Send {
+        let inner = self.0.clone();
+        let id = job.id.clone();
+        async move {
+            let start = Instant::now();
+            let (latency, response) = {
+                let mut scripts = inner.scripts.lock().unwrap();
+                let script = scripts
+                    .get_mut(&id)
+                    .unwrap_or_else(|| panic!("no script for job {id}"));
+                script.fetches.push(start);
+                script.timeouts.push(timeout);
+                let i = script.next.min(script.responses.len() - 1);
+                let latency = match script.latencies.as_slice() {
+                    [] => Duration::ZERO,
+                    l => l[script.next.min(l.len() - 1)],
+                };
+                script.next += 1;
+                (latency, script.responses[i].clone())
+            };
+            let now_in = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.max_in_flight.fetch_max(now_in, Ordering::SeqCst);
+            let _in_flight = InFlight(&inner.in_flight);
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            inner.spans.lock().unwrap().push((start, Instant::now()));
+            response
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents, errors, plans
+// ---------------------------------------------------------------------------------------------
+
+/// A job document with this status and id, and no sub-jobs.
+fn st(id: &str, status: &str) -> Response {
+    Ok(Job::from_slice(format!(r#"{{"status":"{status}","job_id":"{id}"}}"#).as_bytes()).unwrap())
+}
+
+fn running(id: &str, n: usize) -> Vec<Response> {
+    (0..n).map(|_| st(id, "RUNNING")).collect()
+}
+
+/// `n` RUNNING documents, then one with status `last`.
+fn running_then(id: &str, n: usize, last: &str) -> Vec<Response> {
+    let mut out = running(id, n);
+    out.push(st(id, last));
+    out
+}
+
+fn http(status: u16, body: &str) -> Response {
+    Err(FetchError::Http {
+        status,
+        error: ApiErrorBody::parse(body.as_bytes()),
+        retry_after: None,
+    })
+}
+
+fn not_found() -> Response {
+    http(
+        400,
+        r#"{"error":{"code":"Common.0011","message":"The job does not exist"}}"#,
+    )
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+fn job_on(host: &str, id: &str) -> PlannedJob {
+    PlannedJob {
+        id: id.to_owned(),
+        service: Service::Ecs,
+        name: None,
+        url: url::Url::parse(&format!("http://{host}/v1/p/jobs/{id}")).unwrap(),
+        timeout: None,
+        criteria: Criteria::default(),
+    }
+}
+
+fn job(id: &str) -> PlannedJob {
+    job_on("sim.test", id)
+}
+
+fn plan(jobs: Vec<PlannedJob>) -> Plan {
+    Plan {
+        jobs,
+        timeout: secs(600),
+        poll: PollPolicy {
+            interval: secs(1),
+            max_interval: secs(10),
+        },
+        // High enough that the pacer never shapes a test that is not about it.
+        rate_limit: 1000.0,
+        max_in_flight: 64,
+        fail_fast: false,
+        fail_on: FailOn::Any,
+        shard: None,
+        output: OutputFormat::Json,
+        report_path: None,
+        quiet: true,
+        verbose: 0,
+        project_id: "p".to_owned(),
+        credentials: None,
+    }
+}
+
+async fn run(plan: &Plan, source: &FakeSource) -> Vec<JobResult> {
+    let (stop_tx, _) = watch::channel(None);
+    wait_all(plan, source.clone(), stop_tx, None).await
+}
+
+fn outcomes(results: &[JobResult]) -> Vec<Outcome> {
+    results.iter().map(|r| r.outcome).collect()
+}
+
+fn gaps(times: &[Instant]) -> Vec<Duration> {
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// The most fetches that fall in any half-open one-second window.
+fn busiest_second(times: &[Instant]) -> usize {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    (0..sorted.len())
+        .map(|i| {
+            sorted[i..]
+                .iter()
+                .take_while(|t| **t < sorted[i] + secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results and outcomes
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn one_result_per_job_in_plan_order_for_a_mix_of_outcomes() {
+    let mut forever = job("forever");
+    forever.timeout = Some(secs(30));
+    // The first job finishes last, the last one first: the order is the plan's, not finishing.
+    let plan = plan(vec![
+        job("slow"),
+        job("fails"),
+        job("forbidden"),
+        forever,
+        job("quick"),
+    ]);
+    let source = FakeSource::new()
+        .script("slow", running_then("slow", 5, "SUCCESS"))
+        .script("fails", vec![st("fails", "FAIL")])
+        .script("forbidden", vec![http(403, "")])
+        .script("forever", running("forever", 1))
+        .script("quick", vec![st("quick", "SUCCESS")]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(
+        outcomes(&results),
+        [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::Errored,
+            Outcome::TimedOut,
+            Outcome::Succeeded
+        ]
+    );
+    let last_ids: Vec<Option<&str>> = results
+        .iter()
+        .map(|r| r.last.as_ref().and_then(|j| j.job_id.as_deref()))
+        .collect();
+    assert_eq!(
+        last_ids,
+        [
+            Some("slow"),
+            Some("fails"),
+            None,
+            Some("forever"),
+            Some("quick")
+        ]
+    );
+    assert_eq!(results[0].polls, 6);
+    assert_eq!(results[1].polls, 1);
+    assert_eq!(results[2].polls, 1);
+    assert_eq!(results[4].polls, 1);
+    assert!(
+        results[0].waited > results[4].waited,
+        "the first job of the plan finished after the last one"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_then_success_polls_on_the_backoff_schedule() {
+    let mut plan = plan(vec![job("a")]);
+    plan.poll = PollPolicy {
+        interval: secs(2),
+        max_interval: secs(5),
+    };
+    let source = FakeSource::new().script("a", running_then("a", 6, "SUCCESS"));
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    let r = &results[0];
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    assert_eq!(r.reason, "SUCCESS");
+    assert_eq!(r.polls, 7);
+    let fetches = source.fetches("a");
+    assert_eq!(fetches.len(), 7, "polls counts fetches");
+    assert_eq!(fetches[0], t0, "the first poll is immediate");
+    assert_eq!(r.waited, fetches[6] - t0, "finished at the last fetch");
+    // Un-jittered delays: 2 s, ×1.5 each time, capped at 5 s; jitter takes off up to 20 %.
+    let schedule = [2000, 3000, 4500, 5000, 5000, 5000].map(millis);
+    for (i, (gap, base)) in gaps(&fetches).into_iter().zip(schedule).enumerate() {
+        assert!(
+            gap >= base.mul_f64(0.8) && gap <= base,
+            "gap {i} is {gap:?}, expected within 80..100 % of {base:?}"
+        );
+        assert!(gap >= plan.poll.interval.mul_f64(0.8));
+        assert!(gap <= plan.poll.max_interval);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_status_is_failed_with_the_api_reason() {
+    let plan = plan(vec![job("a")]);
+    let failed = Ok(Job::from_slice(
+        br#"{"status":"FAIL","job_id":"a","error_code":"Ecs.0013","fail_reason":"Insufficient EIP quota"}"#,
+    )
+    .unwrap());
+    let source = FakeSource::new().script("a", vec![st("a", "RUNNING"), failed]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::Failed);
+    assert_eq!(results[0].reason, "FAIL: Ecs.0013 Insufficient EIP quota");
+    assert_eq!(results[0].polls, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn overall_timeout_ends_a_running_job_exactly_at_the_deadline() {
+    let mut plan = plan(vec![job("a")]);
+    plan.timeout = secs(60);
+    let source = FakeSource::new().script("a", running("a", 1));
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    let r = &results[0];
+    assert_eq!(r.outcome, Outcome::TimedOut);
+    assert_eq!(r.waited, secs(60));
+    assert_eq!(
+        Instant::now(),
+        t0 + secs(60),
+        "no time passes after the deadline"
+    );
+    assert!(r.reason.starts_with("timed out"), "{}", r.reason);
+    assert_eq!(r.reason, "timed out after 1m: still RUNNING");
+    assert_eq!(r.polls as usize, source.fetches("a").len());
+    assert!(source.fetches("a").iter().all(|t| *t < t0 + secs(60)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shorter_per_job_timeout_is_honoured_while_the_others_go_on() {
+    let mut short = job("short");
+    short.timeout = Some(secs(20));
+    let mut plan = plan(vec![short, job("long")]);
+    plan.timeout = secs(120);
+    plan.poll = PollPolicy {
+        interval: secs(5),
+        max_interval: secs(30),
+    };
+    // Fetches of `long` at about 0, 5, 12, 23, 40 s: it succeeds well after `short` gave up.
+    let source = FakeSource::new()
+        .script("short", running("short", 1))
+        .script("long", running_then("long", 4, "SUCCESS"));
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::TimedOut);
+    assert_eq!(results[0].waited, secs(20));
+    assert_eq!(results[0].reason, "timed out after 20s: still RUNNING");
+    assert!(source.fetches("short").iter().all(|t| *t < t0 + secs(20)));
+    assert_eq!(results[1].outcome, Outcome::Succeeded);
+    assert!(results[1].waited > secs(20), "{:?}", results[1].waited);
+    assert_eq!(results[1].polls, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_per_job_timeout_longer_than_the_overall_one_is_capped() {
+    let mut long = job("a");
+    long.timeout = Some(secs(600));
+    let mut plan = plan(vec![long]);
+    plan.timeout = secs(30);
+    let source = FakeSource::new().script("a", running("a", 1));
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::TimedOut);
+    assert_eq!(results[0].waited, secs(30));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn retryable_errors_are_retried_until_the_job_succeeds() {
+    let plan = plan(vec![job("a")]);
+    let source = FakeSource::new().script(
+        "a",
+        vec![
+            http(500, ""),
+            http(
+                429,
+                r#"{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}"#,
+            ),
+            Err(FetchError::Transport("connection reset by peer".into())),
+            Err(FetchError::Garbled {
+                status: 200,
+                message: "not JSON: EOF while parsing".into(),
+            }),
+            st("a", "RUNNING"),
+            st("a", "SUCCESS"),
+        ],
+    );
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::Succeeded);
+    assert_eq!(results[0].reason, "SUCCESS");
+    assert_eq!(results[0].polls, 6);
+    assert_eq!(source.fetches("a").len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_on_429_delays_the_next_fetch() {
+    let plan = plan(vec![job("a")]);
+    let throttled = Err(FetchError::Http {
+        status: 429,
+        error: ApiErrorBody::parse(br#"{"error_code":"APIGW.0308","error_msg":"throttled"}"#),
+        retry_after: Some(secs(10)),
+    });
+    let source = FakeSource::new().script("a", vec![throttled, st("a", "SUCCESS")]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::Succeeded);
+    let fetches = source.fetches("a");
+    assert_eq!(fetches.len(), 2);
+    // The backoff alone would wait at most 1 s; Retry-After wins.
+    assert!(fetches[1] - fetches[0] >= secs(10));
+    assert_eq!(fetches[1] - fetches[0], secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fatal_errors_end_the_job_after_one_fetch_and_spare_the_others() {
+    let plan = plan(vec![job("unauth"), job("forbidden"), job("fine")]);
+    let source = FakeSource::new()
+        .script(
+            "unauth",
+            vec![http(
+                401,
+                r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r1"}"#,
+            )],
+        )
+        .script(
+            "forbidden",
+            vec![http(
+                403,
+                r#"{"error":{"code":"Ecs.0003","message":"Forbidden"}}"#,
+            )],
+        )
+        .script("fine", running_then("fine", 2, "SUCCESS"));
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(
+        outcomes(&results),
+        [Outcome::Errored, Outcome::Errored, Outcome::Succeeded]
+    );
+    assert_eq!(
+        results[0].reason,
+        "HTTP 401: APIGW.0301: Incorrect IAM authentication information (request_id r1)"
+    );
+    assert_eq!(results[1].reason, "HTTP 403: Ecs.0003: Forbidden");
+    for (i, id) in ["unauth", "forbidden"].into_iter().enumerate() {
+        assert_eq!(source.fetches(id).len(), 1, "{id} was retried");
+        assert_eq!(results[i].polls, 1);
+        assert_eq!(
+            results[i].waited,
+            source.fetches(id)[0] - t0,
+            "{id} ended at its first fetch"
+        );
+        assert!(results[i].last.is_none());
+    }
+    assert_eq!(results[2].polls, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_found_within_the_grace_is_pending_until_the_job_appears() {
+    let mut plan = plan(vec![job("a")]);
+    plan.poll = PollPolicy {
+        interval: secs(5),
+        max_interval: secs(60),
+    };
+    // Default grace: 30 s; the fetches come at about 0, 5, 12.5 and 23.75 s.
+    assert_eq!(plan.jobs[0].criteria.not_found_grace, secs(30));
+    let source = FakeSource::new().script(
+        "a",
+        vec![
+            not_found(),
+            not_found(),
+            st("a", "RUNNING"),
+            st("a", "SUCCESS"),
+        ],
+    );
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::Succeeded);
+    assert_eq!(results[0].polls, 4);
+    let fetches = source.fetches("a");
+    assert!(
+        fetches[1] < t0 + secs(30),
+        "the second not-found was in the grace"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_found_after_the_grace_is_errored_mentioning_deletion_after_a_day() {
+    let mut j = job("a");
+    j.criteria.not_found_grace = secs(10);
+    let mut plan = plan(vec![j]);
+    plan.poll = PollPolicy {
+        interval: secs(2),
+        max_interval: secs(4),
+    };
+    let source = FakeSource::new().script("a", vec![not_found()]);
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    let r = &results[0];
+    assert_eq!(r.outcome, Outcome::Errored);
+    assert!(r.reason.contains("1 day"), "{}", r.reason);
+    assert!(r.reason.contains("after 10s"), "{}", r.reason);
+    assert!(r.reason.contains("Common.0011"), "{}", r.reason);
+    let fetches = source.fetches("a");
+    let last = *fetches.last().unwrap();
+    assert!(
+        last >= t0 + secs(10),
+        "ended at the first fetch after the grace"
+    );
+    assert!(fetches[fetches.len() - 2] < t0 + secs(10));
+    assert!(
+        r.waited >= secs(10) && r.waited <= secs(14),
+        "{:?}",
+        r.waited
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_errors_until_the_deadline_is_errored_not_timed_out() {
+    let mut plan = plan(vec![job("e503"), job("transport"), job("never_found")]);
+    plan.timeout = secs(20);
+    let source = FakeSource::new()
+        .script("e503", vec![http(503, "")])
+        .script(
+            "transport",
+            vec![Err(FetchError::Transport("connection refused".into()))],
+        )
+        // The default 30 s grace outlasts the 20 s deadline.
+        .script("never_found", vec![not_found()]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Errored; 3]);
+    assert_eq!(
+        results[0].reason,
+        "no verdict after 20s: last poll failed: HTTP 503"
+    );
+    assert_eq!(
+        results[1].reason,
+        "no verdict after 20s: last poll failed: network error: connection refused"
+    );
+    assert!(results[2].reason.starts_with("no verdict after 20s"));
+    for r in &results {
+        assert_eq!(r.waited, secs(20));
+        assert!(r.polls > 1, "errors were retried");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_after_a_job_document_end_timed_out_with_the_last_error() {
+    let mut plan = plan(vec![job("a")]);
+    plan.timeout = secs(20);
+    let source = FakeSource::new().script("a", vec![st("a", "RUNNING"), http(502, "")]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::TimedOut);
+    assert_eq!(
+        results[0].reason,
+        "timed out after 20s: last poll failed: HTTP 502"
+    );
+    assert_eq!(
+        results[0].last.as_ref().map(|j| j.status.as_str()),
+        Some("RUNNING")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_request_timeout_is_bounded_by_the_time_left() {
+    let mut near = job("near");
+    near.timeout = Some(secs(10));
+    let mut plan = plan(vec![near, job("far")]);
+    plan.poll = PollPolicy {
+        interval: secs(3),
+        max_interval: secs(3),
+    };
+    let source = FakeSource::new()
+        .script("near", running("near", 1))
+        .script("far", running_then("far", 1, "SUCCESS"));
+    let t0 = Instant::now();
+
+    run(&plan, &source).await;
+
+    let fetches = source.fetches("near");
+    let timeouts = source.timeouts("near");
+    assert_eq!(timeouts[0], secs(10));
+    for (at, timeout) in fetches.iter().zip(&timeouts) {
+        assert_eq!(*timeout, t0 + secs(10) - *at);
+    }
+    assert_eq!(source.timeouts("far"), [REQUEST_TIMEOUT; 2]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fail-fast and stops
+// ---------------------------------------------------------------------------------------------
+
+fn fail_fast_plan(fail_fast: bool) -> (Plan, FakeSource) {
+    let mut bad = job("bad");
+    bad.name = Some("web".to_owned());
+    let mut p2 = job("p2");
+    p2.timeout = Some(secs(60));
+    let mut plan = plan(vec![job("done"), bad, job("p1"), p2]);
+    plan.fail_fast = fail_fast;
+    plan.poll = PollPolicy {
+        interval: secs(2),
+        max_interval: secs(10),
+    };
+    let source = FakeSource::new()
+        .script("done", vec![st("done", "SUCCESS")])
+        .script("bad", running_then("bad", 2, "FAIL"))
+        .script("p1", running_then("p1", 6, "SUCCESS"))
+        .script("p2", running("p2", 1));
+    (plan, source)
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_fast_cancels_the_pending_jobs_naming_the_failed_one() {
+    let (plan, source) = fail_fast_plan(true);
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(
+        outcomes(&results),
+        [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::Cancelled,
+            Outcome::Cancelled
+        ]
+    );
+    let failed_at = results[1].waited;
+    for r in &results[2..] {
+        assert_eq!(r.reason, "cancelled: fail_fast after web (ecs:bad) failed");
+        assert_eq!(r.waited, failed_at, "cancelled as soon as `bad` failed");
+    }
+    for id in ["p1", "p2"] {
+        assert!(
+            source.fetches(id).iter().all(|t| *t <= t0 + failed_at),
+            "{id} was polled after the fail-fast stop"
+        );
+    }
+    assert!(results[2].polls < 7, "p1 did not run to its end");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_fail_fast_the_other_jobs_go_on() {
+    let (plan, source) = fail_fast_plan(false);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(
+        outcomes(&results),
+        [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::Succeeded,
+            Outcome::TimedOut
+        ]
+    );
+    assert_eq!(results[2].polls, 7);
+    assert_eq!(results[3].waited, secs(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_signal_cancels_pending_jobs_at_once_and_keeps_finished_ones() {
+    let plan = plan(vec![job("done"), job("p1"), job("hung"), job("p2")]);
+    let source = FakeSource::new()
+        .script("done", running_then("done", 1, "SUCCESS"))
+        .script("p1", running("p1", 1))
+        // Its first fetch never answers: the stop must not wait for it.
+        .script("hung", vec![st("hung", "SUCCESS")])
+        .latencies("hung", vec![secs(3600)])
+        .script("p2", running_then("p2", 100, "SUCCESS"));
+    let (stop_tx, _) = watch::channel(None);
+    let t0 = Instant::now();
+    let handle = tokio::spawn({
+        let (source, stop_tx) = (source.clone(), stop_tx.clone());
+        async move { wait_all(&plan, source, stop_tx, None).await }
+    });
+
+    tokio::time::sleep(secs(30)).await;
+    let fetched_before_stop = source.fetch_count();
+    stop_tx.send_replace(Some(Stop::Signal(Signal::Terminate)));
+    let results = handle.await.unwrap();
+
+    assert_eq!(
+        outcomes(&results),
+        [
+            Outcome::Succeeded,
+            Outcome::Cancelled,
+            Outcome::Cancelled,
+            Outcome::Cancelled
+        ]
+    );
+    assert!(results[0].waited < secs(30));
+    for r in &results[1..] {
+        assert_eq!(r.reason, "cancelled by SIGTERM");
+        assert_eq!(r.waited, secs(30), "cancelled promptly");
+    }
+    assert_eq!(Instant::now(), t0 + secs(30));
+    assert_eq!(
+        source.fetch_count(),
+        fetched_before_stop,
+        "no fetch after the stop"
+    );
+    assert!(source.all_fetches().iter().all(|t| *t <= t0 + secs(30)));
+    assert_eq!(source.fetches("hung").len(), 1);
+    assert_eq!(results[2].polls, 0, "the hung fetch never completed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_before_the_wait_cancels_everything_without_a_fetch() {
+    let plan = plan(vec![job("a"), job("b")]);
+    let source = FakeSource::new()
+        .script("a", vec![st("a", "SUCCESS")])
+        .script("b", vec![st("b", "SUCCESS")]);
+    let (stop_tx, _) = watch::channel(Some(Stop::Signal(Signal::Interrupt)));
+
+    let results = wait_all(&plan, source.clone(), stop_tx, None).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Cancelled; 2]);
+    assert!(results.iter().all(|r| r.reason == "cancelled by SIGINT"));
+    assert_eq!(source.fetch_count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pacing and concurrency
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn the_pacer_holds_one_host_to_rate_limit_requests_per_second() {
+    let ids: Vec<String> = (0..30).map(|i| format!("j{i}")).collect();
+    let mut plan = plan(ids.iter().map(|id| job(id)).collect());
+    plan.rate_limit = 10.0;
+    plan.timeout = secs(10);
+    plan.poll = PollPolicy {
+        interval: secs(1),
+        max_interval: secs(2),
+    };
+    let source = ids
+        .iter()
+        .fold(FakeSource::new(), |s, id| s.script(id, running(id, 1)));
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::TimedOut; 30]);
+    let all = source.all_fetches();
+    // 30 jobs wanting a poll every 1-2 s ask for more than 10/s: the pacer is the limit.
+    assert_eq!(
+        busiest_second(&all),
+        10,
+        "{:?}",
+        all.iter().map(|t| *t - t0).collect::<Vec<_>>()
+    );
+    assert!(all.len() >= 30 && all.len() <= 100, "{}", all.len());
+    // The first round goes out one slot after another: 100 ms apart.
+    let first_round: Vec<Duration> = all[..30].iter().map(|t| *t - t0).collect();
+    assert_eq!(
+        first_round,
+        (0..30).map(|i| millis(100 * i)).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_hosts_are_paced_independently() {
+    let a: Vec<String> = (0..20).map(|i| format!("a{i}")).collect();
+    let b: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
+    let mut jobs: Vec<PlannedJob> = a.iter().map(|id| job_on("a.test", id)).collect();
+    jobs.extend(b.iter().map(|id| job_on("b.test:8443", id)));
+    let mut plan = plan(jobs);
+    plan.rate_limit = 10.0;
+    let source = a.iter().chain(&b).fold(FakeSource::new(), |s, id| {
+        s.script(id, vec![st(id, "SUCCESS")])
+    });
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Succeeded; 40]);
+    let offsets = |ids: &[String]| {
+        let mut t: Vec<Duration> = ids.iter().map(|id| source.fetches(id)[0] - t0).collect();
+        t.sort();
+        t
+    };
+    let expected: Vec<Duration> = (0..20).map(|i| millis(100 * i)).collect();
+    assert_eq!(offsets(&a), expected, "a.test paced at 10/s from t0");
+    assert_eq!(
+        offsets(&b),
+        expected,
+        "b.test paced at 10/s from t0, not after a.test"
+    );
+    assert_eq!(busiest_second(&source.all_fetches()), 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_in_flight_one_never_overlaps_fetches() {
+    let ids = ["a", "b", "c", "d", "e"];
+    let mut plan = plan(ids.iter().map(|id| job(id)).collect());
+    plan.max_in_flight = 1;
+    let source = ids
+        .iter()
+        .fold(FakeSource::new(), |s, id| {
+            s.script(id, running_then(id, 2, "SUCCESS"))
+        })
+        .latency_for_all(millis(100));
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Succeeded; 5]);
+    assert_eq!(source.max_in_flight(), 1);
+    let spans = source.spans();
+    assert_eq!(spans.len(), 15);
+    for w in spans.windows(2) {
+        assert!(w[1].0 >= w[0].1, "fetches overlap: {w:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_the_in_flight_limit_the_same_fetches_do_overlap() {
+    // The control for the test above: the fake does see overlapping fetches.
+    let ids = ["a", "b", "c", "d", "e"];
+    let plan = plan(ids.iter().map(|id| job(id)).collect());
+    let source = ids
+        .iter()
+        .fold(FakeSource::new(), |s, id| {
+            s.script(id, running_then(id, 2, "SUCCESS"))
+        })
+        .latency_for_all(millis(100));
+
+    run(&plan, &source).await;
+
+    assert_eq!(source.max_in_flight(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_pacer_still_holds_when_the_in_flight_limit_queues_requests() {
+    // One slow request holds the only in-flight permit for 5 s. The others take their pacer
+    // slots (100 ms apart) meanwhile, queue on the permit, and then all go at t = 5 s.
+    let ids: Vec<String> = (0..20).map(|i| format!("j{i}")).collect();
+    let mut jobs = vec![job("hog")];
+    jobs.extend(ids.iter().map(|id| job(id)));
+    let mut plan = plan(jobs);
+    plan.rate_limit = 10.0;
+    plan.max_in_flight = 1;
+    let source = ids
+        .iter()
+        .fold(FakeSource::new(), |s, id| {
+            s.script(id, vec![st(id, "SUCCESS")])
+        })
+        .script("hog", vec![st("hog", "SUCCESS")])
+        .latencies("hog", vec![secs(5)]);
+    let t0 = Instant::now();
+
+    run(&plan, &source).await;
+
+    let all = source.all_fetches();
+    assert!(
+        busiest_second(&all) <= 10,
+        "{} requests to sim.test within one second (rate_limit 10): {:?}",
+        busiest_second(&all),
+        all.iter().map(|t| *t - t0).collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+fn describe(event: &Event) -> (usize, String) {
+    match event {
+        Event::Changed {
+            index,
+            status,
+            sub_jobs: c,
+        } => (
+            *index,
+            format!(
+                "changed {status} total={} ok={} failed={} running={}",
+                c.total, c.succeeded, c.failed, c.running
+            ),
+        ),
+        Event::Finished {
+            index,
+            outcome,
+            reason,
+        } => (*index, format!("finished {outcome:?}: {reason}")),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_report_each_change_once_and_one_finish_per_job() {
+    let doc = |json: &str| Ok(Job::from_slice(json.as_bytes()).unwrap());
+    let two_running = doc(
+        r#"{"status":"RUNNING","job_id":"a","entities":{"sub_jobs_total":2,"sub_jobs":[
+            {"status":"RUNNING","job_id":"s1"},{"status":"INIT","job_id":"s2"}]}}"#,
+    );
+    let mut slow = job("slow");
+    slow.timeout = Some(secs(5));
+    let plan = plan(vec![job("a"), job("b"), slow]);
+    let source = FakeSource::new()
+        .script(
+            "a",
+            vec![
+                st("a", "INIT"),
+                st("a", "INIT"),
+                two_running.clone(),
+                two_running,
+                http(503, ""),
+                doc(
+                    r#"{"status":"RUNNING","job_id":"a","entities":{"sub_jobs_total":2,"sub_jobs":[
+                        {"status":"SUCCESS","job_id":"s1"},{"status":"RUNNING","job_id":"s2"}]}}"#,
+                ),
+                doc(
+                    r#"{"status":"SUCCESS","job_id":"a","entities":{"sub_jobs_total":2,"sub_jobs":[
+                        {"status":"SUCCESS","job_id":"s1"},{"status":"SUCCESS","job_id":"s2"}]}}"#,
+                ),
+            ],
+        )
+        .script("b", vec![st("b", "FAIL")])
+        .script("slow", running("slow", 1));
+    let (stop_tx, _) = watch::channel(None);
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+
+    let results = wait_all(&plan, source.clone(), stop_tx, Some(events_tx)).await;
+
+    let mut by_job: Vec<Vec<String>> = vec![Vec::new(); 3];
+    while let Some(event) = events_rx.recv().await {
+        let (index, text) = describe(&event);
+        by_job[index].push(text);
+    }
+    assert_eq!(
+        by_job[0],
+        [
+            "changed INIT total=0 ok=0 failed=0 running=0",
+            "changed RUNNING total=2 ok=0 failed=0 running=2",
+            "changed RUNNING total=2 ok=1 failed=0 running=1",
+            "finished Succeeded: SUCCESS, 2/2 sub-jobs succeeded",
+        ]
+    );
+    assert_eq!(by_job[1], ["finished Failed: FAIL"]);
+    assert_eq!(
+        by_job[2],
+        [
+            "changed RUNNING total=0 ok=0 failed=0 running=0",
+            "finished TimedOut: timed out after 5s: still RUNNING",
+        ]
+    );
+    assert_eq!(results[0].polls, 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn criteria_travel_with_each_job() {
+    // `any` on one job, the default `all` on the other, the same document for both.
+    let mut lenient = job("lenient");
+    lenient.criteria.sub_jobs = SubJobPolicy::Any;
+    let plan = plan(vec![lenient, job("strict")]);
+    let doc = |id: &str| {
+        Ok(Job::from_slice(
+            format!(
+                r#"{{"status":"FAIL","job_id":"{id}","entities":{{"sub_jobs":[
+                    {{"status":"SUCCESS"}},{{"status":"FAIL","error_code":"Ecs.0013"}}]}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap())
+    };
+    let source = FakeSource::new()
+        .script("lenient", vec![doc("lenient")])
+        .script("strict", vec![doc("strict")]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Succeeded, Outcome::Failed]);
+}
