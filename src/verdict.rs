@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cloud::wire::{Job, JobStatus};
-use crate::spec::raw::{PendingPayment, SubJobPolicy};
+use crate::spec::raw::{PendingPayment, SubJobPolicy, UnknownStatus};
 
 /// What counts as success for one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,11 @@ pub struct Criteria {
     pub pending_payment: PendingPayment,
     /// How long an id the API does not know counts as pending (the engine applies it).
     pub not_found_grace: Duration,
+    pub unknown_status: UnknownStatus,
+    /// Terminal reads in a row required before a verdict is final (the engine applies it).
+    pub confirm: u32,
+    /// The expected `job_type`, when the spec names one.
+    pub job_type: Option<String>,
 }
 
 impl Default for Criteria {
@@ -30,6 +35,9 @@ impl Default for Criteria {
             sub_jobs: SubJobPolicy::All,
             pending_payment: PendingPayment::Wait,
             not_found_grace: Duration::from_secs(30),
+            unknown_status: UnknownStatus::Wait,
+            confirm: 1,
+            job_type: None,
         }
     }
 }
@@ -40,6 +48,8 @@ pub enum Decision {
     Pending,
     Succeeded,
     Failed,
+    /// The document is not the job the spec meant (another `job_type`).
+    Errored,
 }
 
 /// A decision and the one line that explains it.
@@ -83,8 +93,22 @@ impl SubJobCounts {
 
 /// Decides one job from one document.
 pub fn judge(criteria: &Criteria, job: &Job) -> Verdict {
+    if let (Some(want), Some(got)) = (&criteria.job_type, &job.job_type) {
+        if want != got {
+            return verdict(
+                Decision::Errored,
+                format!("job type is {got}, not the expected {want} (success.job_type): is the job id right?"),
+            );
+        }
+    }
     let counts = SubJobCounts::of(job);
     let status = &job.status;
+    if let (JobStatus::Unknown(s), UnknownStatus::Fail) = (status, criteria.unknown_status) {
+        return verdict(
+            Decision::Failed,
+            format!("{s}: not a documented job status (unknown_status: fail)"),
+        );
+    }
     match status {
         JobStatus::PendingPayment => match criteria.pending_payment {
             PendingPayment::Wait => pending("PENDING_PAYMENT: the order is not paid yet"),

@@ -8,7 +8,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::load::Loaded;
-use super::raw::{FailOn, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy};
+use super::raw::{
+    FailOn, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy, UnknownStatus,
+};
 use crate::cloud::auth::Credentials;
 use crate::cloud::endpoint::{Endpoints, Service};
 use crate::environment::Environment;
@@ -325,13 +327,20 @@ fn plan_jobs(
                 continue;
             }
         };
+        let criteria = criteria(&defaults, job.success.as_ref());
+        if criteria.confirm == 0 {
+            problems.push(format!(
+                "{where_jobs}: job {service}:{id}: `success.confirm` must be at least 1"
+            ));
+            continue;
+        }
         jobs.push(PlannedJob {
             id,
             service,
             name: job.name.clone(),
             url,
             timeout: job.timeout.map(|d| d.0),
-            criteria: criteria(&defaults, job.success.as_ref()),
+            criteria,
         });
     }
     jobs
@@ -339,17 +348,21 @@ fn plan_jobs(
 
 /// The job's own criteria over the spec-wide defaults, key by key.
 fn criteria(defaults: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
-    let pick = |f: fn(&RawCriteria) -> Option<_>| own.and_then(f).or_else(|| f(defaults));
+    fn pick<T>(
+        own: Option<&RawCriteria>,
+        defaults: &RawCriteria,
+        key: impl Fn(&RawCriteria) -> Option<T>,
+    ) -> Option<T> {
+        own.and_then(&key).or_else(|| key(defaults))
+    }
     Criteria {
-        sub_jobs: own
-            .and_then(|c| c.sub_jobs)
-            .or(defaults.sub_jobs)
-            .unwrap_or(SubJobPolicy::All),
-        pending_payment: own
-            .and_then(|c| c.pending_payment)
-            .or(defaults.pending_payment)
-            .unwrap_or(PendingPayment::Wait),
-        not_found_grace: pick(|c| c.not_found_grace).map_or(DEFAULT_NOT_FOUND_GRACE, |d| d.0),
+        sub_jobs: pick(own, defaults, |c| c.sub_jobs).unwrap_or(SubJobPolicy::All),
+        pending_payment: pick(own, defaults, |c| c.pending_payment).unwrap_or(PendingPayment::Wait),
+        not_found_grace: pick(own, defaults, |c| c.not_found_grace)
+            .map_or(DEFAULT_NOT_FOUND_GRACE, |d| d.0),
+        unknown_status: pick(own, defaults, |c| c.unknown_status).unwrap_or(UnknownStatus::Wait),
+        confirm: pick(own, defaults, |c| c.confirm).unwrap_or(1),
+        job_type: pick(own, defaults, |c| c.job_type.clone()),
     }
 }
 

@@ -108,6 +108,26 @@ pub struct RawCriteria {
     pub pending_payment: Option<PendingPayment>,
     /// A job id the API does not know yet counts as pending this long.
     pub not_found_grace: Option<HumanDuration>,
+    /// What a status outside the documented set means.
+    pub unknown_status: Option<UnknownStatus>,
+    /// Require the terminal status this many reads in a row (volume attachment: the job says
+    /// SUCCESS before EVS is consistent). Default 1.
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    #[schemars(with = "Option<u32>")]
+    pub confirm: Option<u32>,
+    /// The expected `job_type` (e.g. `createServer`); another type ends the job as errored.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub job_type: Option<String>,
+}
+
+/// What a status outside the documented set (SUCCESS, FAIL, RUNNING, INIT, PENDING_PAYMENT) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownStatus {
+    /// Keep waiting: it may be a transitional state.
+    Wait,
+    /// Count the job as failed.
+    Fail,
 }
 
 /// How sub-jobs decide the verdict.
@@ -440,6 +460,10 @@ pub mod lenient {
     }
 
     pub fn opt_u8<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+        number(d).map(Some)
+    }
+
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         number(d).map(Some)
     }
 

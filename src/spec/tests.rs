@@ -383,3 +383,28 @@ fn shards_split_the_job_list_by_position() {
         );
     }
 }
+
+#[test]
+fn criteria_keys_layer_per_job_and_confirm_zero_is_rejected() {
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://h\nsuccess: { confirm: 2, unknown_status: fail }\n\
+         jobs:\n  - { id: a, success: { job_type: attachVolume, confirm: 3 } }\n  - b\n",
+    );
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    let (a, b) = (&p.jobs[0].criteria, &p.jobs[1].criteria);
+    assert_eq!(
+        (a.confirm, a.job_type.as_deref()),
+        (3, Some("attachVolume"))
+    );
+    assert_eq!((b.confirm, b.job_type.as_deref()), (2, None));
+    assert_eq!(b.unknown_status, super::raw::UnknownStatus::Fail);
+    let env = [("JOBWAIT_SUCCESS__CONFIRM", "0")];
+    let problems = plan(Some(&path), &env, &[]).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("job ecs:b: `success.confirm` must be at least 1")),
+        "{problems:?}"
+    );
+}

@@ -183,8 +183,17 @@ struct JobTask {
     last: Option<Job>,
     last_error: Option<String>,
     last_shown: Option<(String, SubJobCounts)>,
+    /// The final decision read in a row so far and how often (for `confirm`).
+    streak: Option<(Decision, u32)>,
     polls: u32,
     stop: watch::Receiver<Option<Stop>>,
+}
+
+/// Whether a final decision has been read often enough in a row.
+enum Confirmation {
+    Done,
+    DoneAfter(u32),
+    Again,
 }
 
 /// Why a guarded await did not complete.
@@ -208,6 +217,7 @@ impl JobTask {
             last: None,
             last_error: None,
             last_shown: None,
+            streak: None,
             polls: 0,
             stop: shared.stop_tx.subscribe(),
         }
@@ -260,7 +270,7 @@ impl JobTask {
             let fetched = self.guard(shared.source.fetch(&self.job, timeout)).await?;
             drop(permit);
             self.polls += 1;
-            let mut retry_after = None;
+            let mut retry_after: Option<Duration> = None;
             match fetched {
                 Ok(doc) => {
                     self.last_error = None;
@@ -269,10 +279,25 @@ impl JobTask {
                         self.show_change(shared, &doc);
                     }
                     self.last = Some(doc);
-                    match verdict.decision {
-                        Decision::Succeeded => return Ok((Outcome::Succeeded, verdict.reason)),
-                        Decision::Failed => return Ok((Outcome::Failed, verdict.reason)),
-                        Decision::Pending => {}
+                    let outcome = match verdict.decision {
+                        Decision::Pending => None,
+                        Decision::Succeeded => Some(Outcome::Succeeded),
+                        Decision::Failed => Some(Outcome::Failed),
+                        Decision::Errored => Some(Outcome::Errored),
+                    };
+                    match (outcome, self.confirmed(verdict.decision)) {
+                        (Some(outcome), Confirmation::Done) => {
+                            return Ok((outcome, verdict.reason))
+                        }
+                        (Some(outcome), Confirmation::DoneAfter(n)) => {
+                            return Ok((
+                                outcome,
+                                format!("{} (read {n} times in a row)", verdict.reason),
+                            ))
+                        }
+                        // A terminal read still to be confirmed: read again soon.
+                        (Some(_), Confirmation::Again) => retry_after = Some(shared.poll.interval),
+                        (None, _) => {}
                     }
                 }
                 Err(err) => {
@@ -293,12 +318,37 @@ impl JobTask {
                     self.last_error = Some(err.to_string());
                 }
             }
-            let delay = self.backoff.next().unwrap_or(shared.poll.max_interval);
-            let wake = Instant::now() + retry_after.map_or(delay, |r| r.max(delay));
+            let delay = match (self.streak, retry_after) {
+                // Confirming: the base interval, not the grown back-off.
+                (Some(_), Some(confirm_in)) => confirm_in,
+                (_, retry_after) => {
+                    let delay = self.backoff.next().unwrap_or(shared.poll.max_interval);
+                    retry_after.map_or(delay, |r| r.max(delay))
+                }
+            };
+            let wake = Instant::now() + delay;
             self.guard(sleep_until(wake.min(self.deadline))).await?;
             if Instant::now() >= self.deadline {
                 return Err(Interrupted::Deadline);
             }
+        }
+    }
+
+    /// Counts `decision` into the streak of identical final reads (`confirm`).
+    fn confirmed(&mut self, decision: Decision) -> Confirmation {
+        if decision == Decision::Pending {
+            self.streak = None;
+            return Confirmation::Again;
+        }
+        let count = match self.streak {
+            Some((d, n)) if d == decision => n + 1,
+            _ => 1,
+        };
+        self.streak = Some((decision, count));
+        match (self.job.criteria.confirm, count) {
+            (1, _) => Confirmation::Done,
+            (want, n) if n >= want => Confirmation::DoneAfter(n),
+            _ => Confirmation::Again,
         }
     }
 

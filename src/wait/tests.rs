@@ -1064,3 +1064,91 @@ async fn criteria_travel_with_each_job() {
 
     assert_eq!(outcomes(&results), [Outcome::Succeeded, Outcome::Failed]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// confirm, job_type, unknown_status
+
+#[tokio::test(start_paused = true)]
+async fn confirm_requires_the_terminal_status_n_reads_in_a_row() {
+    let mut plan = plan(vec![job("a")]);
+    plan.poll = PollPolicy {
+        interval: secs(2),
+        max_interval: secs(30),
+    };
+    plan.jobs[0].criteria.confirm = 3;
+    // SUCCESS, then a lagging RUNNING (the streak restarts), then SUCCESS three times.
+    let responses = vec![
+        st("a", "RUNNING"),
+        st("a", "SUCCESS"),
+        st("a", "RUNNING"),
+        st("a", "SUCCESS"),
+        st("a", "SUCCESS"),
+        st("a", "SUCCESS"),
+        st("a", "FAIL"),
+    ];
+    let source = FakeSource::new().script("a", responses);
+
+    let results = run(&plan, &source).await;
+
+    let r = &results[0];
+    assert_eq!(r.outcome, Outcome::Succeeded);
+    assert_eq!(r.reason, "SUCCESS (read 3 times in a row)");
+    let fetches = source.fetches("a");
+    assert_eq!(
+        fetches.len(),
+        6,
+        "never reads the FAIL after three SUCCESS in a row"
+    );
+    // Confirmation reads come at the base interval, not the grown back-off.
+    for gap in &gaps(&fetches)[3..] {
+        assert_eq!(*gap, secs(2));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn confirm_one_is_immediate() {
+    let plan = plan(vec![job("a")]);
+    let source = FakeSource::new().script("a", vec![st("a", "SUCCESS")]);
+    let results = run(&plan, &source).await;
+    assert_eq!(
+        (results[0].outcome, results[0].polls),
+        (Outcome::Succeeded, 1)
+    );
+    assert_eq!(results[0].reason, "SUCCESS");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_type_mismatch_is_errored_not_succeeded() {
+    let mut plan = plan(vec![job("a")]);
+    plan.jobs[0].criteria.job_type = Some("attachVolume".to_owned());
+    let doc = Ok(Job::from_slice(
+        br#"{"status":"SUCCESS","job_id":"a","job_type":"createServer"}"#,
+    )
+    .unwrap());
+    let source = FakeSource::new().script("a", vec![doc]);
+    let results = run(&plan, &source).await;
+    assert_eq!(results[0].outcome, Outcome::Errored);
+    assert!(
+        results[0]
+            .reason
+            .contains("job type is createServer, not the expected attachVolume"),
+        "{}",
+        results[0].reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_status_waits_by_default_and_fails_when_asked() {
+    let mut plan = plan(vec![job("a"), job("b")]);
+    plan.jobs[1].criteria.unknown_status = crate::spec::raw::UnknownStatus::Fail;
+    let source = FakeSource::new()
+        .script("a", vec![st("a", "ROLLING_BACK"), st("a", "SUCCESS")])
+        .script("b", vec![st("b", "ROLLING_BACK"), st("b", "SUCCESS")]);
+    let results = run(&plan, &source).await;
+    assert_eq!(results[0].outcome, Outcome::Succeeded);
+    assert_eq!(results[1].outcome, Outcome::Failed);
+    assert_eq!(
+        results[1].reason,
+        "ROLLING_BACK: not a documented job status (unknown_status: fail)"
+    );
+}
