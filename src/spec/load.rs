@@ -26,9 +26,14 @@ pub const NON_SPEC_VARS: &[&str] = &[
 
 /// The merged raw spec and the figment that remembers where each value came from.
 pub struct Loaded {
+    /// The spec, without the values listed in `problems`.
     pub raw: RawSpec,
     pub figment: Figment,
     pub spec_file: Option<PathBuf>,
+    /// Values that could not be read, one line each (empty when all were fine).
+    pub problems: Vec<String>,
+    /// Top-level keys left out of `raw` because of those problems.
+    pub dropped: Vec<String>,
 }
 
 impl Loaded {
@@ -72,6 +77,9 @@ pub fn load_top(
 }
 
 /// Like [`load_top`], with the spec layer given as a figment (the demo's embedded spec).
+///
+/// serde stops at the first bad value; to report them all, each failing key is dropped and the
+/// rest read again. `Err` only when not even the rest can be read.
 pub fn load_from(
     base: Figment,
     spec_file: Option<PathBuf>,
@@ -79,13 +87,64 @@ pub fn load_from(
     top: TopLayer,
 ) -> Result<Loaded, Vec<String>> {
     let figment = base.merge(EnvLayer::new(env)).merge(top);
-    match figment.extract::<RawSpec>() {
-        Ok(raw) => Ok(Loaded {
-            raw,
-            figment,
-            spec_file,
-        }),
-        Err(err) => Err(err.into_iter().map(|e| explain(&figment, e)).collect()),
+    let mut problems = Vec::new();
+    let mut dropped = Vec::new();
+    let mut current = figment.clone();
+    let mut data: Option<Dict> = None;
+    // Each round drops at least one key, so this ends; the bound is a guard.
+    for _ in 0..64 {
+        let err = match current.extract::<RawSpec>() {
+            Ok(raw) => {
+                return Ok(Loaded {
+                    raw,
+                    figment,
+                    spec_file,
+                    problems,
+                    dropped,
+                })
+            }
+            Err(err) => err,
+        };
+        let errors: Vec<figment::Error> = err.into_iter().collect();
+        problems.extend(errors.iter().map(|e| explain(&figment, e.clone())));
+        // A file that does not parse, or an error at the root: nothing to drop, nothing to add.
+        if errors.iter().any(|e| e.path.is_empty()) {
+            return Err(problems);
+        }
+        let dict = match &mut data {
+            Some(dict) => dict,
+            None => data.insert(
+                figment
+                    .data()
+                    .ok()
+                    .and_then(|mut p| p.remove(&Profile::Default))
+                    .unwrap_or_default(),
+            ),
+        };
+        for e in &errors {
+            let top_key = e.path[0].clone();
+            if !remove(dict, &e.path) {
+                dict.remove(&top_key);
+            }
+            if !dropped.contains(&top_key) {
+                dropped.push(top_key);
+            }
+        }
+        current = Figment::from(figment::providers::Serialized::defaults(&*dict));
+    }
+    Err(problems)
+}
+
+/// Removes the value at `path` from nested dicts; `false` when the path goes through a list or
+/// does not exist (the caller then drops the whole top-level key).
+fn remove(dict: &mut Dict, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [last] => dict.remove(last).is_some(),
+        [first, rest @ ..] => match dict.get_mut(first) {
+            Some(Value::Dict(_, inner)) => remove(inner, rest),
+            _ => false,
+        },
     }
 }
 

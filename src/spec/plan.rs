@@ -246,6 +246,19 @@ impl Plan {
             }
         };
 
+        if !loaded.problems.is_empty() {
+            // A key whose value was bad is missing from `raw`: its own "not set" problems
+            // would only repeat what the value's problem already says.
+            let mentions_dropped = |p: &String| {
+                loaded.dropped.iter().any(|k| {
+                    p.contains(&format!("`{k}`"))
+                        || p.contains(&format!("{k}."))
+                        || (k == "jobs" && p.starts_with("no jobs"))
+                })
+            };
+            problems.retain(|p| !mentions_dropped(p));
+            problems.splice(0..0, loaded.problems.iter().cloned());
+        }
         if !problems.is_empty() {
             return Err(problems);
         }

@@ -226,8 +226,9 @@ impl JobTask {
     async fn run<S: JobSource>(mut self, shared: &Shared<S>) -> JobResult {
         let result = match self.poll_until_verdict(shared).await {
             Ok((outcome, reason)) => self.finish(shared, outcome, reason),
-            // A job the API never described is not pending but unreachable: errored (exit 3).
-            Err(Interrupted::Deadline) if self.last.is_none() && self.last_error.is_some() => {
+            // A job the API never described — refused, failed or hung requests alike — is not
+            // pending but without a verdict: errored (exit 3).
+            Err(Interrupted::Deadline) if self.last.is_none() => {
                 let reason = self
                     .timed_out_reason(shared)
                     .replacen("timed out", "no verdict", 1);
@@ -393,7 +394,9 @@ impl JobTask {
         let state = match (&self.last, &self.last_error) {
             (_, Some(err)) => format!("last poll failed: {err}"),
             (Some(doc), None) => format!("still {}", judge(&self.job.criteria, doc).reason),
-            (None, None) => "no answer from the API yet".to_owned(),
+            (None, None) => {
+                "the API never answered (the last request was still pending)".to_owned()
+            }
         };
         format!("timed out after {waited}: {state}")
     }

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `jobwait` binary: each test starts its own simulator in this process
+//! (or none), runs the real binary as a subprocess with a cleared environment, and checks exit
+//! codes, standard output/error and the JSON report against the interface contract.
+
+mod demo;
+mod reports;
+mod signals;
+mod spec_errors;
+mod spec_layering;
+mod support;
+mod wait;

@@ -1,0 +1,281 @@
+//! Bad input: exit 2 before any request, one readable line per problem on stderr naming the key
+//! and where the value came from (file path, `JOBWAIT_*` variable or `--flag`), nothing on
+//! stdout, never a panic and never a secret.
+
+use crate::support::{assert_usage_error, run, s, write_file, Output, AK, SK};
+
+/// An endpoint nothing listens on: were a bad spec ever accepted, no job could succeed.
+const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
+
+/// Everything a wait needs, but for what a test changes.
+fn base_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("HUAWEICLOUD_SDK_AK", AK),
+        ("HUAWEICLOUD_SDK_SK", SK),
+        ("JOBWAIT_PROJECT_ID", "p1"),
+        ("JOBWAIT_ENDPOINT", DEAD_ENDPOINT),
+    ]
+}
+
+/// `jobwait wait ARGS…` with `env`; the caller's checks follow.
+async fn wait(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = vec!["wait"];
+    all.extend_from_slice(args);
+    let out = run(&all, env).await;
+    // Whatever the problem, no credential is ever echoed.
+    for secret in [AK, SK] {
+        assert!(
+            !out.all().contains(secret),
+            "a credential was printed:\n{}",
+            out.all()
+        );
+    }
+    out
+}
+
+/// The stderr lines that carry a problem.
+fn problems(out: &Output) -> Vec<&str> {
+    out.stderr
+        .lines()
+        .filter(|l| l.starts_with("jobwait:"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_key_in_spec_file_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(dir.path(), "spec.yaml", "jobs: [a1]\ncolour: red\n");
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "colour"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_nested_key_in_spec_file_names_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs: [a1]\npoll: { interval: 1s, maximum: 5s }\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "maximum", "poll"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_duration_in_spec_file_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(dir.path(), "spec.yaml", "jobs: [a1]\ntimeout: soon\n");
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "timeout", "soon"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_duration_in_jobwait_timeout_names_the_variable() {
+    let mut env = base_env();
+    env.push(("JOBWAIT_TIMEOUT", "soon"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_TIMEOUT", "soon"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_duration_in_timeout_flag_names_the_flag() {
+    let out = wait(&["a1", "--timeout", "soon"], &base_env()).await;
+    assert_usage_error(&out, &["--timeout", "soon"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_nested_variable_names_the_variable() {
+    let mut env = base_env();
+    env.push(("JOBWAIT_POLL__INTERVAL", "abc"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_POLL__INTERVAL", "abc"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_entry_without_id_names_the_file_and_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs:\n  - { id: ok1 }\n  - { service: evs, name: nameless }\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "jobs", "id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_service_argument_names_the_argument() {
+    let out = wait(&["rds:x"], &base_env()).await;
+    assert_usage_error(&out, &["rds", "JOB"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_service_in_jobwait_jobs_names_the_variable() {
+    let mut env = base_env();
+    env.push(("JOBWAIT_JOBS", "ecs:a1,rds:x"));
+    let out = wait(&[], &env).await;
+    assert_usage_error(&out, &["rds", "JOBWAIT_JOBS"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_service_in_spec_file_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs: [ { id: x1, service: rds } ]\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "rds", "service"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_project_id_says_where_to_set_it() {
+    let env: Vec<_> = base_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "JOBWAIT_PROJECT_ID")
+        .collect();
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["project_id", "JOBWAIT_PROJECT_ID", "--project-id"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_endpoint_cloud_or_region_is_an_error() {
+    let env: Vec<_> = base_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "JOBWAIT_ENDPOINT")
+        .collect();
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["endpoint", "cloud", "region"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_file_that_does_not_exist_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.yaml");
+    let out = wait(&["-f", s(&missing)], &base_env()).await;
+    assert_usage_error(&out, &[s(&missing)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_file_from_jobwait_spec_that_does_not_exist_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.yaml");
+    let mut env = base_env();
+    env.push(("JOBWAIT_SPEC", s(&missing)));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &[s(&missing)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_file_with_unknown_extension_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(dir.path(), "spec.ini", "project_id = p1\n");
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "extension"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_yaml_names_the_file_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "timeout: 5m\njobs: [a1\n  b: : c\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "line"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_interval_shorter_than_interval_names_both_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs: [a1]\npoll: { interval: 2s, max_interval: 1s }\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "poll.max_interval", "poll.interval"]);
+
+    // From flags, the flag is named.
+    let out = wait(
+        &["a1", "--poll-interval", "2s", "--poll-max-interval", "1s"],
+        &base_env(),
+    )
+    .await;
+    assert_usage_error(&out, &["--poll-max-interval", "poll.interval"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credentials_names_the_variables_to_set() {
+    let env: Vec<_> = base_env()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("HUAWEICLOUD_"))
+        .collect();
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(
+        &out,
+        &[
+            "credentials",
+            "HUAWEICLOUD_SDK_AK",
+            "HUAWEICLOUD_SDK_SK",
+            "JOBWAIT_TOKEN",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_key_without_secret_key_names_both_variables_not_the_value() {
+    let env: Vec<_> = base_env()
+        .into_iter()
+        .filter(|(k, _)| *k != "HUAWEICLOUD_SDK_SK")
+        .collect();
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"]);
+    assert!(!out.stderr.contains(AK), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_problems_are_all_listed() {
+    // No project id, no jobs and no credentials: three lines.
+    let out = wait(&[], &[("JOBWAIT_ENDPOINT", DEAD_ENDPOINT)]).await;
+    assert_usage_error(&out, &["project_id", "no jobs", "credentials"]);
+    assert_eq!(problems(&out).len(), 3, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_lists_the_same_problems_with_exit_2() {
+    let out = run(&["validate"], &[("JOBWAIT_ENDPOINT", DEAD_ENDPOINT)]).await;
+    assert_usage_error(&out, &["project_id", "no jobs"]);
+    assert_eq!(problems(&out).len(), 2, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_invalid_values_are_all_listed() {
+    let env = [
+        ("JOBWAIT_ENDPOINT", DEAD_ENDPOINT),
+        ("JOBWAIT_JOBS", "a1"),
+        ("JOBWAIT_TIMEOUT", "soon"),
+        ("JOBWAIT_POLL__INTERVAL", "abc"),
+    ];
+    let out = run(&["validate"], &env).await;
+    assert_usage_error(
+        &out,
+        &["JOBWAIT_TIMEOUT", "JOBWAIT_POLL__INTERVAL", "project_id"],
+    );
+    assert_eq!(problems(&out).len(), 3, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_listed_twice_is_an_error() {
+    let out = wait(&["ecs:a1", "a1"], &base_env()).await;
+    assert_usage_error(&out, &["a1", "twice"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_timeout_is_an_error() {
+    let out = wait(&["a1", "--timeout", "0s"], &base_env()).await;
+    assert_usage_error(&out, &["--timeout", "timeout"]);
+}
