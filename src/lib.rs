@@ -137,8 +137,21 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
             let _ = writeln!(err, "{line}");
         }
     }
-    let client = cloud::client::Client::new(credentials, plan.project_id.clone())
-        .map_err(RunError::Failed)?;
+    let iam = plan.iam.clone().zip(plan.region.clone());
+    let known = match &plan.project {
+        spec::plan::Project::Id(id) => id.clone(),
+        spec::plan::Project::FromRegion(_) => String::new(),
+    };
+    let mut client =
+        cloud::client::Client::new(credentials, known, iam).map_err(RunError::Failed)?;
+    if let (spec::plan::Project::FromRegion(region), Some(iam)) = (&plan.project, &plan.iam) {
+        let id = client
+            .discover_project(iam, region)
+            .await
+            .map_err(RunError::Failed)?;
+        tracing::info!(project_id = %id, region = %region, "project found in IAM");
+        client.set_project_id(id);
+    }
     let (stop_tx, _) = watch::channel(None);
     let signals = tokio::spawn(forward_signals(stop_tx.clone()));
     let (events_tx, progress) = if plan.quiet {
@@ -273,13 +286,17 @@ pub fn describe_plan(plan: &Plan, loaded: &spec::load::Loaded) -> String {
         plan.jobs.len(),
         from(&["jobs"])
     );
+    let project = match &plan.project {
+        spec::plan::Project::Id(id) => id.clone(),
+        spec::plan::Project::FromRegion(_) => "{project_id}".to_owned(),
+    };
     for job in &plan.jobs {
         let c = &job.criteria;
         let timeout = job
             .timeout
             .map(|t| format!("; timeout {}", dur(t)))
             .unwrap_or_default();
-        let _ = writeln!(out, "  {}\n    GET {}", job.label(), job.url);
+        let _ = writeln!(out, "  {}\n    GET {}", job.label(), job.url(&project));
         let _ = writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, not_found_grace {}{timeout}",
@@ -295,7 +312,12 @@ pub fn describe_plan(plan: &Plan, loaded: &spec::load::Loaded) -> String {
     let rows = [
         (
             "project",
-            format!("{} ({})", plan.project_id, from(&["project_id"])),
+            match &plan.project {
+                spec::plan::Project::Id(id) => format!("{id} ({})", from(&["project_id"])),
+                spec::plan::Project::FromRegion(r) => {
+                    format!("looked up in IAM as the project named {r} at the start")
+                }
+            },
         ),
         (
             "endpoint",

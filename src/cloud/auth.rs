@@ -23,6 +23,12 @@ pub enum Credentials {
     },
     /// A ready IAM token, sent as `X-Auth-Token`.
     Token { token: Secret, source: &'static str },
+    /// An IAM user's password: a token is fetched from IAM and renewed (see `iam`).
+    Password {
+        user: String,
+        password: Secret,
+        domain: String,
+    },
 }
 
 /// AK/SK variable families, in order of preference: (AK, SK, security token).
@@ -75,14 +81,34 @@ impl Credentials {
                 return Ok(Some(Credentials::Token { token, source: var }));
             }
         }
-        if env.get("OS_USERNAME").is_some() || env.get("OS_PASSWORD").is_some() {
-            return Err(
-                "IAM password authentication (OS_USERNAME/OS_PASSWORD) is not supported yet; \
-                 set HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK or JOBWAIT_TOKEN"
-                    .to_owned(),
-            );
+        let user = env.get("OS_USERNAME").map(str::to_owned);
+        let password = read(env, "OS_PASSWORD")?;
+        let domain = env
+            .get("OS_DOMAIN_NAME")
+            .or_else(|| env.get("OS_USER_DOMAIN_NAME"))
+            .map(str::to_owned);
+        match (user, password, domain) {
+            (None, None, _) => Ok(None),
+            (Some(user), Some(password), Some(domain)) => Ok(Some(Credentials::Password {
+                user,
+                password,
+                domain,
+            })),
+            (user, password, _) => {
+                let missing: Vec<&str> = [
+                    (user.is_none(), "OS_USERNAME"),
+                    (password.is_none(), "OS_PASSWORD"),
+                    (true, "OS_DOMAIN_NAME"),
+                ]
+                .into_iter()
+                .filter_map(|(m, name)| m.then_some(name))
+                .collect();
+                Err(format!(
+                    "IAM password authentication needs {} as well",
+                    missing.join(" and ")
+                ))
+            }
         }
-        Ok(None)
     }
 
     /// Every secret value held (to mask in CI logs).
@@ -99,6 +125,7 @@ impl Credentials {
                 all
             }
             Credentials::Token { token, .. } => vec![token],
+            Credentials::Password { password, .. } => vec![password],
         }
     }
 
@@ -118,11 +145,15 @@ impl Credentials {
                 }
             ),
             Credentials::Token { source, .. } => format!("IAM token (X-Auth-Token) from {source}"),
+            Credentials::Password { user, domain, .. } => format!(
+                "IAM password of user {user} in domain {domain} (OS_USERNAME/OS_PASSWORD); token renewed before expiry"
+            ),
         }
     }
 
     /// The headers (lowercase names) that authenticate one GET of `url` at `now`.
-    /// `project_id` is sent as `X-Project-Id` with AK/SK, as the official SDK does.
+    /// `project_id` is sent as `X-Project-Id` with AK/SK (when not empty), as the official SDK
+    /// does. Password credentials need a token from IAM first: no headers here.
     pub fn headers(
         &self,
         url: &url::Url,
@@ -130,6 +161,7 @@ impl Credentials {
         now: SystemTime,
     ) -> Vec<(&'static str, String)> {
         match self {
+            Credentials::Password { .. } => Vec::new(),
             Credentials::Token { token, .. } => vec![("x-auth-token", token.expose().to_owned())],
             Credentials::AkSk {
                 ak,
@@ -140,8 +172,10 @@ impl Credentials {
                 let mut headers: Vec<(&'static str, String)> = vec![
                     ("host", host_header(url)),
                     ("x-sdk-date", signer::sdk_date(now)),
-                    ("x-project-id", project_id.to_owned()),
                 ];
+                if !project_id.is_empty() {
+                    headers.push(("x-project-id", project_id.to_owned()));
+                }
                 if let Some(token) = security_token {
                     headers.push(("x-security-token", token.expose().to_owned()));
                 }

@@ -8,7 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
+use std::sync::Arc;
+
+use url::Url;
+
 use super::auth::Credentials;
+use super::iam::{PasswordLogin, TokenCache};
 use super::wire::{ApiErrorBody, Job};
 
 /// How long one request may take at most (the engine shortens it near a deadline).
@@ -76,35 +81,156 @@ pub struct Client {
     http: reqwest::Client,
     credentials: Credentials,
     project_id: String,
+    /// The shared IAM token, with password credentials.
+    tokens: Option<Arc<TokenCache>>,
+}
+
+/// A response before it is read as a job.
+struct Raw {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: bytes::Bytes,
 }
 
 impl Client {
-    pub fn new(credentials: Credentials, project_id: String) -> Result<Client, String> {
+    /// `iam` is IAM's base URL and the project (region) name to scope tokens to; password
+    /// credentials need it.
+    pub fn new(
+        credentials: Credentials,
+        project_id: String,
+        iam: Option<(Url, String)>,
+    ) -> Result<Client, String> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("jobwait/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let tokens = match (&credentials, iam) {
+            (
+                Credentials::Password {
+                    user,
+                    password,
+                    domain,
+                },
+                Some((base, project_name)),
+            ) => {
+                let login = PasswordLogin {
+                    user: user.clone(),
+                    password: password.clone(),
+                    domain: domain.clone(),
+                    project_name,
+                };
+                Some(Arc::new(TokenCache::new(&base, login)))
+            }
+            (Credentials::Password { .. }, None) => {
+                return Err(
+                    "IAM password authentication needs an IAM endpoint and a region".to_owned(),
+                )
+            }
+            _ => None,
+        };
         Ok(Client {
             http,
             credentials,
             project_id,
+            tokens,
         })
     }
 
+    /// The project the job URLs are under (after discovery).
+    pub fn set_project_id(&mut self, project_id: String) {
+        self.project_id = project_id;
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
     /// One GET of `url`, bounded by `timeout`.
-    pub async fn get_job(&self, url: &url::Url, timeout: Duration) -> Result<Job, FetchError> {
+    pub async fn get_job(&self, url: &Url, timeout: Duration) -> Result<Job, FetchError> {
+        let raw = self.get(url, timeout, &self.project_id).await?;
+        if (200..300).contains(&raw.status) {
+            return Job::from_slice(&raw.body).map_err(|message| FetchError::Garbled {
+                status: raw.status,
+                message,
+            });
+        }
+        Err(FetchError::Http {
+            status: raw.status,
+            error: ApiErrorBody::parse(&raw.body),
+            retry_after: raw.retry_after,
+        })
+    }
+
+    /// The id of the project named `name` (a region), from IAM (`GET /v3/projects?name=`).
+    pub async fn discover_project(&self, iam_base: &Url, name: &str) -> Result<String, String> {
+        let mut url = iam_base.clone();
+        if let Ok(mut s) = url.path_segments_mut() {
+            s.pop_if_empty().extend(["v3", "projects"]);
+        }
+        url.query_pairs_mut().append_pair("name", name);
+        // No X-Project-Id: the project is what we are asking for.
+        let raw = self
+            .get(&url, REQUEST_TIMEOUT, "")
+            .await
+            .map_err(|e| format!("project discovery from IAM ({url}): {e}"))?;
+        if !(200..300).contains(&raw.status) {
+            let err = FetchError::Http {
+                status: raw.status,
+                error: ApiErrorBody::parse(&raw.body),
+                retry_after: None,
+            };
+            return Err(format!("project discovery from IAM ({url}): {err}"));
+        }
+        super::iam::project_id_from(name, &raw.body)
+    }
+
+    /// An authenticated GET. With an IAM token, a 401 drops the token and the request is sent
+    /// once more with a new one; every other answer (an AK/SK 401 included) is returned as is.
+    async fn get(&self, url: &Url, timeout: Duration, project_id: &str) -> Result<Raw, FetchError> {
+        let mut renewed = false;
+        loop {
+            let (headers, generation) = self.auth_headers(url, project_id).await?;
+            let raw = self.send(url, headers, timeout).await?;
+            match (&self.tokens, generation) {
+                (Some(tokens), Some(generation)) if raw.status == 401 && !renewed => {
+                    tokens.invalidate(generation).await;
+                    renewed = true;
+                }
+                _ => return Ok(raw),
+            }
+        }
+    }
+
+    async fn auth_headers(
+        &self,
+        url: &Url,
+        project_id: &str,
+    ) -> Result<(HeaderMap, Option<u64>), FetchError> {
         let mut headers = HeaderMap::new();
-        for (name, value) in self
-            .credentials
-            .headers(url, &self.project_id, SystemTime::now())
-        {
+        let mut generation = None;
+        let mut pairs = self.credentials.headers(url, project_id, SystemTime::now());
+        if let Some(tokens) = &self.tokens {
+            let (token, g) = tokens.token(&self.http).await?;
+            pairs.push(("x-auth-token", token.expose().to_owned()));
+            generation = Some(g);
+        }
+        for (name, value) in pairs {
             let value = HeaderValue::from_str(&value).map_err(|_| {
                 FetchError::Transport(format!("header {name} has characters HTTP cannot carry"))
             })?;
             headers.insert(HeaderName::from_static(name), value);
         }
+        Ok((headers, generation))
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<Raw, FetchError> {
         let response = self
             .http
             .get(url.clone())
@@ -123,14 +249,10 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| FetchError::Transport(transport_text(&e)))?;
-        if (200..300).contains(&status) {
-            return Job::from_slice(&body)
-                .map_err(|message| FetchError::Garbled { status, message });
-        }
-        Err(FetchError::Http {
+        Ok(Raw {
             status,
-            error: ApiErrorBody::parse(&body),
             retry_after,
+            body,
         })
     }
 }

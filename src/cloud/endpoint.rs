@@ -134,6 +134,8 @@ pub struct Endpoints {
     pub cloud: Option<Cloud>,
     pub region: Option<String>,
     pub overrides: BTreeMap<Service, String>,
+    /// `endpoints.iam`: where IAM tokens and project ids come from.
+    pub iam: Option<String>,
 }
 
 impl Endpoints {
@@ -168,8 +170,45 @@ impl Endpoints {
         Ok(url)
     }
 
+    /// The IAM base URL: `endpoints.iam`, else the template or cloud preset with service `iam`
+    /// (OTC's Swiss region has its own IAM host).
+    pub fn iam_base(&self) -> Result<Url, String> {
+        let raw = if let Some(url) = &self.iam {
+            url.clone()
+        } else if let Some(template) = &self.template {
+            self.fill_name(template, "iam")?
+        } else if let Some(cloud) = self.cloud {
+            match (cloud, self.region.as_deref()) {
+                (Cloud::Otc, Some("eu-ch2")) => {
+                    "https://iam-pub.eu-ch2.sc.otc.t-systems.com".to_owned()
+                }
+                _ => self.fill_name(
+                    cloud.template(self.region.as_deref().unwrap_or_default()),
+                    "iam",
+                )?,
+            }
+        } else {
+            return Err(
+                "no IAM endpoint: set `cloud` and `region`, `endpoint`, or `endpoints.iam`"
+                    .to_owned(),
+            );
+        };
+        let url =
+            Url::parse(&raw).map_err(|e| format!("IAM endpoint `{raw}` is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "IAM endpoint `{raw}` must be an http(s) URL with a host"
+            ));
+        }
+        Ok(url)
+    }
+
     fn fill(&self, template: &str, service: Service) -> Result<String, String> {
-        let mut out = template.replace("{service}", service.as_str());
+        self.fill_name(template, service.as_str())
+    }
+
+    fn fill_name(&self, template: &str, service: &str) -> Result<String, String> {
+        let mut out = template.replace("{service}", service);
         if out.contains("{region}") {
             let region = self.region.as_deref().ok_or_else(|| {
                 format!("endpoint template `{template}` needs `region`, which is not set")
@@ -181,13 +220,19 @@ impl Endpoints {
 
     /// The URL of one job: base + `/v1/{project_id}/jobs/{job_id}`, path segments encoded.
     pub fn job_url(&self, service: Service, project_id: &str, job_id: &str) -> Result<Url, String> {
-        let mut url = self.base(service)?;
-        url.path_segments_mut()
-            .map_err(|_| format!("endpoint for {service} cannot carry a path"))?
+        Ok(job_url(&self.base(service)?, project_id, job_id))
+    }
+}
+
+/// `base` + `/v1/{project_id}/jobs/{job_id}`, path segments encoded.
+pub fn job_url(base: &Url, project_id: &str, job_id: &str) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
             .pop_if_empty()
             .extend(["v1", project_id, "jobs", job_id]);
-        Ok(url)
     }
+    url
 }
 
 #[cfg(test)]
@@ -200,6 +245,7 @@ mod tests {
             cloud,
             region: region.map(str::to_owned),
             overrides: BTreeMap::new(),
+            iam: None,
         }
     }
 

@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod client;
 pub mod endpoint;
+pub mod iam;
 pub mod signer;
 pub mod wire;

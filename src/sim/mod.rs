@@ -15,6 +15,7 @@
 //! response first showed it) to measure detection lag.
 
 pub mod faults;
+pub mod iam;
 pub mod scenario;
 mod server;
 
@@ -38,6 +39,8 @@ pub struct Stats {
     /// Requests answered with a fault from the scenario's fault plan (429s of its rate limit
     /// included).
     pub faults_injected: u64,
+    /// IAM tokens issued by `POST /v3/auth/tokens`.
+    pub tokens_issued: u64,
     /// Per top-level job id.
     pub jobs: BTreeMap<String, JobStats>,
 }

@@ -42,6 +42,8 @@ pub struct Scenario {
     pub jobs: Vec<Job>,
     /// What goes wrong on purpose (none by default).
     pub faults: super::faults::Faults,
+    /// An IAM that issues tokens for a password (none by default).
+    pub iam: Option<super::iam::Iam>,
 }
 
 /// Which credentials the simulator accepts. At least one of `token` and `ak`/`sk` is set.
@@ -199,6 +201,8 @@ struct RawScenario {
     auth: Option<RawAuth>,
     #[serde(default)]
     faults: Option<super::faults::RawFaults>,
+    #[serde(default)]
+    iam: Option<super::iam::RawIam>,
     jobs: Vec<RawJob>,
 }
 
@@ -283,11 +287,17 @@ impl RawScenario {
                 .map_err(|(key, message)| ScenarioError::invalid(None, key, message))?,
             None => super::faults::Faults::default(),
         };
+        let iam = self
+            .iam
+            .map(super::iam::RawIam::validate)
+            .transpose()
+            .map_err(|(key, message)| ScenarioError::invalid(None, key, message))?;
         Ok(Scenario {
             project_id: self.project_id,
             auth,
             jobs,
             faults,
+            iam,
         })
     }
 }

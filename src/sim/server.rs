@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::faults::{Fault, Faults, RateWindow};
+use super::iam::{Iam, TokenCheck, Tokens};
 use super::scenario::{Auth, Job, Scenario, Step};
 use super::{JobStats, Stats};
 use crate::cloud::signer;
@@ -219,6 +220,8 @@ struct Shared {
     dice: std::sync::Mutex<fastrand::Rng>,
     window: std::sync::Mutex<RateWindow>,
     faults_injected: AtomicU64,
+    iam: Option<Iam>,
+    tokens: Tokens,
 }
 
 /// Milliseconds as f64 (exact for whole milliseconds).
@@ -248,6 +251,7 @@ impl Shared {
             rejected_auth: self.rejected_auth.load(Ordering::Relaxed),
             max_requests_per_second: self.window.lock().map(|w| w.peak).unwrap_or_default(),
             faults_injected: self.faults_injected.load(Ordering::Relaxed),
+            tokens_issued: self.tokens.count(),
             jobs,
         }
     }
@@ -322,6 +326,47 @@ impl Shared {
         }
     }
 
+    fn unauthorized(&self, why: &str) -> Response {
+        self.rejected_auth.fetch_add(1, Ordering::Relaxed);
+        gateway_error(
+            StatusCode::UNAUTHORIZED,
+            "APIGW.0301",
+            &format!("Incorrect IAM authentication information: {why}"),
+        )
+    }
+
+    /// The IAM endpoints; `None` when the request is not for IAM.
+    async fn serve_iam(&self, iam: &Iam, parts: &Parts, body: Body) -> Option<Response> {
+        match (&parts.method, parts.uri.path()) {
+            (&Method::POST, "/v3/auth/tokens") => {
+                let body = axum::body::to_bytes(body, MAX_BODY)
+                    .await
+                    .unwrap_or_default();
+                Some(match self.tokens.issue(iam, &body) {
+                    Ok((token, document)) => {
+                        let mut r = respond_json(StatusCode::CREATED, &document);
+                        if let Ok(value) = HeaderValue::from_str(&token) {
+                            r.headers_mut().insert("x-subject-token", value);
+                        }
+                        r
+                    }
+                    Err(document) => {
+                        self.rejected_auth.fetch_add(1, Ordering::Relaxed);
+                        respond_json(StatusCode::UNAUTHORIZED, &document)
+                    }
+                })
+            }
+            (&Method::GET, "/v3/projects") => Some(match authorize(self, parts, body).await {
+                Ok(()) => respond_json(
+                    StatusCode::OK,
+                    &super::iam::projects(iam, parts.uri.query()),
+                ),
+                Err(why) => self.unauthorized(&why),
+            }),
+            _ => None,
+        }
+    }
+
     fn throttled(&self) -> Response {
         let mut r = gateway_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -392,7 +437,32 @@ fn job_path(path: &str) -> Option<(&str, &str)> {
         .then_some((project, job))
 }
 
-/// Checks the request against the scenario's credentials; `Err` is the reason for the 401.
+/// Checks the request against every credential the scenario accepts: tokens its IAM issued,
+/// then its fixed token and AK/SK. `Err` is the reason for the 401.
+async fn authorize(shared: &Shared, parts: &Parts, body: Body) -> Result<(), String> {
+    if shared.iam.is_some() {
+        if let Some(token) = parts
+            .headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+        {
+            match shared.tokens.check(token) {
+                TokenCheck::Valid => return Ok(()),
+                TokenCheck::Expired => return Err("the token has expired".to_owned()),
+                TokenCheck::Unknown => {}
+            }
+        }
+    }
+    match &shared.auth {
+        Some(auth) => authenticate(auth, parts, body).await,
+        None if shared.iam.is_some() => {
+            Err("x-auth-token not found or not issued by IAM".to_owned())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Checks the request against the scenario's fixed credentials.
 async fn authenticate(auth: &Auth, parts: &Parts, body: Body) -> Result<(), String> {
     let token = parts.headers.get("x-auth-token");
     if let (Some(expected), Some(sent)) = (&auth.token, token) {
@@ -441,20 +511,25 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         shared.faults_injected.fetch_add(1, Ordering::Relaxed);
         return response;
     }
+    if let Some(iam) = &shared.iam {
+        if let Some(response) = shared.serve_iam(iam, &parts, body).await {
+            return response;
+        }
+        return job_response(&shared, parts, Body::empty()).await;
+    }
+    job_response(&shared, parts, body).await
+}
+
+/// A job document, or the error the API gives instead.
+async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
+    let path = parts.uri.path();
     let Some((project, job_id)) = job_path(path).filter(|_| parts.method == Method::GET) else {
         tracing::debug!(method = %parts.method, path, "simulator: unknown API");
         return not_found();
     };
-    if let Some(auth) = &shared.auth {
-        if let Err(why) = authenticate(auth, &parts, body).await {
-            shared.rejected_auth.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(job_id, reason = %why, "simulator: rejected");
-            return gateway_error(
-                StatusCode::UNAUTHORIZED,
-                "APIGW.0301",
-                &format!("Incorrect IAM authentication information: {why}"),
-            );
-        }
+    if let Err(why) = authorize(shared, &parts, body).await {
+        tracing::debug!(job_id, reason = %why, "simulator: rejected");
+        return shared.unauthorized(&why);
     }
     let entry = shared
         .jobs
@@ -586,6 +661,8 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
         faults: scenario.faults,
         window: std::sync::Mutex::new(RateWindow::default()),
         faults_injected: AtomicU64::new(0),
+        iam: scenario.iam,
+        tokens: Tokens::default(),
     });
 
     let app = Router::new()

@@ -42,9 +42,21 @@ pub struct Plan {
     pub report_path: Option<PathBuf>,
     pub quiet: bool,
     pub verbose: u8,
-    pub project_id: String,
+    pub project: Project,
+    /// IAM's base URL, when it will be asked (password login, project discovery).
+    pub iam: Option<Url>,
+    /// The region, which is also the IAM project name.
+    pub region: Option<String>,
     /// `None` only where no request will be made (`validate`).
     pub credentials: Option<Credentials>,
+}
+
+/// The project the jobs belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Project {
+    Id(String),
+    /// Asked from IAM at the start (`GET /v3/projects?name=REGION`).
+    FromRegion(String),
 }
 
 /// One job to wait on.
@@ -53,13 +65,19 @@ pub struct PlannedJob {
     pub id: String,
     pub service: Service,
     pub name: Option<String>,
-    pub url: Url,
+    /// The service's endpoint; the job is at `base/v1/{project_id}/jobs/{id}`.
+    pub base: Url,
     /// This job's own deadline, if shorter than the overall one.
     pub timeout: Option<Duration>,
     pub criteria: Criteria,
 }
 
 impl PlannedJob {
+    /// The job's URL under `project_id`.
+    pub fn url(&self, project_id: &str) -> Url {
+        crate::cloud::endpoint::job_url(&self.base, project_id, &self.id)
+    }
+
     /// `service:id`, how the job is named in messages.
     pub fn label(&self) -> String {
         match &self.name {
@@ -139,6 +157,16 @@ pub struct Context {
 }
 
 impl Plan {
+    /// The project id, when the spec gave it (not when IAM is to be asked).
+    pub fn project_id(&self) -> Option<&str> {
+        match &self.project {
+            Project::Id(id) => Some(id),
+            Project::FromRegion(_) => None,
+        }
+    }
+}
+
+impl Plan {
     pub fn build(loaded: &Loaded, env: &Environment, cx: Context) -> Result<Plan, Vec<String>> {
         let raw = &loaded.raw;
         let mut problems = Vec::new();
@@ -186,26 +214,40 @@ impl Plan {
             ));
         }
 
-        let project_id = raw.project_id.clone().unwrap_or_default();
-        if project_id.is_empty() {
-            problems.push(
-                "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id"
-                    .to_owned(),
-            );
-        } else if !is_plain_id(&project_id) {
-            problems.push(format!(
-                "{}: key `project_id`: `{project_id}` is not a project id (letters, digits, - and _ only)",
-                origin("project_id")
-            ));
-        }
+        let project = match (raw.project_id.clone(), raw.region.clone()) {
+            (Some(id), _) if !is_plain_id(&id) => {
+                problems.push(format!(
+                    "{}: key `project_id`: `{id}` is not a project id (letters, digits, - and _ only)",
+                    origin("project_id")
+                ));
+                Project::Id(id)
+            }
+            (Some(id), _) => Project::Id(id),
+            (None, Some(region)) => Project::FromRegion(region),
+            (None, None) => {
+                problems.push(
+                    "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id \
+                     (or set `region` to look it up in IAM)"
+                        .to_owned(),
+                );
+                Project::Id(String::new())
+            }
+        };
 
         let endpoints = Endpoints {
             template: raw.endpoint.clone(),
             cloud: raw.cloud,
             region: raw.region.clone(),
-            overrides: raw.endpoints.clone().unwrap_or_default(),
+            overrides: BTreeMap::new(),
+            iam: None,
         };
-        let jobs = plan_jobs(raw, &endpoints, &project_id, loaded, &mut problems);
+        let endpoints = with_overrides(
+            endpoints,
+            raw.endpoints.as_ref(),
+            &origin("endpoints"),
+            &mut problems,
+        );
+        let jobs = plan_jobs(raw, &endpoints, loaded, &mut problems);
 
         let shard = match raw
             .shard
@@ -229,7 +271,23 @@ impl Plan {
             None => jobs,
         };
 
-        let credentials = match Credentials::from_env(env) {
+        let credentials_found = Credentials::from_env(env);
+        let needs_iam = matches!(project, Project::FromRegion(_))
+            || matches!(credentials_found, Ok(Some(Credentials::Password { .. })));
+        let iam = match needs_iam.then(|| endpoints.iam_base()) {
+            Some(Ok(url)) => Some(url),
+            Some(Err(e)) => {
+                problems.push(e);
+                None
+            }
+            None => None,
+        };
+        if matches!(credentials_found, Ok(Some(Credentials::Password { .. })))
+            && raw.region.is_none()
+        {
+            problems.push("IAM password authentication needs `region`: the project name its token is scoped to".to_owned());
+        }
+        let credentials = match credentials_found {
             Ok(Some(c)) => Some(c),
             Ok(None) if cx.require_credentials => {
                 problems.push(
@@ -279,7 +337,9 @@ impl Plan {
             report_path: raw.report.as_ref().map(PathBuf::from),
             quiet: raw.quiet.unwrap_or(false),
             verbose: raw.verbose.unwrap_or(0),
-            project_id,
+            project,
+            iam,
+            region: raw.region.clone(),
             credentials,
         })
     }
@@ -288,7 +348,6 @@ impl Plan {
 fn plan_jobs(
     raw: &RawSpec,
     endpoints: &Endpoints,
-    project_id: &str,
     loaded: &Loaded,
     problems: &mut Vec<String>,
 ) -> Vec<PlannedJob> {
@@ -307,7 +366,7 @@ fn plan_jobs(
     let where_jobs = loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned());
     let defaults = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
-    let mut base_urls: BTreeMap<Service, Result<(), String>> = BTreeMap::new();
+    let mut base_urls: BTreeMap<Service, Result<Url, String>> = BTreeMap::new();
     let mut jobs = Vec::with_capacity(list.len());
     for (i, job) in list.iter().enumerate() {
         let service = job.service.unwrap_or(Service::Ecs);
@@ -324,19 +383,15 @@ fn plan_jobs(
             continue;
         }
         // One message per service, not one per job, when its endpoint cannot be built.
-        let base_ok = base_urls
+        let base = match base_urls
             .entry(service)
-            .or_insert_with(|| endpoints.base(service).map(|_| ()));
-        if let Err(e) = base_ok {
-            if !e.is_empty() {
-                problems.push(std::mem::take(e));
-            }
-            continue;
-        }
-        let url = match endpoints.job_url(service, project_id, &id) {
-            Ok(url) => url,
+            .or_insert_with(|| endpoints.base(service))
+        {
+            Ok(base) => base.clone(),
             Err(e) => {
-                problems.push(e);
+                if !e.is_empty() {
+                    problems.push(std::mem::take(e));
+                }
                 continue;
             }
         };
@@ -351,12 +406,34 @@ fn plan_jobs(
             id,
             service,
             name: job.name.clone(),
-            url,
+            base,
             timeout: job.timeout.map(|d| d.0),
             criteria,
         });
     }
     jobs
+}
+
+/// `endpoints.<name>`: a service or `iam`; an unknown name is a problem.
+fn with_overrides(
+    mut endpoints: Endpoints,
+    overrides: Option<&BTreeMap<String, String>>,
+    origin: &str,
+    problems: &mut Vec<String>,
+) -> Endpoints {
+    for (name, url) in overrides.into_iter().flatten() {
+        if name == "iam" {
+            endpoints.iam = Some(url.clone());
+            continue;
+        }
+        match name.parse::<Service>() {
+            Ok(service) => {
+                endpoints.overrides.insert(service, url.clone());
+            }
+            Err(e) => problems.push(format!("{origin}: key `endpoints.{name}`: {e} (or iam)")),
+        }
+    }
+    endpoints
 }
 
 /// The job's own criteria over the spec-wide defaults, key by key.

@@ -24,13 +24,13 @@ pub struct RawSpec {
     /// Region name, e.g. `eu-de`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub region: Option<String>,
-    /// Project id the jobs belong to.
+    /// Project id the jobs belong to; without it, IAM is asked for the project named `region`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_id: Option<String>,
     /// A URL template with `{service}` and `{region}`, or one fixed URL for every service.
     pub endpoint: Option<String>,
-    /// Per-service base URL overrides.
-    pub endpoints: Option<BTreeMap<Service, String>>,
+    /// Per-service base URL overrides (`ecs`, `evs`, … and `iam`).
+    pub endpoints: Option<BTreeMap<String, String>>,
     /// Overall deadline (humantime, e.g. `30m`).
     pub timeout: Option<HumanDuration>,
     /// Time between polls of one job.

@@ -49,26 +49,26 @@ fn file_then_env_then_flag() {
     let (_d, path) = spec_file("yaml", BASE);
     let p = plan(Some(&path), &[], &[]).unwrap();
     assert_eq!(
-        (p.project_id.as_str(), p.timeout),
+        (p.project_id().unwrap(), p.timeout),
         ("fromfile", Duration::from_secs(600))
     );
 
     let env = [("JOBWAIT_PROJECT_ID", "fromenv"), ("JOBWAIT_TIMEOUT", "5m")];
     let p = plan(Some(&path), &env, &[]).unwrap();
     assert_eq!(
-        (p.project_id.as_str(), p.timeout),
+        (p.project_id().unwrap(), p.timeout),
         ("fromenv", Duration::from_secs(300))
     );
 
     let p = plan(Some(&path), &env, &[("project_id", "fromflag")]).unwrap();
-    assert_eq!(p.project_id, "fromflag");
+    assert_eq!(p.project_id().unwrap(), "fromflag");
     assert_eq!(
         p.timeout,
         Duration::from_secs(300),
         "env still wins over the file"
     );
     assert_eq!(
-        p.jobs[0].url.as_str(),
+        p.jobs[0].url(p.project_id().unwrap()).as_str(),
         "http://127.0.0.1:1/v1/fromflag/jobs/a"
     );
 }
@@ -81,9 +81,12 @@ fn spec_path_from_jobwait_spec_and_flag_wins() {
         r#"{"project_id":"json","endpoint":"http://h","jobs":["evs:z"]}"#,
     );
     let env = [("JOBWAIT_SPEC", path.to_str().unwrap())];
-    assert_eq!(plan(None, &env, &[]).unwrap().project_id, "fromfile");
+    assert_eq!(
+        plan(None, &env, &[]).unwrap().project_id(),
+        Some("fromfile")
+    );
     let p = plan(Some(&other), &env, &[]).unwrap();
-    assert_eq!(p.project_id, "json");
+    assert_eq!(p.project_id().unwrap(), "json");
     assert_eq!(p.jobs[0].service, Service::Evs);
 }
 
@@ -110,7 +113,7 @@ success = { sub_jobs = { at_least = 2 } }
     let p = plan(Some(&path), &[], &[]).unwrap();
     let job = &p.jobs[0];
     assert_eq!(
-        job.url.as_str(),
+        job.url(p.project_id().unwrap()).as_str(),
         "https://evs.eu-de.otc.t-systems.com/v1/p/jobs/j1"
     );
     assert_eq!(job.name.as_deref(), Some("disk"));
@@ -140,7 +143,11 @@ fn environment_values_are_text_and_empty_means_unset() {
         ("JOBWAIT_TOKEN", "not-a-spec-key"),
     ];
     let p = plan(None, &env, &[]).unwrap();
-    assert_eq!(p.project_id, "0123456789", "all-digit ids stay strings");
+    assert_eq!(
+        p.project_id().unwrap(),
+        "0123456789",
+        "all-digit ids stay strings"
+    );
     let ids: Vec<String> = p
         .jobs
         .iter()
@@ -153,7 +160,7 @@ fn environment_values_are_text_and_empty_means_unset() {
     assert_eq!(p.poll.interval, Duration::from_secs(2));
     assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::Ratio(0.5));
     assert_eq!(
-        p.jobs[1].url.as_str(),
+        p.jobs[1].url(p.project_id().unwrap()).as_str(),
         "https://evs.example:8443/v1/0123456789/jobs/b"
     );
 }
@@ -407,4 +414,59 @@ fn criteria_keys_layer_per_job_and_confirm_zero_is_rejected() {
             .any(|p| p.contains("job ecs:b: `success.confirm` must be at least 1")),
         "{problems:?}"
     );
+}
+
+#[test]
+fn project_from_region_and_password_login_need_iam() {
+    use super::plan::Project;
+    let env = [
+        ("JOBWAIT_CLOUD", "otc"),
+        ("JOBWAIT_REGION", "eu-ch2"),
+        ("JOBWAIT_JOBS", "a"),
+    ];
+    let p = plan(None, &env, &[]).unwrap();
+    assert_eq!(p.project, Project::FromRegion("eu-ch2".into()));
+    assert_eq!(
+        p.iam.unwrap().as_str(),
+        "https://iam-pub.eu-ch2.sc.otc.t-systems.com/"
+    );
+
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://127.0.0.1:9"),
+        ("JOBWAIT_ENDPOINTS__IAM", "http://127.0.0.1:10"),
+        ("JOBWAIT_JOBS", "a"),
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", "secret"),
+        ("OS_DOMAIN_NAME", "dom"),
+    ];
+    let problems = plan(None, &env, &[]).unwrap_err();
+    assert_eq!(
+        problems,
+        ["IAM password authentication needs `region`: the project name its token is scoped to"]
+    );
+    let p = plan(None, &env, &[("region", "eu-de")]).unwrap();
+    assert_eq!(p.iam.unwrap().as_str(), "http://127.0.0.1:10/");
+    let shown = format!("{:?}", p.credentials);
+    assert!(!shown.contains("secret"), "{shown}");
+
+    let problems = plan(
+        None,
+        &[("OS_USERNAME", "alice"), ("JOBWAIT_JOBS", "a")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("needs OS_PASSWORD and OS_DOMAIN_NAME")),
+        "{problems:?}"
+    );
+    let bad = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a"),
+        ("JOBWAIT_ENDPOINTS__RDS", "http://x"),
+    ];
+    assert!(plan(None, &bad, &[]).unwrap_err()[0].contains("key `endpoints.rds`"));
 }

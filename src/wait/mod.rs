@@ -39,7 +39,8 @@ impl JobSource for Client {
         job: &PlannedJob,
         timeout: Duration,
     ) -> impl Future<Output = Result<Job, FetchError>> + Send {
-        self.get_job(&job.url, timeout)
+        let url = job.url(self.project_id());
+        async move { self.get_job(&url, timeout).await }
     }
 }
 
@@ -136,7 +137,7 @@ pub async fn wait_all<S: JobSource>(
     let hosts: Vec<String> = plan
         .jobs
         .iter()
-        .map(|j| crate::cloud::auth::host_header(&j.url))
+        .map(|j| crate::cloud::auth::host_header(&j.base))
         .collect();
     let shared = Arc::new(Shared {
         source,

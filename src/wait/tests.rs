@@ -211,7 +211,7 @@ fn job_on(host: &str, id: &str) -> PlannedJob {
         id: id.to_owned(),
         service: Service::Ecs,
         name: None,
-        url: url::Url::parse(&format!("http://{host}/v1/p/jobs/{id}")).unwrap(),
+        base: url::Url::parse(&format!("http://{host}")).unwrap(),
         timeout: None,
         criteria: Criteria::default(),
     }
@@ -239,7 +239,9 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         report_path: None,
         quiet: true,
         verbose: 0,
-        project_id: "p".to_owned(),
+        project: crate::spec::plan::Project::Id("p".to_owned()),
+        iam: None,
+        region: None,
         credentials: None,
     }
 }

@@ -1,0 +1,369 @@
+//! IAM: password tokens and project discovery.
+//!
+//! One [`TokenCache`] serves every job. It fetches a token once (`POST /v3/auth/tokens`; the
+//! mutex is held across the fetch, so concurrent jobs wait for that one request instead of each
+//! sending their own), renews it before it expires, and drops it when the API answers 401 —
+//! once per token, however many jobs saw the 401. A rejected password is remembered, not
+//! retried: IAM locks users after repeated failed logins.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use super::client::FetchError;
+use super::wire::ApiErrorBody;
+use crate::secret::Secret;
+
+/// A password login: user, password, domain, and the project (region) to scope the token to.
+#[derive(Debug, Clone)]
+pub struct PasswordLogin {
+    pub user: String,
+    pub password: Secret,
+    pub domain: String,
+    pub project_name: String,
+}
+
+/// The shared token.
+#[derive(Debug)]
+pub struct TokenCache {
+    tokens_url: Url,
+    login: PasswordLogin,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+enum State {
+    Empty,
+    Ready {
+        token: Secret,
+        renew_at: Instant,
+        generation: u64,
+    },
+    /// IAM rejected the login for good (401/403/400): not asked again.
+    Rejected(FetchError),
+}
+
+impl TokenCache {
+    pub fn new(iam_base: &Url, login: PasswordLogin) -> TokenCache {
+        let mut tokens_url = iam_base.clone();
+        if let Ok(mut s) = tokens_url.path_segments_mut() {
+            s.pop_if_empty().extend(["v3", "auth", "tokens"]);
+        }
+        TokenCache {
+            tokens_url,
+            login,
+            state: Mutex::new(State::Empty),
+        }
+    }
+
+    /// A valid token and its generation (to pass to [`TokenCache::invalidate`]).
+    pub async fn token(&self, http: &reqwest::Client) -> Result<(Secret, u64), FetchError> {
+        let mut state = self.state.lock().await;
+        let generation = match &*state {
+            State::Ready {
+                token,
+                renew_at,
+                generation,
+            } if Instant::now() < *renew_at => {
+                return Ok((token.clone(), *generation));
+            }
+            State::Ready { generation, .. } => generation + 1,
+            State::Rejected(err) => return Err(err.clone()),
+            State::Empty => 1,
+        };
+        match self.fetch(http).await {
+            Ok((token, ttl)) => {
+                tracing::info!(ttl = ?ttl, "IAM token obtained");
+                *state = State::Ready {
+                    token: token.clone(),
+                    renew_at: Instant::now() + renew_after(ttl),
+                    generation,
+                };
+                Ok((token, generation))
+            }
+            Err(err) => {
+                if err.class() == super::client::ErrorClass::Fatal {
+                    *state = State::Rejected(err.clone());
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Forgets the token of `generation` after a 401, unless it was already renewed.
+    pub async fn invalidate(&self, generation: u64) {
+        let mut state = self.state.lock().await;
+        if matches!(&*state, State::Ready { generation: g, .. } if *g == generation) {
+            tracing::info!("IAM token rejected by the API; renewing it");
+            *state = State::Empty;
+        }
+    }
+
+    async fn fetch(&self, http: &reqwest::Client) -> Result<(Secret, Duration), FetchError> {
+        let l = &self.login;
+        let body = json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": l.user, "password": l.password.expose(), "domain": {"name": l.domain}}}},
+            "scope": {"project": {"name": l.project_name}},
+        }});
+        let response = http
+            .post(self.tokens_url.clone())
+            .header("content-type", "application/json;charset=utf8")
+            .body(serde_json::to_vec(&body).expect("JSON serializes"))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(format!("IAM: {e}")))?;
+        let status = response.status().as_u16();
+        let token = response
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Transport(format!("IAM: {e}")))?;
+        match (status, token) {
+            (200..=299, Some(token)) => Ok((Secret::new(token), token_ttl(&bytes))),
+            (200..=299, None) => Err(FetchError::Garbled {
+                status,
+                message: "IAM sent no X-Subject-Token".into(),
+            }),
+            _ => Err(FetchError::Http {
+                status,
+                error: ApiErrorBody::parse(&bytes),
+                retry_after: None,
+            }),
+        }
+    }
+}
+
+/// A token's lifetime, from its own `expires_at - issued_at` (immune to clock skew); 24 h, the
+/// documented validity, when the body does not say.
+fn token_ttl(body: &[u8]) -> Duration {
+    let value: Value = serde_json::from_slice(body).unwrap_or_default();
+    let time = |key: &str| {
+        value["token"][key]
+            .as_str()
+            .and_then(|t| humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).ok())
+    };
+    match (time("issued_at"), time("expires_at")) {
+        (Some(issued), Some(expires)) => expires.duration_since(issued).unwrap_or_default(),
+        _ => Duration::from_secs(24 * 3600),
+    }
+}
+
+/// Renew a fifth of the lifetime before the end (at most 10 minutes before).
+fn renew_after(ttl: Duration) -> Duration {
+    ttl.saturating_sub((ttl / 5).min(Duration::from_secs(600)))
+}
+
+/// The id of the one project IAM lists under `name` (a region), from `GET /v3/projects?name=`.
+pub fn project_id_from(name: &str, body: &[u8]) -> Result<String, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("IAM project list is not JSON: {e}"))?;
+    let ids: Vec<&str> = value["projects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["name"] == name)
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    match ids.as_slice() {
+        [id] => Ok((*id).to_owned()),
+        [] => Err(format!("IAM knows no project named {name}: set project_id")),
+        _ => Err(format!(
+            "IAM lists {} projects named {name}: set project_id",
+            ids.len()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_from_the_token_body_and_renewal_margin() {
+        let body = br#"{"token":{"issued_at":"2026-11-25T10:00:00.000000Z","expires_at":"2026-11-26T10:00:00.000000Z"}}"#;
+        assert_eq!(token_ttl(body), Duration::from_secs(24 * 3600));
+        assert_eq!(token_ttl(b"{}"), Duration::from_secs(24 * 3600));
+        assert_eq!(
+            renew_after(Duration::from_secs(24 * 3600)),
+            Duration::from_secs(24 * 3600 - 600)
+        );
+        assert_eq!(renew_after(Duration::from_secs(10)), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn project_lookup_needs_exactly_one_match() {
+        let body = br#"{"projects":[{"id":"p1","name":"eu-de"},{"id":"p2","name":"eu-de_sub"}]}"#;
+        assert_eq!(project_id_from("eu-de", body).unwrap(), "p1");
+        assert!(project_id_from("eu-nl", body)
+            .unwrap_err()
+            .contains("no project named eu-nl"));
+        let two = br#"{"projects":[{"id":"p1","name":"x"},{"id":"p2","name":"x"}]}"#;
+        assert!(project_id_from("x", two)
+            .unwrap_err()
+            .contains("2 projects"));
+        assert!(project_id_from("x", b"<html>").is_err());
+    }
+
+    /// Real sockets: the simulator's IAM on 127.0.0.1:0 and the real client.
+    mod against_the_simulator {
+        use std::sync::Arc;
+
+        use crate::cloud::auth::Credentials;
+        use crate::cloud::client::{Client, FetchError};
+        use crate::secret::Secret;
+        use crate::sim::{start, Scenario, SimHandle};
+
+        const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+        async fn sim(iam_extra: &str) -> SimHandle {
+            let yaml = format!(
+                "project_id: {PROJECT}\niam: {{ user: alice, password: pw, domain: dom, projects: {{ eu-de: {PROJECT} }}{iam_extra} }}\n\
+                 jobs: [{{ id: j1, status: SUCCESS }}]"
+            );
+            start(
+                Scenario::from_yaml(&yaml).unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap()
+        }
+
+        fn client(sim: &SimHandle, password: &str) -> Arc<Client> {
+            let creds = Credentials::Password {
+                user: "alice".into(),
+                password: Secret::new(password),
+                domain: "dom".into(),
+            };
+            let iam = Some((
+                url::Url::parse(&sim.base_url()).unwrap(),
+                "eu-de".to_owned(),
+            ));
+            Arc::new(Client::new(creds, PROJECT.to_owned(), iam).unwrap())
+        }
+
+        async fn get_concurrently(
+            client: &Arc<Client>,
+            sim: &SimHandle,
+            n: usize,
+        ) -> Vec<Result<(), FetchError>> {
+            let url = url::Url::parse(&format!("{}/v1/{PROJECT}/jobs/j1", sim.base_url())).unwrap();
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let (client, url) = (client.clone(), url.clone());
+                    tokio::spawn(async move {
+                        client
+                            .get_job(&url, std::time::Duration::from_secs(10))
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for h in handles {
+                out.push(h.await.unwrap());
+            }
+            out
+        }
+
+        #[tokio::test]
+        async fn one_token_serves_concurrent_requests() {
+            let sim = sim("").await;
+            let client = client(&sim, "pw");
+            let results = get_concurrently(&client, &sim, 20).await;
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            let stats = sim.stats();
+            assert_eq!(
+                stats.tokens_issued, 1,
+                "single-flight: one login for 20 requests"
+            );
+            assert_eq!(stats.rejected_auth, 0);
+        }
+
+        #[tokio::test]
+        async fn a_rejected_token_is_renewed_once_not_in_a_loop() {
+            // Every token is refused at once: the request renews once, then gives up with 401.
+            let sim = sim(", revoke_after: 0s").await;
+            let client = client(&sim, "pw");
+            let results = get_concurrently(&client, &sim, 1).await;
+            assert!(
+                matches!(results[0], Err(FetchError::Http { status: 401, .. })),
+                "{results:?}"
+            );
+            assert_eq!(
+                sim.stats().tokens_issued,
+                2,
+                "the first token and one renewal"
+            );
+            assert_eq!(sim.stats().rejected_auth, 2);
+        }
+
+        #[tokio::test]
+        async fn a_wrong_password_is_tried_once_and_never_echoed() {
+            let sim = sim("").await;
+            let client = client(&sim, "WRONGPASSWORD");
+            let results = get_concurrently(&client, &sim, 10).await;
+            for r in &results {
+                let err = r.as_ref().unwrap_err();
+                assert!(
+                    err.to_string().contains("username or password is wrong"),
+                    "{err}"
+                );
+                assert!(!err.to_string().contains("WRONGPASSWORD"));
+            }
+            assert_eq!(
+                sim.stats().rejected_auth,
+                1,
+                "IAM locks users after failed logins: ask once"
+            );
+            assert_eq!(sim.stats().tokens_issued, 0);
+        }
+
+        #[tokio::test]
+        async fn project_discovery_with_a_token_and_with_aksk() {
+            let sim = sim("").await;
+            let iam = url::Url::parse(&sim.base_url()).unwrap();
+            assert_eq!(
+                client(&sim, "pw")
+                    .discover_project(&iam, "eu-de")
+                    .await
+                    .unwrap(),
+                PROJECT
+            );
+            let err = client(&sim, "pw")
+                .discover_project(&iam, "eu-nl")
+                .await
+                .unwrap_err();
+            assert!(err.contains("no project named eu-nl"), "{err}");
+
+            let yaml = format!(
+                "project_id: {PROJECT}\nauth: {{ ak: AK1, sk: SK1 }}\niam: {{ user: u, password: p, domain: d, projects: {{ eu-de: {PROJECT} }} }}\n\
+                 jobs: [{{ id: j1, status: SUCCESS }}]"
+            );
+            let signed = start(
+                Scenario::from_yaml(&yaml).unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+            let creds = Credentials::AkSk {
+                ak: Secret::new("AK1"),
+                sk: Secret::new("SK1"),
+                security_token: None,
+                source: "test",
+            };
+            let aksk = Client::new(creds, String::new(), None).unwrap();
+            let iam = url::Url::parse(&signed.base_url()).unwrap();
+            assert_eq!(aksk.discover_project(&iam, "eu-de").await.unwrap(), PROJECT);
+            assert_eq!(signed.stats().rejected_auth, 0);
+        }
+    }
+}
