@@ -34,6 +34,8 @@ pub struct Plan {
     /// Requests per second per endpoint host.
     pub rate_limit: f64,
     pub max_in_flight: usize,
+    /// Retryable errors in a row that end a job as errored (`None`: retry until the deadline).
+    pub max_consecutive_errors: Option<u32>,
     pub fail_fast: bool,
     pub fail_on: FailOn,
     /// The shard of the spec's jobs this run waits on (`jobs` already holds only those).
@@ -199,6 +201,12 @@ impl Plan {
                 origin("poll.interval"),
             ));
         }
+        if raw.retry.as_ref().and_then(|r| r.max_consecutive_errors) == Some(0) {
+            problems.push(format!(
+                "{}: key `retry.max_consecutive_errors` must be at least 1",
+                origin("retry.max_consecutive_errors")
+            ));
+        }
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
         if timeout.is_zero() {
             problems.push(format!(
@@ -326,6 +334,7 @@ impl Plan {
             poll,
             rate_limit,
             max_in_flight: MAX_IN_FLIGHT,
+            max_consecutive_errors: raw.retry.as_ref().and_then(|r| r.max_consecutive_errors),
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),
             shard,

@@ -43,6 +43,8 @@ pub struct RawSpec {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[schemars(with = "Option<bool>")]
     pub fail_fast: Option<bool>,
+    /// How errors are retried.
+    pub retry: Option<RawRetry>,
     /// Default success criteria for every job.
     pub success: Option<RawCriteria>,
     /// The jobs: objects, `[SERVICE:]JOB_ID` strings, or one string of those separated by
@@ -96,6 +98,17 @@ pub enum FailOn {
 pub struct RawPoll {
     pub interval: Option<HumanDuration>,
     pub max_interval: Option<HumanDuration>,
+}
+
+/// How errors are retried. Retryable errors (network, 5xx, 429, unreadable bodies) are retried
+/// until the deadline unless a budget ends the job earlier.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// End a job as errored after this many retryable errors in a row (default: no limit).
+    #[serde(default, deserialize_with = "lenient::opt_u32")]
+    #[schemars(with = "Option<u32>")]
+    pub max_consecutive_errors: Option<u32>,
 }
 
 /// Success criteria; a job's own criteria override the defaults key by key.

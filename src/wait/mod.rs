@@ -121,6 +121,7 @@ struct Shared<S> {
     deadline: Instant,
     stop_tx: watch::Sender<Option<Stop>>,
     fail_fast: bool,
+    max_consecutive_errors: Option<u32>,
     events: Option<mpsc::UnboundedSender<Event>>,
     poll: crate::spec::PollPolicy,
 }
@@ -147,6 +148,7 @@ pub async fn wait_all<S: JobSource>(
         deadline: start + plan.timeout,
         stop_tx: stop,
         fail_fast: plan.fail_fast,
+        max_consecutive_errors: plan.max_consecutive_errors,
         events,
         poll: plan.poll,
     });
@@ -183,6 +185,8 @@ struct JobTask {
     backoff: Backoff,
     last: Option<Job>,
     last_error: Option<String>,
+    /// Retryable errors since the last job document.
+    errors_in_a_row: u32,
     last_shown: Option<(String, SubJobCounts)>,
     /// The final decision read in a row so far and how often (for `confirm`).
     streak: Option<(Decision, u32)>,
@@ -217,6 +221,7 @@ impl JobTask {
             deadline,
             last: None,
             last_error: None,
+            errors_in_a_row: 0,
             last_shown: None,
             streak: None,
             polls: 0,
@@ -272,10 +277,20 @@ impl JobTask {
             let fetched = self.guard(shared.source.fetch(&self.job, timeout)).await?;
             drop(permit);
             self.polls += 1;
+            if let Some(pacer) = shared.pacers.get(&self.host) {
+                match &fetched {
+                    Err(e @ FetchError::Http { status: 429, .. }) => {
+                        pacer.throttled(e.retry_after())
+                    }
+                    Err(FetchError::Transport(_)) => {}
+                    _ => pacer.answered(),
+                }
+            }
             let mut retry_after: Option<Duration> = None;
             match fetched {
                 Ok(doc) => {
                     self.last_error = None;
+                    self.errors_in_a_row = 0;
                     let verdict = judge(&self.job.criteria, &doc);
                     if verdict.decision == Decision::Pending {
                         self.show_change(shared, &doc);
@@ -315,6 +330,16 @@ impl JobTask {
                             ))
                         }
                         ErrorClass::NotFound | ErrorClass::Retryable => {}
+                    }
+                    if err.class() == ErrorClass::Retryable {
+                        self.errors_in_a_row += 1;
+                        if shared
+                            .max_consecutive_errors
+                            .is_some_and(|max| self.errors_in_a_row >= max)
+                        {
+                            let reason = format!("{} errors in a row (retry.max_consecutive_errors); the last: {err}", self.errors_in_a_row);
+                            return Ok((Outcome::Errored, reason));
+                        }
                     }
                     retry_after = err.retry_after();
                     self.last_error = Some(err.to_string());

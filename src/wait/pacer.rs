@@ -1,6 +1,11 @@
 //! A shared request pacer per endpoint host: requests are spaced `1/rate` apart, so in any
-//! one-second window a host sees at most `rate` requests from us, however many jobs wait.
-//! Built on `tokio::time`, so paused-time tests drive it instantly.
+//! one-second window a host sees at most `rate` requests from us, however many jobs wait —
+//! which also spreads the first polls of a thousand jobs instead of firing them together.
+//!
+//! Throttling is per user or IP, not per job, so the pacer adapts for the whole host: a 429
+//! halves the rate (down to 1/16 of it) and a `Retry-After` pauses every job on the host; each
+//! answered request then wins back a tenth of the lost pace. Built on `tokio::time`, so
+//! paused-time tests drive it instantly.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,30 +13,74 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
 
+/// How far a host's rate may fall under throttling: to 1/16 of the configured rate.
+const MAX_SLOWDOWN: u32 = 16;
+
 #[derive(Debug)]
 pub struct Pacer {
+    /// The configured spacing, `1/rate`.
+    base: Duration,
+    state: Mutex<PaceState>,
+}
+
+#[derive(Debug)]
+struct PaceState {
+    next: Option<Instant>,
+    /// The current spacing: `base` unless throttled.
     spacing: Duration,
-    next: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
     pub fn new(rate_per_second: f64) -> Pacer {
+        let base = Duration::from_secs_f64(1.0 / rate_per_second);
         Pacer {
-            spacing: Duration::from_secs_f64(1.0 / rate_per_second),
-            next: Mutex::new(None),
+            base,
+            state: Mutex::new(PaceState {
+                next: None,
+                spacing: base,
+            }),
         }
     }
 
     /// Waits for this caller's slot. Slots are handed out in call order.
     pub async fn acquire(&self) {
         let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let mut st = self.lock();
             let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.spacing);
+            let slot = st.next.map_or(now, |n| n.max(now));
+            st.next = Some(slot + st.spacing);
             slot
         };
         sleep_until(slot).await;
+    }
+
+    /// The host said 429: halve the rate, and hold every slot until `retry_after` has passed.
+    pub fn throttled(&self, retry_after: Option<Duration>) {
+        let mut st = self.lock();
+        st.spacing = (st.spacing * 2).min(self.base * MAX_SLOWDOWN);
+        if let Some(wait) = retry_after {
+            let resume = Instant::now() + wait;
+            st.next = Some(st.next.map_or(resume, |n| n.max(resume)));
+        }
+    }
+
+    /// The host answered: win back a tenth of the lost pace.
+    pub fn answered(&self) {
+        let mut st = self.lock();
+        if st.spacing > self.base {
+            // A tenth of the gap, but at least 1 % of the base, so it really gets back.
+            let step = ((st.spacing - self.base) / 10).max(self.base / 100);
+            st.spacing = st.spacing.saturating_sub(step).max(self.base);
+        }
+    }
+
+    /// The current spacing (for tests and logs).
+    pub fn spacing(&self) -> Duration {
+        self.lock().spacing
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PaceState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -53,6 +102,10 @@ impl Pacers {
         if let Some(p) = self.0.get(host) {
             p.acquire().await;
         }
+    }
+
+    pub fn get(&self, host: &str) -> Option<&Pacer> {
+        self.0.get(host)
     }
 }
 
@@ -89,5 +142,36 @@ mod tests {
                 "{in_window} requests in the second after {t:?}"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_rate_pauses_for_retry_after_and_recovers() {
+        let pacer = Pacer::new(10.0);
+        pacer.acquire().await;
+        pacer.throttled(None);
+        assert_eq!(pacer.spacing(), Duration::from_millis(200));
+        for _ in 0..10 {
+            pacer.throttled(None);
+        }
+        assert_eq!(
+            pacer.spacing(),
+            Duration::from_millis(1600),
+            "at most 16 times slower"
+        );
+        let start = Instant::now();
+        pacer.throttled(Some(Duration::from_secs(5)));
+        pacer.acquire().await;
+        assert!(
+            Instant::now() - start >= Duration::from_secs(5),
+            "Retry-After holds the host"
+        );
+        for _ in 0..200 {
+            pacer.answered();
+        }
+        assert_eq!(
+            pacer.spacing(),
+            Duration::from_millis(100),
+            "back to the configured rate"
+        );
     }
 }

@@ -234,6 +234,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         max_in_flight: 64,
         fail_fast: false,
         fail_on: FailOn::Any,
+        max_consecutive_errors: None,
         shard: None,
         output: OutputFormat::Json,
         report_path: None,
@@ -1153,4 +1154,70 @@ async fn unknown_status_waits_by_default_and_fails_when_asked() {
         results[1].reason,
         "ROLLING_BACK: not a documented job status (unknown_status: fail)"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_of_consecutive_errors_ends_the_job_as_errored() {
+    let mut plan = plan(vec![job("a"), job("b")]);
+    plan.max_consecutive_errors = Some(3);
+    let boom = || Err(FetchError::Transport("connection reset".into()));
+    // a: two errors, a document (the count restarts), then errors for good; b: always errors.
+    let source = FakeSource::new()
+        .script(
+            "a",
+            vec![
+                boom(),
+                boom(),
+                st("a", "RUNNING"),
+                boom(),
+                boom(),
+                boom(),
+                st("a", "SUCCESS"),
+            ],
+        )
+        .script("b", vec![boom()]);
+    let results = run(&plan, &source).await;
+    assert_eq!(results[0].outcome, Outcome::Errored);
+    assert_eq!(
+        results[0].polls, 6,
+        "the document in between restarted the count"
+    );
+    assert_eq!(
+        results[0].reason,
+        "3 errors in a row (retry.max_consecutive_errors); the last: network error: connection reset"
+    );
+    assert_eq!(
+        (results[1].outcome, results[1].polls),
+        (Outcome::Errored, 3)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_slows_the_whole_host_and_retry_after_pauses_it() {
+    let mut plan = plan((0..4).map(|i| job(&format!("j{i}"))).collect());
+    plan.rate_limit = 10.0;
+    let throttled = || {
+        Err(FetchError::Http {
+            status: 429,
+            error: None,
+            retry_after: Some(secs(3)),
+        })
+    };
+    let source = FakeSource::new()
+        .script("j0", vec![throttled(), st("j0", "SUCCESS")])
+        .script("j1", vec![st("j1", "RUNNING"), st("j1", "SUCCESS")])
+        .script("j2", vec![st("j2", "RUNNING"), st("j2", "SUCCESS")])
+        .script("j3", vec![st("j3", "RUNNING"), st("j3", "SUCCESS")]);
+    let t0 = Instant::now();
+    let results = run(&plan, &source).await;
+    assert!(results.iter().all(|r| r.outcome == Outcome::Succeeded));
+    // j0's 429 came first (t0); the others' second polls wait for the host's Retry-After too.
+    for id in ["j1", "j2", "j3"] {
+        let second = source.fetches(id)[1];
+        assert!(
+            second - t0 >= secs(3),
+            "{id} polled again {:?} after the start",
+            second - t0
+        );
+    }
 }
