@@ -158,12 +158,16 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
         (None, None)
     } else {
         let (tx, rx) = mpsc::unbounded_channel();
+        let mode = if std::io::stderr().is_terminal() {
+            progress::Mode::Live
+        } else {
+            progress::Mode::Lines {
+                interval: plan.progress_interval,
+            }
+        };
         (
             Some(tx),
-            Some(tokio::spawn(progress::print(
-                progress::labels(&plan.jobs),
-                rx,
-            ))),
+            Some(tokio::spawn(progress::print(plan.jobs.clone(), rx, mode))),
         )
     };
     let started = SystemTime::now();

@@ -21,6 +21,7 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
 pub const DEFAULT_NOT_FOUND_GRACE: Duration = Duration::from_secs(30);
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 /// Requests in flight at once, across all jobs.
 pub const MAX_IN_FLIGHT: usize = 64;
 
@@ -43,6 +44,8 @@ pub struct Plan {
     pub output: OutputFormat,
     pub report_path: Option<PathBuf>,
     pub quiet: bool,
+    /// How often a progress summary is printed in a log.
+    pub progress_interval: Duration,
     pub verbose: u8,
     pub project: Project,
     /// IAM's base URL, when it will be asked (password login, project discovery).
@@ -345,6 +348,9 @@ impl Plan {
             }),
             report_path: raw.report.as_ref().map(PathBuf::from),
             quiet: raw.quiet.unwrap_or(false),
+            progress_interval: raw
+                .progress_interval
+                .map_or(DEFAULT_PROGRESS_INTERVAL, |d| d.0),
             verbose: raw.verbose.unwrap_or(0),
             project,
             iam,

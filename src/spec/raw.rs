@@ -62,6 +62,9 @@ pub struct RawSpec {
     pub output: Option<OutputFormat>,
     /// Also write the JSON report to this file (atomically).
     pub report: Option<String>,
+    /// In a log (not a terminal): a progress summary line this often, even when nothing
+    /// changed (default 30s; 0s turns it off).
+    pub progress_interval: Option<HumanDuration>,
     /// No progress on standard error.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[schemars(with = "Option<bool>")]

@@ -235,6 +235,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         fail_fast: false,
         fail_on: FailOn::Any,
         max_consecutive_errors: None,
+        progress_interval: secs(30),
         shard: None,
         output: OutputFormat::Json,
         report_path: None,
