@@ -303,10 +303,13 @@ pub fn describe_plan(plan: &Plan, loaded: &spec::load::Loaded) -> String {
         let _ = writeln!(out, "  {}\n    GET {}", job.label(), job.url(&project));
         let _ = writeln!(
             out,
-            "    success: sub_jobs {}, pending_payment {}, not_found_grace {}{timeout}",
+            "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",
             c.sub_jobs,
             c.pending_payment,
-            dur(c.not_found_grace)
+            format!("{:?}", c.unknown_status).to_lowercase(),
+            dur(c.not_found_grace),
+            if c.confirm > 1 { format!(", confirm {}", c.confirm) } else { String::new() },
+            c.job_type.as_ref().map(|t| format!(", job_type {t}")).unwrap_or_default(),
         );
     }
     let auth = plan.credentials.as_ref().map_or_else(

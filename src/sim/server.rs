@@ -311,12 +311,17 @@ impl Shared {
                 ))
             }
             Fault::Drop => {
-                // Announce more bytes than are sent: the server closes the connection mid-body.
-                let mut r = respond(StatusCode::OK, &request_id(), br#"{"status":"RUN"#.to_vec());
-                r.headers_mut().insert(
-                    axum::http::header::CONTENT_LENGTH,
-                    HeaderValue::from_static("4096"),
-                );
+                // A few bytes, then the body fails: hyper aborts the connection mid-response.
+                let chunks: [Result<bytes::Bytes, std::io::Error>; 2] = [
+                    Ok(bytes::Bytes::from_static(br#"{"status":"RUN"#)),
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "fault plan: connection dropped",
+                    )),
+                ];
+                let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Some(r)
             }
             Fault::Hang => {
