@@ -41,6 +41,36 @@ pub enum RunError {
     Failed(String),
 }
 
+/// A message as one readable line: line breaks become spaces, control characters are escaped,
+/// and a huge value someone passed is cut (at 400 characters) instead of echoed whole.
+pub fn one_line(message: &str) -> String {
+    const MAX: usize = 400;
+    let mut out = String::with_capacity(message.len().min(MAX + 32));
+    let mut last_space = false;
+    for c in message.chars() {
+        let piece = match c {
+            '\n' | '\r' | '\t' => " ".to_owned(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        };
+        if piece == " " {
+            if last_space {
+                continue;
+            }
+            last_space = true;
+        } else {
+            last_space = false;
+        }
+        out.push_str(&piece);
+    }
+    let total = out.chars().count();
+    if total > MAX {
+        out = out.chars().take(MAX).collect::<String>()
+            + &format!("… ({} more characters)", total - MAX);
+    }
+    out
+}
+
 /// Runs one command line to its exit status.
 pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
     match cli.command {
@@ -384,6 +414,17 @@ mod tests {
     use super::*;
 
     /// The committed schemas are what the code generates; the message says how to refresh them.
+    #[test]
+    fn one_line_joins_lines_escapes_controls_and_cuts_huge_values() {
+        assert_eq!(one_line("a\n  b\r\nc\u{7}"), "a b c\\u{7}");
+        let huge = format!("bad value `{}`", "x".repeat(5000));
+        let line = one_line(&huge);
+        assert!(
+            line.chars().count() < 450 && line.ends_with("more characters)"),
+            "{line}"
+        );
+    }
+
     #[test]
     fn committed_schemas_match_the_code() {
         for (which, file) in [(SchemaKind::Spec, "spec"), (SchemaKind::Report, "report")] {

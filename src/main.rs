@@ -9,12 +9,12 @@ async fn main() {
         Ok(status) => status.code(),
         Err(jobwait::RunError::Usage(problems)) => {
             for problem in problems {
-                eprintln!("jobwait: {problem}");
+                eprintln!("jobwait: {}", jobwait::one_line(&problem));
             }
             jobwait::exit::ExitStatus::Usage.code()
         }
         Err(jobwait::RunError::Failed(message)) => {
-            eprintln!("jobwait: error: {message}");
+            eprintln!("jobwait: error: {}", jobwait::one_line(&message));
             jobwait::exit::ExitStatus::Error.code()
         }
     };

@@ -22,6 +22,13 @@ pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
 pub const DEFAULT_NOT_FOUND_GRACE: Duration = Duration::from_secs(30);
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
+/// The longest overall or per-job timeout accepted (a year; longer is surely a typo, and
+/// deadlines must stay representable).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The longest poll interval accepted.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The accepted range of `rate_limit`, requests per second.
+pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
 /// Requests in flight at once, across all jobs.
 pub const MAX_IN_FLIGHT: usize = 64;
 
@@ -189,6 +196,18 @@ impl Plan {
                 .and_then(|p| p.max_interval)
                 .map_or(DEFAULT_MAX_INTERVAL, |d| d.0),
         };
+        for (key, value, max) in [
+            ("poll.interval", poll.interval, MAX_POLL_INTERVAL),
+            ("poll.max_interval", poll.max_interval, MAX_POLL_INTERVAL),
+        ] {
+            if value > max {
+                problems.push(format!(
+                    "{}: key `{key}` is more than {}",
+                    origin(key),
+                    humantime::format_duration(max)
+                ));
+            }
+        }
         if poll.interval.is_zero() {
             problems.push(format!(
                 "{}: key `poll.interval` must be more than 0",
@@ -211,6 +230,13 @@ impl Plan {
             ));
         }
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        if timeout > MAX_TIMEOUT {
+            problems.push(format!(
+                "{}: key `timeout` is more than {}",
+                origin("timeout"),
+                humantime::format_duration(MAX_TIMEOUT)
+            ));
+        }
         if timeout.is_zero() {
             problems.push(format!(
                 "{}: key `timeout` must be more than 0",
@@ -218,9 +244,9 @@ impl Plan {
             ));
         }
         let rate_limit = raw.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
-        if !(rate_limit.is_finite() && rate_limit > 0.0) {
+        if !RATE_LIMIT_RANGE.contains(&rate_limit) {
             problems.push(format!(
-                "{}: key `rate_limit` must be a positive number of requests per second, not {rate_limit}",
+                "{}: key `rate_limit` must be between 0.001 and 100000 requests per second, not {rate_limit}",
                 origin("rate_limit")
             ));
         }
@@ -411,6 +437,18 @@ fn plan_jobs(
             }
         };
         let criteria = criteria(&defaults, job.success.as_ref());
+        let too_long = [
+            ("timeout", job.timeout.map(|d| d.0)),
+            ("success.not_found_grace", Some(criteria.not_found_grace)),
+        ]
+        .into_iter()
+        .find(|(_, d)| d.is_some_and(|d| d > MAX_TIMEOUT));
+        if let Some((key, _)) = too_long {
+            problems.push(format!(
+                "{where_jobs}: job {service}:{id}: `{key}` is more than a year"
+            ));
+            continue;
+        }
         if criteria.confirm == 0 {
             problems.push(format!(
                 "{where_jobs}: job {service}:{id}: `success.confirm` must be at least 1"

@@ -16,6 +16,18 @@ use tokio::time::{sleep_until, Instant};
 /// How far a host's rate may fall under throttling: to 1/16 of the configured rate.
 const MAX_SLOWDOWN: u32 = 16;
 
+/// Slack for the time between a slot and the request's arrival at the server, which varies
+/// (scheduling, connection set-up): any `floor(rate)` consecutive requests span at least
+/// 1 s + this, so no one-second window at the server holds more than `rate`.
+const DISPATCH_MARGIN: Duration = Duration::from_millis(50);
+
+/// The spacing that keeps `rate` per second with [`DISPATCH_MARGIN`] of slack.
+fn spacing_for(rate: f64) -> Duration {
+    let plain = Duration::from_secs_f64(1.0 / rate);
+    let per_window = rate.floor().max(1.0) as u32;
+    plain.max((Duration::from_secs(1) + DISPATCH_MARGIN) / per_window)
+}
+
 #[derive(Debug)]
 pub struct Pacer {
     /// The configured spacing, `1/rate`.
@@ -32,7 +44,7 @@ struct PaceState {
 
 impl Pacer {
     pub fn new(rate_per_second: f64) -> Pacer {
-        let base = Duration::from_secs_f64(1.0 / rate_per_second);
+        let base = spacing_for(rate_per_second);
         Pacer {
             base,
             state: Mutex::new(PaceState {
@@ -130,8 +142,9 @@ mod tests {
             times.push(h.await.unwrap() - start);
         }
         times.sort();
-        // 25 requests at 10/s: the last one goes at 2.4 s; no 1-s window holds more than 10.
-        assert_eq!(*times.last().unwrap(), Duration::from_millis(2400));
+        // 25 requests at 10/s, 105 ms apart (50 ms of slack per second): the last at 2.52 s;
+        // no 1-s window holds more than 10, even with 50 ms of dispatch jitter.
+        assert_eq!(*times.last().unwrap(), Duration::from_millis(2520));
         for (i, t) in times.iter().enumerate() {
             let in_window = times[i..]
                 .iter()
@@ -149,13 +162,13 @@ mod tests {
         let pacer = Pacer::new(10.0);
         pacer.acquire().await;
         pacer.throttled(None);
-        assert_eq!(pacer.spacing(), Duration::from_millis(200));
+        assert_eq!(pacer.spacing(), Duration::from_millis(210));
         for _ in 0..10 {
             pacer.throttled(None);
         }
         assert_eq!(
             pacer.spacing(),
-            Duration::from_millis(1600),
+            Duration::from_millis(1680),
             "at most 16 times slower"
         );
         let start = Instant::now();
@@ -170,7 +183,7 @@ mod tests {
         }
         assert_eq!(
             pacer.spacing(),
-            Duration::from_millis(100),
+            Duration::from_millis(105),
             "back to the configured rate"
         );
     }

@@ -13,6 +13,11 @@ variable "endpoint" {
 
 variable "project_id" { type = string }
 
+variable "timeout" {
+  description = "How long the apply waits for the jobs."
+  default     = "20m"
+}
+
 resource "terraform_data" "jobs_started" {
   input = var.job_ids
 }
@@ -28,7 +33,7 @@ resource "terraform_data" "wait_for_jobs" {
       JOBWAIT_ENDPOINT   = var.endpoint
       JOBWAIT_CLOUD      = var.endpoint == "" ? "otc" : ""
       JOBWAIT_REGION     = var.endpoint == "" ? "eu-de" : ""
-      JOBWAIT_TIMEOUT    = "20m"
+      JOBWAIT_TIMEOUT    = var.timeout
     }
   }
 }
