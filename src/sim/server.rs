@@ -311,7 +311,9 @@ impl Shared {
                 ))
             }
             Fault::Drop => {
-                // A few bytes, then the body fails: hyper aborts the connection mid-response.
+                // A few bytes, a pause (so they leave), then the body fails: hyper aborts the
+                // connection mid-response.
+                use futures_util::StreamExt;
                 let chunks: [Result<bytes::Bytes, std::io::Error>; 2] = [
                     Ok(bytes::Bytes::from_static(br#"{"status":"RUN"#)),
                     Err(std::io::Error::new(
@@ -319,12 +321,20 @@ impl Shared {
                         "fault plan: connection dropped",
                     )),
                 ];
-                let mut r = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
+                let body = futures_util::stream::iter(chunks).then(|chunk| async move {
+                    if chunk.is_err() {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    chunk
+                });
+                let mut r = Response::new(Body::from_stream(body));
                 r.headers_mut()
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 Some(r)
             }
             Fault::Hang => {
+                // Counted now: a hung request may never be answered (the client gives up).
+                self.faults_injected.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(self.faults.hang_for).await;
                 None
             }

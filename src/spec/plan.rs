@@ -42,6 +42,8 @@ pub struct Plan {
     /// Requests per second per endpoint host.
     pub rate_limit: f64,
     pub max_in_flight: usize,
+    /// How long one request may take (bounded by the time left).
+    pub request_timeout: Duration,
     /// Retryable errors in a row that end a job as errored (`None`: retry until the deadline).
     pub max_consecutive_errors: Option<u32>,
     pub fail_fast: bool,
@@ -199,6 +201,16 @@ impl Plan {
         for (key, value, max) in [
             ("poll.interval", poll.interval, MAX_POLL_INTERVAL),
             ("poll.max_interval", poll.max_interval, MAX_POLL_INTERVAL),
+            (
+                "progress_interval",
+                raw.progress_interval.map_or(Duration::ZERO, |d| d.0),
+                MAX_POLL_INTERVAL,
+            ),
+            (
+                "request_timeout",
+                raw.request_timeout.map_or(Duration::ZERO, |d| d.0),
+                MAX_POLL_INTERVAL,
+            ),
         ] {
             if value > max {
                 problems.push(format!(
@@ -207,6 +219,12 @@ impl Plan {
                     humantime::format_duration(max)
                 ));
             }
+        }
+        if raw.request_timeout.is_some_and(|d| d.0.is_zero()) {
+            problems.push(format!(
+                "{}: key `request_timeout` must be more than 0",
+                origin("request_timeout")
+            ));
         }
         if poll.interval.is_zero() {
             problems.push(format!(
@@ -363,6 +381,9 @@ impl Plan {
             poll,
             rate_limit,
             max_in_flight: MAX_IN_FLIGHT,
+            request_timeout: raw
+                .request_timeout
+                .map_or(crate::cloud::client::REQUEST_TIMEOUT, |d| d.0),
             max_consecutive_errors: raw.retry.as_ref().and_then(|r| r.max_consecutive_errors),
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),

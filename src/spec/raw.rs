@@ -35,6 +35,8 @@ pub struct RawSpec {
     pub timeout: Option<HumanDuration>,
     /// Time between polls of one job.
     pub poll: Option<RawPoll>,
+    /// How long one request may take before it is abandoned and retried (default 30s).
+    pub request_timeout: Option<HumanDuration>,
     /// Requests per second, shared by all jobs to one endpoint host.
     #[serde(default, deserialize_with = "lenient::opt_f64")]
     #[schemars(with = "Option<f64>")]

@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::{sleep_until, Instant};
 
-use crate::cloud::client::{Client, ErrorClass, FetchError, REQUEST_TIMEOUT};
+use crate::cloud::client::{Client, ErrorClass, FetchError};
 use crate::cloud::wire::Job;
 use crate::spec::{Plan, PlannedJob};
 use crate::verdict::{judge, Decision, SubJobCounts};
@@ -122,6 +122,7 @@ struct Shared<S> {
     stop_tx: watch::Sender<Option<Stop>>,
     fail_fast: bool,
     max_consecutive_errors: Option<u32>,
+    request_timeout: Duration,
     events: Option<mpsc::UnboundedSender<Event>>,
     poll: crate::spec::PollPolicy,
 }
@@ -149,6 +150,7 @@ pub async fn wait_all<S: JobSource>(
         stop_tx: stop,
         fail_fast: plan.fail_fast,
         max_consecutive_errors: plan.max_consecutive_errors,
+        request_timeout: plan.request_timeout,
         events,
         poll: plan.poll,
     });
@@ -272,8 +274,9 @@ impl JobTask {
             // and queued requests would then leave together, above the rate.
             let permit = self.guard(shared.in_flight.acquire()).await?;
             self.guard(shared.pacers.acquire(&self.host)).await?;
-            let timeout =
-                REQUEST_TIMEOUT.min(self.deadline.saturating_duration_since(Instant::now()));
+            let timeout = shared
+                .request_timeout
+                .min(self.deadline.saturating_duration_since(Instant::now()));
             let fetched = self.guard(shared.source.fetch(&self.job, timeout)).await?;
             drop(permit);
             self.polls += 1;

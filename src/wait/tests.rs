@@ -235,6 +235,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         fail_fast: false,
         fail_on: FailOn::Any,
         max_consecutive_errors: None,
+        request_timeout: secs(30),
         progress_interval: secs(30),
         shard: None,
         output: OutputFormat::Json,
@@ -681,7 +682,7 @@ async fn the_request_timeout_is_bounded_by_the_time_left() {
     for (at, timeout) in fetches.iter().zip(&timeouts) {
         assert_eq!(*timeout, t0 + secs(10) - *at);
     }
-    assert_eq!(source.timeouts("far"), [REQUEST_TIMEOUT; 2]);
+    assert_eq!(source.timeouts("far"), [plan.request_timeout; 2]);
 }
 
 // ---------------------------------------------------------------------------------------------
