@@ -2,9 +2,14 @@
 //! (or none), runs the real binary as a subprocess with a cleared environment, and checks exit
 //! codes, standard output/error and the JSON report against the interface contract.
 
+mod criteria;
 mod demo;
+mod orchestrators;
+mod parsers;
 mod reports;
+mod resilience;
 mod signals;
+mod snapshots;
 mod spec_errors;
 mod spec_layering;
 mod support;

@@ -1,0 +1,588 @@
+//! The three orchestrators, each with the real tool where this machine has it (skipping loudly
+//! where not; CI installs what the registries offer) and with its exact protocol always:
+//! GitHub Actions (action.yml lint, the runner's output file format, `act` running the action),
+//! Terraform (the external data source protocol, `terraform_data` + `local-exec`), Kubernetes
+//! (manifest validation, the termination message, sharding over an Indexed Job).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn tool(name: &str, version_arg: &str) -> bool {
+    let found = Command::new(name)
+        .arg(version_arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: `{name}` is not installed (CI installs it; see .ci/run)");
+    }
+    found
+}
+
+/// Reads a GITHUB_OUTPUT file by the runner's rules: `key=value`, or `key<<DELIM` … `DELIM`.
+fn runner_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        match (line.find('='), line.find("<<")) {
+            (Some(eq), heredoc) if heredoc.is_none_or(|h| eq < h) => {
+                out.insert(line[..eq].to_owned(), line[eq + 1..].to_owned());
+            }
+            (_, Some(h)) => {
+                let delimiter = &line[h + 2..];
+                let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+                out.insert(line[..h].to_owned(), value.join("\n"));
+            }
+            _ if line.is_empty() => {}
+            _ => panic!("not a runner output line: {line:?}"),
+        }
+    }
+    out
+}
+
+const JOBS: &str = "\
+- id: web
+  job_type: createServer
+  sub_jobs:
+    - { id: s1, status: SUCCESS, entities: { server_id: srv-1, nic_id: nic-1 } }
+    - { id: s2, status: SUCCESS, entities: { server_id: srv-2, nic_id: nic-2 } }
+- { id: vol, job_type: createVolume, status: SUCCESS, entities: { volume_id: vol-1 } }
+- { id: img, job_type: createImage, status: FAIL, error_code: IMS.0097, fail_reason: \"The server is not stopped\" }
+";
+
+// ---------------------------------------------------------------------------------------------
+// GitHub Actions
+
+#[test]
+fn action_yml_and_workflows_pass_the_github_schemas() {
+    if !tool("check-jsonschema", "--version") {
+        return;
+    }
+    let root = repo_root();
+    let action = Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-actions"])
+        .arg(root.join("action.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        action.status.success(),
+        "{}",
+        String::from_utf8_lossy(&action.stdout)
+    );
+    let workflows: Vec<_> = std::fs::read_dir(root.join(".github/workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let wf = Command::new("check-jsonschema")
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .args(&workflows)
+        .output()
+        .unwrap();
+    assert!(
+        wf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wf.stdout)
+    );
+}
+
+#[test]
+fn action_inputs_reach_the_program_only_through_the_environment() {
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(repo_root().join("action.yml")).unwrap())
+            .unwrap();
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let mut env_values = String::new();
+    for step in steps {
+        let run = step["run"].as_str().unwrap_or_default();
+        assert!(
+            !run.contains("${{"),
+            "template expression inside run: {run:?} (injection risk)"
+        );
+        if let Some(env) = step["env"].as_mapping() {
+            for v in env.values() {
+                env_values += v.as_str().unwrap_or_default();
+                env_values.push('\n');
+            }
+        }
+    }
+    for (input, _) in action["inputs"].as_mapping().unwrap() {
+        let name = input.as_str().unwrap();
+        assert!(
+            env_values.contains(&format!("${{{{ inputs.{name} }}}}")),
+            "input {name} is not passed through env"
+        );
+    }
+    // Every declared output is a key of the flat map the program writes.
+    let outputs: Vec<&str> = action["outputs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for fixed in [
+        "result",
+        "exit_code",
+        "total",
+        "succeeded",
+        "failed",
+        "errored",
+        "timed_out",
+        "cancelled",
+        "report",
+    ] {
+        assert!(
+            outputs.contains(&fixed),
+            "output {fixed} missing from action.yml"
+        );
+    }
+}
+
+#[tokio::test]
+async fn github_outputs_summary_and_annotations() {
+    let sim = sim_with_auth(JOBS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (out_file, summary_file) = (dir.path().join("output"), dir.path().join("summary"));
+    let mut env = aksk_env();
+    env.extend([
+        ("GITHUB_OUTPUT", s(&out_file)),
+        ("GITHUB_STEP_SUMMARY", s(&summary_file)),
+        ("GITHUB_ACTIONS", "true"),
+    ]);
+    let out = run(
+        &wait_args(
+            &sim.base_url(),
+            &["ecs:web", "evs:vol", "ims:img"],
+            "10s",
+            &["-q"],
+        ),
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+
+    let outputs = runner_outputs(&std::fs::read_to_string(&out_file).unwrap());
+    assert_eq!(outputs["result"], "failure");
+    assert_eq!(outputs["exit_code"], "1");
+    assert_eq!(
+        (
+            outputs["total"].as_str(),
+            outputs["succeeded"].as_str(),
+            outputs["failed"].as_str()
+        ),
+        ("3", "2", "1")
+    );
+    assert_eq!(outputs["server_ids"], "srv-1,srv-2");
+    assert_eq!(outputs["nic_ids"], "nic-1,nic-2");
+    assert_eq!(outputs["volume_ids"], "vol-1");
+    let report: Value = serde_json::from_str(&outputs["report"]).unwrap();
+    assert_eq!(
+        report,
+        json(&out.stdout),
+        "the report output is the stdout document"
+    );
+
+    let summary = std::fs::read_to_string(&summary_file).unwrap();
+    assert!(
+        summary.contains("| job | service | outcome | sub-jobs | reason |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| web | ecs | succeeded | 2/2 |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| img | ims | failed | – | FAIL: IMS.0097 The server is not stopped |"),
+        "{summary}"
+    );
+
+    assert!(
+        out.stderr.contains(
+            "::error title=jobwait%3A ims%3Aimg failed::FAIL: IMS.0097 The server is not stopped"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("::error").count(),
+        1,
+        "one annotation per job that did not succeed"
+    );
+    assert!(
+        out.stderr.contains(&format!("::add-mask::{SK}")),
+        "secrets are masked for the runner"
+    );
+}
+
+#[tokio::test]
+async fn act_runs_the_action_and_its_outputs_reach_the_next_step() {
+    if !tool("act", "--version") || !tool("git", "--version") {
+        return;
+    }
+    let sim = sim_with_auth(JOBS).await;
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir_all(repo.join(".github/workflows")).unwrap();
+    std::fs::create_dir_all(repo.join(".github/action")).unwrap();
+    std::fs::copy(repo_root().join("action.yml"), repo.join("action.yml")).unwrap();
+    std::fs::copy(
+        repo_root().join(".github/action/install.sh"),
+        repo.join(".github/action/install.sh"),
+    )
+    .unwrap();
+    let seen = work.path().join("seen.txt");
+    let workflow = format!(
+        "name: t\non: push\njobs:\n  wait:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      \
+         - id: wait\n        uses: ./\n        with:\n          binary: {bin}\n          endpoint: {url}\n          project_id: {PROJECT}\n          \
+         jobs: ecs:web evs:vol\n          timeout: 30s\n        env:\n          JOBWAIT_TOKEN: {TOKEN}\n      \
+         - env:\n          RESULT: ${{{{ steps.wait.outputs.result }}}}\n          SERVERS: ${{{{ steps.wait.outputs.server_ids }}}}\n          \
+         VOLUMES: ${{{{ steps.wait.outputs.volume_ids }}}}\n        run: echo \"$RESULT $SERVERS $VOLUMES\" > {seen}\n",
+        bin = bin().display(),
+        url = sim.base_url(),
+        seen = seen.display(),
+    );
+    std::fs::write(repo.join(".github/workflows/t.yml"), workflow).unwrap();
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=ci@example.invalid",
+        "-c",
+        "user.name=ci",
+        "commit",
+        "-qm",
+        "t",
+    ]);
+    let repo_dir = repo.clone();
+    let act = tokio::task::spawn_blocking(move || {
+        Command::new("act")
+            .args([
+                "push",
+                "-P",
+                "ubuntu-latest=-self-hosted",
+                "--action-offline-mode",
+            ])
+            .current_dir(repo_dir)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&act.stdout),
+        String::from_utf8_lossy(&act.stderr)
+    );
+    assert!(act.status.success(), "act failed:\n{log}");
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "success srv-1,srv-2 vol-1",
+        "{log}"
+    );
+    assert!(!log.contains(TOKEN), "the token leaked into the runner log");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terraform
+
+/// Runs `jobwait terraform` with `query` on stdin, as the external provider does.
+fn terraform_query(query: &Value, env: &[(&str, &str)]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .arg("terraform")
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(query.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn terraform_external_data_source_protocol() {
+    let sim = sim_with_auth(JOBS).await;
+    let url = sim.base_url();
+    let env = aksk_env();
+    let query = serde_json::json!({
+        "endpoint": url, "project_id": PROJECT, "jobs": "ecs:web, evs:vol",
+        "poll__interval": "50ms", "poll__max_interval": "200ms", "timeout": "10s",
+    });
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || terraform_query(&query, &env))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let map: serde_json::Map<String, Value> = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        map.values().all(Value::is_string),
+        "the provider accepts strings only: {stdout}"
+    );
+    assert_eq!(map["result"], "success");
+    assert_eq!(map["server_ids"], "srv-1,srv-2");
+    assert_eq!(map["volume_ids"], "vol-1");
+    assert!(
+        stderr.is_empty(),
+        "no progress noise for Terraform: {stderr}"
+    );
+
+    // A failed wait fails the data source with the reason…
+    let failing = serde_json::json!({"endpoint": url, "project_id": PROJECT, "jobs": "ims:img", "timeout": "10s", "poll__interval": "50ms"});
+    let env = aksk_env();
+    let q = failing.clone();
+    let (code, _, stderr) = tokio::task::spawn_blocking(move || terraform_query(&q, &env))
+        .await
+        .unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("FAILED ims:img (ims:img)") || stderr.contains("ims:img"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("IMS.0097"), "{stderr}");
+    // …unless fail_on is never.
+    let mut never = failing;
+    never["fail_on"] = "never".into();
+    let env = aksk_env();
+    let (code, stdout, _) = tokio::task::spawn_blocking(move || terraform_query(&never, &env))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(json(&stdout)["result"], "failure");
+}
+
+/// The simulator serves from this test's runtime: terraform runs on a blocking thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_local_exec_fails_the_apply_on_a_failed_job() {
+    if !tool("terraform", "version") {
+        return;
+    }
+    let sim = sim_with_auth(JOBS).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo_root().join("examples/terraform/local-exec/main.tf"),
+        dir.path().join("main.tf"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let workdir = dir.path().to_owned();
+    let tf = move |args: Vec<String>| {
+        let (workdir, path) = (workdir.clone(), path.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                Command::new("terraform")
+                    .args(&args)
+                    .current_dir(&workdir)
+                    .env("PATH", &path)
+                    .env("HUAWEICLOUD_SDK_AK", AK)
+                    .env("HUAWEICLOUD_SDK_SK", SK)
+                    .env("TF_IN_AUTOMATION", "1")
+                    .env("CHECKPOINT_DISABLE", "1")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let init = tf(vec!["init".into(), "-input=false".into()]).await;
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let apply_args = |jobs: &str| {
+        vec![
+            "apply".into(),
+            "-auto-approve".into(),
+            "-input=false".into(),
+            format!("-var=job_ids={jobs}"),
+            format!("-var=endpoint={}", sim.base_url()),
+            format!("-var=project_id={PROJECT}"),
+            "-var=timeout=20s".into(),
+        ]
+    };
+    let ok = tf(apply_args(r#"["ecs:web","evs:vol"]"#)).await;
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let report = std::fs::read_to_string(dir.path().join("jobwait-report.json")).unwrap();
+    assert_eq!(json(&report)["result"], "success");
+    let failed = tf(apply_args(r#"["ims:img"]"#)).await;
+    assert!(!failed.status.success(), "a failed job must fail the apply");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("local-exec"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes
+
+#[test]
+fn kubernetes_examples_are_valid_manifests() {
+    if !tool("kubernetes-validate", "--version") {
+        return;
+    }
+    let dir = repo_root().join("examples/kubernetes");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.len() >= 2);
+    let out = Command::new("kubernetes-validate")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn termination_message_names_the_failures_first_within_4096_bytes() {
+    let mut jobs = String::from("- { id: ok1, status: SUCCESS }\n");
+    let long = "x".repeat(200);
+    for i in 0..40 {
+        jobs += &format!(
+            "- {{ id: bad{i}, status: FAIL, error_code: Ecs.0013, fail_reason: \"{long}\" }}\n"
+        );
+    }
+    let sim = sim_with_auth(&jobs).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("termination-log");
+    let mut ids = vec!["ok1".to_owned()];
+    ids.extend((0..40).map(|i| format!("bad{i}")));
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut env = aksk_env();
+    env.push(("JOBWAIT_TERMINATION_LOG", s(&log)));
+    let out = run(
+        &wait_args(
+            &sim.base_url(),
+            &id_refs,
+            "10s",
+            &["-q", "--rate-limit", "100"],
+        ),
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 1);
+    let message = std::fs::read_to_string(&log).unwrap();
+    assert!(message.len() <= 4096, "{} bytes", message.len());
+    assert!(
+        message.starts_with("jobwait: failure (exit 1): 1 of 41 jobs succeeded\nFAILED ecs:bad0"),
+        "{message}"
+    );
+    assert!(message.ends_with("(truncated)"));
+}
+
+#[tokio::test]
+async fn shards_of_an_indexed_job_cover_every_job_once() {
+    let jobs: String = (0..7)
+        .map(|i| format!("- {{ id: j{i}, status: SUCCESS }}\n"))
+        .collect();
+    let sim = sim_with_auth(&jobs).await;
+    let all: Vec<String> = (0..7).map(|i| format!("j{i}")).collect();
+    let spec = all.join(",");
+    let mut seen = Vec::new();
+    for index in ["0", "1", "2"] {
+        let mut env = aksk_env();
+        env.extend([
+            ("JOBWAIT_JOBS", spec.as_str()),
+            ("JOB_COMPLETION_INDEX", index),
+            ("JOB_COMPLETIONS", "3"),
+        ]);
+        let out = run(
+            &wait_args(&sim.base_url(), &[], "10s", &["--shard", "auto", "-q"]),
+            &env,
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        for job in json(&out.stdout)["jobs"].as_array().unwrap() {
+            seen.push(job["id"].as_str().unwrap().to_owned());
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, all, "every job in exactly one shard");
+}
+
+#[test]
+fn examples_specs_validate() {
+    for entry in std::fs::read_dir(repo_root().join("examples/specs")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = Command::new(bin())
+            .args(["validate", "-f"])
+            .arg(&path)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = Path::new("");
+}
+
+/// Every spec example in the README (a ```yaml block with `jobs`) is a valid spec.
+#[test]
+fn readme_spec_examples_validate() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let yaml = block.split("```").next().unwrap();
+        if !yaml.lines().any(|l| l.starts_with("jobs:")) {
+            continue;
+        }
+        let spec = write_file(dir.path(), &format!("readme-{i}.yaml"), yaml);
+        let out = Command::new(bin())
+            .args(["validate", "-f"])
+            .arg(&spec)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "README example {i}:\n{yaml}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} README spec examples found");
+}
