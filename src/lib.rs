@@ -330,7 +330,12 @@ pub fn describe_plan(plan: &Plan, loaded: &spec::load::Loaded) -> String {
             .timeout
             .map(|t| format!("; timeout {}", dur(t)))
             .unwrap_or_default();
-        let _ = writeln!(out, "  {}\n    GET {}", job.label(), job.url(&project));
+        // The `{project_id}` placeholder is shown as written, not percent-encoded.
+        let url = job
+            .url(&project)
+            .as_str()
+            .replace("%7Bproject_id%7D", "{project_id}");
+        let _ = writeln!(out, "  {}\n    GET {url}", job.label());
         let _ = writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",

@@ -32,6 +32,8 @@ pub struct TokenCache {
     tokens_url: Url,
     login: PasswordLogin,
     state: Mutex<State>,
+    /// Generations only grow, so a late 401 for an old token can never drop a newer one.
+    generations: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -56,13 +58,14 @@ impl TokenCache {
             tokens_url,
             login,
             state: Mutex::new(State::Empty),
+            generations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// A valid token and its generation (to pass to [`TokenCache::invalidate`]).
     pub async fn token(&self, http: &reqwest::Client) -> Result<(Secret, u64), FetchError> {
         let mut state = self.state.lock().await;
-        let generation = match &*state {
+        match &*state {
             State::Ready {
                 token,
                 renew_at,
@@ -70,10 +73,13 @@ impl TokenCache {
             } if Instant::now() < *renew_at => {
                 return Ok((token.clone(), *generation));
             }
-            State::Ready { generation, .. } => generation + 1,
             State::Rejected(err) => return Err(err.clone()),
-            State::Empty => 1,
-        };
+            State::Ready { .. } | State::Empty => {}
+        }
+        let generation = self
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         match self.fetch(http).await {
             Ok((token, ttl)) => {
                 tracing::info!(ttl = ?ttl, "IAM token obtained");

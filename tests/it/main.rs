@@ -4,6 +4,7 @@
 
 mod criteria;
 mod demo;
+mod iam;
 mod orchestrators;
 mod parsers;
 mod reports;

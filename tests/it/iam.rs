@@ -1,0 +1,130 @@
+//! IAM through the real binary: password login with a token renewed before it expires and once
+//! when the API revokes it (one renewal shared by every job), and the project id looked up
+//! from the region.
+
+use crate::support::*;
+
+fn scenario(iam: &str, jobs: &str) -> String {
+    format!(
+        "project_id: {PROJECT}\nauth: {{ ak: {AK}, sk: {SK} }}\n\
+         iam: {{ user: alice, password: s3cret-pw, domain: dom, projects: {{ eu-de: {PROJECT} }}{iam} }}\njobs:\n{jobs}"
+    )
+}
+
+fn password_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", "s3cret-pw"),
+        ("OS_DOMAIN_NAME", "dom"),
+    ]
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_wait_is_renewed_before_it_expires() {
+    let sim = sim(&scenario(
+        ", token_ttl: 1s",
+        "  - { id: slow, timeline: [{ status: RUNNING, for: 2500ms }, { status: SUCCESS }] }\n",
+    ))
+    .await;
+    let out = run(
+        &wait_args(
+            &sim.base_url(),
+            &["slow"],
+            "20s",
+            &["--region", "eu-de", "-q"],
+        ),
+        &password_env(),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stats = sim.stats();
+    assert!(
+        stats.tokens_issued >= 2,
+        "renewed: {} tokens",
+        stats.tokens_issued
+    );
+    assert_eq!(
+        stats.rejected_auth, 0,
+        "renewed before the API could refuse it"
+    );
+    assert!(!out.stdout.contains("s3cret-pw") && !out.stderr.contains("s3cret-pw"));
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_renewed_once_for_every_job() {
+    let jobs: String = (0..5)
+        .map(|i| format!("  - {{ id: r{i}, timeline: [{{ status: RUNNING, for: 1200ms }}, {{ status: SUCCESS }}] }}\n"))
+        .collect();
+    let sim = sim(&scenario(", revoke_after: 1s", &jobs)).await;
+    let ids: Vec<String> = (0..5).map(|i| format!("r{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let out = run(
+        &wait_args(&sim.base_url(), &ids, "20s", &["--region", "eu-de", "-q"]),
+        &password_env(),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stats = sim.stats();
+    assert!(stats.rejected_auth >= 1, "the revocation was hit");
+    assert_eq!(
+        stats.tokens_issued, 2,
+        "one renewal, shared by the five jobs"
+    );
+}
+
+#[tokio::test]
+async fn the_project_id_is_looked_up_from_the_region() {
+    let sim = sim(&scenario("", "  - { id: j, status: SUCCESS }\n")).await;
+    let args = vec![
+        "wait".to_owned(),
+        "j".into(),
+        "--endpoint".into(),
+        sim.base_url(),
+        "--region".into(),
+        "eu-de".into(),
+        "--output".into(),
+        "json".into(),
+        "-q".into(),
+    ];
+    let out = run(&args, &aksk_env()).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["jobs"][0]["outcome"], "succeeded");
+    assert_eq!(sim.stats().rejected_auth, 0);
+
+    let validate = run(
+        &[
+            "validate",
+            "j",
+            "--endpoint",
+            &sim.base_url(),
+            "--region",
+            "eu-de",
+        ],
+        &aksk_env(),
+    )
+    .await;
+    assert!(
+        validate
+            .stdout
+            .contains("looked up in IAM as the project named eu-de"),
+        "{}",
+        validate.stdout
+    );
+    assert!(
+        validate.stdout.contains("/v1/{project_id}/jobs/j"),
+        "{}",
+        validate.stdout
+    );
+
+    let unknown = run(
+        &["j", "--endpoint", &sim.base_url(), "--region", "eu-nl"],
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(unknown.code, 3, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no project named eu-nl"),
+        "{}",
+        unknown.stderr
+    );
+}
