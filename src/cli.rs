@@ -133,6 +133,12 @@ pub struct WaitArgs {
     /// No progress on standard error
     #[arg(short, long)]
     pub quiet: bool,
+    /// Log lines as text or JSON objects [default: text]
+    #[arg(long, value_enum)]
+    pub log_format: Option<crate::spec::raw::LogFormat>,
+    /// Resolve and print the plan like `validate`; send no request
+    #[arg(long)]
+    pub dry_run: bool,
     /// More log detail on standard error (-v info, -vv debug)
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -171,6 +177,17 @@ impl WaitArgs {
                 "output",
                 text(
                     output
+                        .to_possible_value()
+                        .expect("no skipped values")
+                        .get_name(),
+                ),
+            );
+        }
+        if let Some(format) = self.log_format {
+            set(
+                "log_format",
+                text(
+                    format
                         .to_possible_value()
                         .expect("no skipped values")
                         .get_name(),

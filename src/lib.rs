@@ -131,9 +131,21 @@ fn load_and_plan(
 }
 
 async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
+    if args.dry_run {
+        return validate(args, env);
+    }
     let plan = plan(&args, &env, true)?;
-    init_logging(plan.verbose);
-    let report = execute(&plan, &env).await?;
+    // On GitHub, detailed logs fold into a group so the job's log stays readable.
+    let group = plan.verbose > 0 && report::github::GitHub::from_env(&env).commands;
+    if group {
+        eprintln!("::group::jobwait log");
+    }
+    init_logging(plan.verbose, plan.log_format);
+    let report = execute(&plan, &env).await;
+    if group {
+        eprintln!("::endgroup::");
+    }
+    let report = report?;
     write_side_outputs(&plan, &report, &env)?;
     print_result(&plan, &report);
     Ok(final_status(&plan, &report))
@@ -280,8 +292,9 @@ async fn forward_signals(stop: watch::Sender<Option<Stop>>) {
     }
 }
 
-/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides.
-fn init_logging(verbose: u8) {
+/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides. JSON lines
+/// for log collectors with `log_format: json`.
+fn init_logging(verbose: u8, format: spec::raw::LogFormat) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -292,11 +305,16 @@ fn init_logging(verbose: u8) {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| format!("warn,jobwait={level}"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        spec::raw::LogFormat::Json => builder.json().try_init(),
+        spec::raw::LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .try_init(),
+    };
 }
 
 /// The plan in words, for `validate`: every job with its URL and criteria, then the settings

@@ -9,7 +9,8 @@ use url::Url;
 
 use super::load::Loaded;
 use super::raw::{
-    FailOn, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy, UnknownStatus,
+    FailOn, LogFormat, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy,
+    UnknownStatus,
 };
 use crate::cloud::auth::Credentials;
 use crate::cloud::endpoint::{Endpoints, Service};
@@ -56,6 +57,7 @@ pub struct Plan {
     /// How often a progress summary is printed in a log.
     pub progress_interval: Duration,
     pub verbose: u8,
+    pub log_format: LogFormat,
     pub project: Project,
     /// IAM's base URL, when it will be asked (password login, project discovery).
     pub iam: Option<Url>,
@@ -399,6 +401,7 @@ impl Plan {
                 .progress_interval
                 .map_or(DEFAULT_PROGRESS_INTERVAL, |d| d.0),
             verbose: raw.verbose.unwrap_or(0),
+            log_format: raw.log_format.unwrap_or(LogFormat::Text),
             project,
             iam,
             region: raw.region.clone(),

@@ -71,6 +71,8 @@ pub struct RawSpec {
     #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[schemars(with = "Option<bool>")]
     pub quiet: Option<bool>,
+    /// Log lines as text or as JSON objects (one per line, for log collectors).
+    pub log_format: Option<LogFormat>,
     /// Log detail: 0 (warnings), 1 (info), 2 (debug), 3 (trace).
     #[serde(default, deserialize_with = "lenient::opt_u8")]
     #[schemars(with = "Option<u8>")]
@@ -84,6 +86,14 @@ pub enum OutputFormat {
     /// A readable table (the default on a terminal).
     Text,
     /// The report document (the default when standard output is not a terminal).
+    Json,
+}
+
+/// How log lines look on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
     Json,
 }
 

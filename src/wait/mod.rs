@@ -295,6 +295,7 @@ impl JobTask {
                     self.last_error = None;
                     self.errors_in_a_row = 0;
                     let verdict = judge(&self.job.criteria, &doc);
+                    tracing::debug!(job = %self.job.label(), status = %doc.status, poll = self.polls, decision = ?verdict.decision, "polled");
                     if verdict.decision == Decision::Pending {
                         self.show_change(shared, &doc);
                     }
@@ -431,6 +432,7 @@ impl JobTask {
     }
 
     fn finish<S>(&self, shared: &Shared<S>, outcome: Outcome, reason: String) -> JobResult {
+        tracing::info!(job = %self.job.label(), outcome = ?outcome, polls = self.polls, reason = %reason, "finished");
         if let Some(tx) = &shared.events {
             let _ = tx.send(Event::Finished {
                 index: self.index,

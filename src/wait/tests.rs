@@ -236,6 +236,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         fail_on: FailOn::Any,
         max_consecutive_errors: None,
         request_timeout: secs(30),
+        log_format: crate::spec::raw::LogFormat::Text,
         progress_interval: secs(30),
         shard: None,
         output: OutputFormat::Json,

@@ -586,3 +586,72 @@ fn readme_spec_examples_validate() {
     }
     assert!(checked >= 4, "only {checked} README spec examples found");
 }
+
+/// `-v` logs on GitHub fold into one `::group::`, and `--log-format json` gives one JSON object a
+/// line for log collectors.
+#[tokio::test]
+async fn verbose_logs_group_on_github_and_json_logs_parse() {
+    let sim = sim_with_auth(JOBS).await;
+    let mut env = aksk_env();
+    env.push(("GITHUB_ACTIONS", "true"));
+    let out = run(
+        &wait_args(&sim.base_url(), &["evs:vol"], "10s", &["-v", "-q"]),
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"::group::jobwait log"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(lines.last(), Some(&"::endgroup::"), "{}", out.stderr);
+
+    let out = run(
+        &wait_args(
+            &sim.base_url(),
+            &["evs:vol"],
+            "10s",
+            &["-vv", "-q", "--log-format", "json"],
+        ),
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(out.code, 0);
+    let logs: Vec<Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!logs.is_empty());
+    assert!(
+        logs.iter()
+            .all(|l| l["level"].is_string() && l["fields"].is_object()),
+        "{logs:?}"
+    );
+    assert!(!out.stderr.contains(SK));
+}
+
+/// `wait --dry-run` is `validate`: the plan, and not one request.
+#[tokio::test]
+async fn dry_run_prints_the_plan_and_sends_nothing() {
+    let sim = sim_with_auth(JOBS).await;
+    let out = run(
+        &wait_args(&sim.base_url(), &["ecs:web"], "10s", &["--dry-run"]),
+        &aksk_env(),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("GET http://127.0.0.1:") && out.stdout.contains("/jobs/web"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(sim.stats().requests, 0);
+}
