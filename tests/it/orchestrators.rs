@@ -655,3 +655,48 @@ async fn dry_run_prints_the_plan_and_sends_nothing() {
     );
     assert_eq!(sim.stats().requests, 0);
 }
+
+/// The README's spec table documents every key of the spec schema, nested ones as `a.b`.
+#[test]
+fn readme_spec_table_covers_every_schema_key() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("schema/spec.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let defs = &schema["$defs"];
+    let resolve = |v: &Value| -> Value {
+        // `anyOf: [{$ref}, {type: null}]` → the referenced definition.
+        let reference = v["$ref"]
+            .as_str()
+            .or_else(|| v["anyOf"][0]["$ref"].as_str());
+        match reference {
+            Some(r) => defs[r.trim_start_matches("#/$defs/")].clone(),
+            None => v.clone(),
+        }
+    };
+    let mut missing = Vec::new();
+    for (key, value) in schema["properties"].as_object().unwrap() {
+        let nested = resolve(value);
+        match nested["properties"].as_object() {
+            Some(props) if key != "jobs" => {
+                for sub in props.keys() {
+                    let documented = readme.contains(&format!("`{key}.{sub}`"))
+                        || readme.contains(&format!("`{key}.interval` / `{key}.{sub}`"));
+                    if !documented {
+                        missing.push(format!("{key}.{sub}"));
+                    }
+                }
+            }
+            _ => {
+                if !readme.contains(&format!("| `{key}`"))
+                    && !readme.contains(&format!("`{key}.<service>`"))
+                    && !readme.contains(&format!("/ `{key}`"))
+                {
+                    missing.push(key.clone());
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "README spec table lacks: {missing:?}");
+}
