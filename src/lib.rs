@@ -234,31 +234,28 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
 /// Kubernetes termination message. The report file comes first: it matters most.
 pub fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment) -> Result<(), RunError> {
     if let Some(path) = &plan.report_path {
-        report::write::atomic_write(path, report.to_json_pretty().as_bytes()).map_err(|e| {
+        report::write::atomic_write(path, |w| report.write_json_pretty(w)).map_err(|e| {
             RunError::Failed(format!(
                 "cannot write the report to {}: {e}",
                 path.display()
             ))
         })?;
     }
-    let flat = report::flat::flat(report);
     report::github::GitHub::from_env(env)
-        .write(report, &flat)
+        .write(report)
         .map_err(RunError::Failed)?;
     report::k8s::write(report, env).map_err(RunError::Failed)
 }
 
 /// Standard output: the report document or the text table.
 pub fn print_result(plan: &Plan, report: &Report) {
-    let text = match plan.output {
-        OutputFormat::Json => report.to_json_pretty() + "\n",
-        OutputFormat::Text => report::text::render(report),
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match plan.output {
+        OutputFormat::Json => report.write_json_pretty(&mut stdout),
+        OutputFormat::Text => stdout.write_all(report::text::render(report).as_bytes()),
     };
-    let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not worth failing the run over.
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+    let _ = written.and_then(|()| stdout.flush());
 }
 
 /// SIGINT / SIGTERM stop the wait; a second signal ends the process at once.

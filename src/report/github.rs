@@ -32,9 +32,10 @@ impl GitHub {
     }
 
     /// Writes every output the runner asked for; errors name the file.
-    pub fn write(&self, report: &Report, flat: &IndexMap<String, String>) -> Result<(), String> {
+    pub fn write(&self, report: &Report) -> Result<(), String> {
         if let Some(path) = &self.output_file {
-            append(path, &outputs_file(flat)).map_err(|e| format!("GITHUB_OUTPUT {path}: {e}"))?;
+            append(path, &outputs_file(&super::flat::flat(report)))
+                .map_err(|e| format!("GITHUB_OUTPUT {path}: {e}"))?;
         }
         if let Some(path) = &self.summary_file {
             append(path, &summary(report))

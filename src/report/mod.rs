@@ -167,9 +167,11 @@ impl Report {
         ExitStatus::from_code(self.exit_code)
     }
 
-    /// Pretty JSON, as `--output json` prints it and `--report` writes it.
-    pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).expect("the report always serializes")
+    /// Pretty JSON and a final newline, as `--output json` prints it and `--report` writes it,
+    /// streamed (a 10,000-job report is megabytes).
+    pub fn write_json_pretty(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        out.write_all(b"\n")
     }
 }
 

@@ -4,7 +4,11 @@
 use std::io::Write;
 use std::path::Path;
 
-pub fn atomic_write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes `path` through `write` (buffered), atomically.
+pub fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -15,8 +19,9 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(contents)?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -35,7 +40,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("report.json");
         std::fs::write(&target, "old").unwrap();
-        atomic_write(&target, b"{\"new\":true}").unwrap();
+        atomic_write(&target, |w| w.write_all(b"{\"new\":true}")).unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "{\"new\":true}");
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -46,7 +51,10 @@ mod tests {
 
     #[test]
     fn missing_directory_is_an_error_not_a_panic() {
-        let err = atomic_write(Path::new("/nonexistent-dir/report.json"), b"x").unwrap_err();
+        let err = atomic_write(Path::new("/nonexistent-dir/report.json"), |w| {
+            w.write_all(b"x")
+        })
+        .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     }
 }

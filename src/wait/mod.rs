@@ -277,7 +277,11 @@ impl JobTask {
             let timeout = shared
                 .request_timeout
                 .min(self.deadline.saturating_duration_since(Instant::now()));
-            let fetched = self.guard(shared.source.fetch(&self.job, timeout)).await?;
+            // Boxed: a fetch future is about a kilobyte, and only the requests in flight need
+            // one; inline, every idle job task would carry it.
+            let fetched = self
+                .guard(Box::pin(shared.source.fetch(&self.job, timeout)))
+                .await?;
             drop(permit);
             self.polls += 1;
             if let Some(pacer) = shared.pacers.get(&self.host) {
