@@ -162,7 +162,11 @@ pub fn final_status(plan: &Plan, report: &Report) -> ExitStatus {
 
 fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     let (loaded, plan) = load_and_plan(&args, &env, false)?;
-    print!("{}", describe_plan(&plan, &loaded));
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`validate | head`) is not an error.
+    let _ = stdout
+        .write_all(describe_plan(&plan, &loaded).as_bytes())
+        .and_then(|()| stdout.flush());
     Ok(ExitStatus::Success)
 }
 

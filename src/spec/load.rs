@@ -34,14 +34,33 @@ pub struct Loaded {
     pub problems: Vec<String>,
     /// Top-level keys left out of `raw` because of those problems.
     pub dropped: Vec<String>,
+    /// The layers merged once, on first use, for [`Loaded::origin`]: each of figment's own
+    /// lookups would merge every layer again (a 10,000-job spec made that dominate `validate`).
+    merged: std::sync::OnceLock<Dict>,
 }
 
 impl Loaded {
     /// Where the value at `key` (dotted path) came from, for messages: a file path, a variable or
     /// a flag; `None` when it is the built-in default.
     pub fn origin(&self, key: &str) -> Option<String> {
-        let md = self.figment.find_metadata(key)?;
+        let merged = self.merged.get_or_init(|| {
+            self.figment
+                .data()
+                .ok()
+                .and_then(|mut p| p.remove(&Profile::Default))
+                .unwrap_or_default()
+        });
         let keys: Vec<&str> = key.split('.').collect();
+        let (first, rest) = keys.split_first()?;
+        let mut value = merged.get(*first)?;
+        for k in rest {
+            value = match value {
+                Value::Dict(_, d) => d.get(*k)?,
+                Value::Array(_, a) => a.get(k.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        let md = self.figment.get_metadata(value.tag())?;
         Some(describe(md, &Profile::Default, &keys))
     }
 }
@@ -101,6 +120,7 @@ pub fn load_from(
                     spec_file,
                     problems,
                     dropped,
+                    merged: std::sync::OnceLock::new(),
                 })
             }
             Err(err) => err,

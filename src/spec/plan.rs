@@ -428,7 +428,9 @@ fn plan_jobs(
         );
         return Vec::new();
     }
-    let where_jobs = loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned());
+    // Looked up only when a problem needs it.
+    let where_jobs =
+        std::cell::LazyCell::new(|| loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned()));
     let defaults = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
     let mut base_urls: BTreeMap<Service, Result<Url, String>> = BTreeMap::new();
@@ -438,13 +440,16 @@ fn plan_jobs(
         let id = job.id.trim().to_owned();
         if id.is_empty() || !is_plain_id(&id) {
             problems.push(format!(
-                "{where_jobs}: key `jobs.{i}.id`: `{}` is not a job id (letters, digits, - and _ only)",
-                job.id
+                "{}: key `jobs.{i}.id`: `{}` is not a job id (letters, digits, - and _ only)",
+                *where_jobs, job.id
             ));
             continue;
         }
         if !seen.insert((service, id.clone())) {
-            problems.push(format!("{where_jobs}: job {service}:{id} is listed twice"));
+            problems.push(format!(
+                "{}: job {service}:{id} is listed twice",
+                *where_jobs
+            ));
             continue;
         }
         // One message per service, not one per job, when its endpoint cannot be built.
@@ -469,13 +474,15 @@ fn plan_jobs(
         .find(|(_, d)| d.is_some_and(|d| d > MAX_TIMEOUT));
         if let Some((key, _)) = too_long {
             problems.push(format!(
-                "{where_jobs}: job {service}:{id}: `{key}` is more than a year"
+                "{}: job {service}:{id}: `{key}` is more than a year",
+                *where_jobs
             ));
             continue;
         }
         if criteria.confirm == 0 {
             problems.push(format!(
-                "{where_jobs}: job {service}:{id}: `success.confirm` must be at least 1"
+                "{}: job {service}:{id}: `success.confirm` must be at least 1",
+                *where_jobs
             ));
             continue;
         }

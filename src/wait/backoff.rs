@@ -1,14 +1,15 @@
 //! The poll schedule as a pure iterator: delays grow from `interval` by ×1.5 up to
-//! `max_interval`, each shortened by up to 20 % of random jitter so that many jobs started
+//! `max_interval`, each shortened by up to 5 % of random jitter so that many jobs started
 //! together do not poll in lock-step. Never longer than `max_interval`, which bounds how late
-//! a finished job is noticed.
+//! a finished job is noticed. (20 % made jobs at the cap poll 11 % more often than a fixed
+//! interval for the same bound; 5 % still spreads them by seconds at a one-minute cap.)
 
 use std::time::Duration;
 
 use crate::spec::PollPolicy;
 
 const GROWTH: f64 = 1.5;
-const JITTER: f64 = 0.2;
+const JITTER: f64 = 0.05;
 
 #[derive(Debug, Clone)]
 pub struct Backoff {

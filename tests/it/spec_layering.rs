@@ -2,7 +2,7 @@
 //! defaults < spec file < `JOBWAIT_*` environment < flags; YAML, TOML and JSON files;
 //! `JOBWAIT_JOBS` as a list; empty variables count as unset.
 
-use crate::support::{aksk_env, run, s, write_file, Output, AK, SK};
+use crate::support::{aksk_env, bin, run, s, write_file, Output, AK, SK};
 
 const ENDPOINT: &str = "http://jobs.example:8443";
 
@@ -315,4 +315,36 @@ async fn durations_with_spaces_are_accepted_from_flags_and_environment() {
         "every 5s growing to 1m 30s",
         "JOBWAIT_POLL__MAX_INTERVAL",
     );
+}
+
+/// Regression: `validate … | head -1` panicked on the closed pipe (exit 101).
+#[test]
+fn validate_into_a_closed_pipe_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs: Vec<String> = (0..3000).map(|i| format!("ecs:job{i}")).collect();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        &format!(
+            "project_id: p\nendpoint: http://127.0.0.1:1\njobs: [{}]\n",
+            jobs.join(", ")
+        ),
+    );
+    let script = format!(
+        "{} validate -f {} | head -1; echo \"rc=${{PIPESTATUS[0]}}\"",
+        bin().display(),
+        s(&spec)
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .env_clear()
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.ends_with("rc=0\n"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
