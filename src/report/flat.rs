@@ -9,13 +9,7 @@ use super::Report;
 pub fn flat(report: &Report) -> IndexMap<String, String> {
     let s = &report.summary;
     let mut out: IndexMap<String, String> = [
-        (
-            "result",
-            serde_json::to_value(report.result)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-        ),
+        ("result", report.result.as_str().to_owned()),
         ("exit_code", report.exit_code.to_string()),
         ("total", s.total.to_string()),
         ("succeeded", s.succeeded.to_string()),

@@ -93,7 +93,7 @@ pub fn summary(report: &Report) -> String {
     let s = &report.summary;
     let mut out = format!(
         "### jobwait: {} ({} of {} jobs succeeded)\n\n| job | service | outcome | sub-jobs | reason |\n|---|---|---|---|---|\n",
-        serde_json::to_value(report.result).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        report.result.as_str(),
         s.succeeded,
         s.total
     );
@@ -104,10 +104,7 @@ pub fn summary(report: &Report) -> String {
         } else {
             "–".to_owned()
         };
-        let outcome = serde_json::to_value(job.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let outcome = job.outcome.as_str();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",

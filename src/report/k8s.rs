@@ -17,10 +17,7 @@ pub fn message(report: &Report) -> String {
     let s = &report.summary;
     let mut out = format!(
         "jobwait: {} (exit {}): {} of {} jobs succeeded\n",
-        serde_json::to_value(report.result)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        report.result.as_str(),
         report.exit_code,
         s.succeeded,
         s.total

@@ -49,6 +49,19 @@ pub enum RunResult {
     Interrupted,
 }
 
+impl RunResult {
+    /// The name the report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Success => "success",
+            RunResult::Failure => "failure",
+            RunResult::Error => "error",
+            RunResult::Timeout => "timeout",
+            RunResult::Interrupted => "interrupted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Summary {
     pub total: usize,
@@ -221,6 +234,28 @@ mod tests {
             errored,
             timed_out,
             cancelled,
+        }
+    }
+
+    #[test]
+    fn names_match_the_serialized_form() {
+        for r in [
+            RunResult::Success,
+            RunResult::Failure,
+            RunResult::Error,
+            RunResult::Timeout,
+            RunResult::Interrupted,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        for o in [
+            Outcome::Succeeded,
+            Outcome::Failed,
+            Outcome::Errored,
+            Outcome::TimedOut,
+            Outcome::Cancelled,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }
     }
 

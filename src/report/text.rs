@@ -53,10 +53,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "\n{} (exit {}): {} of {} jobs, in {:.1}s",
-        serde_json::to_value(report.result)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        report.result.as_str(),
         report.exit_code,
         counts.join(", "),
         s.total,

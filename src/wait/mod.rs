@@ -60,6 +60,19 @@ pub enum Outcome {
     Cancelled,
 }
 
+impl Outcome {
+    /// The name the report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Why the whole wait is being stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
