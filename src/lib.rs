@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod cloud;
 pub mod demo;
+pub mod diagnostics;
 pub mod environment;
 pub mod exit;
 pub mod progress;
 pub mod report;
+pub mod schema;
 pub mod secret;
 pub mod sim;
 pub mod spec;
@@ -24,7 +26,7 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use cli::{Cli, Command, SchemaKind, WaitArgs};
+use cli::{Cli, Command, WaitArgs};
 use environment::Environment;
 use exit::ExitStatus;
 use report::Report;
@@ -41,36 +43,6 @@ pub enum RunError {
     Failed(String),
 }
 
-/// A message as one readable line: line breaks become spaces, control characters are escaped,
-/// and a huge value someone passed is cut (at 400 characters) instead of echoed whole.
-pub fn one_line(message: &str) -> String {
-    const MAX: usize = 400;
-    let mut out = String::with_capacity(message.len().min(MAX + 32));
-    let mut last_space = false;
-    for c in message.chars() {
-        let piece = match c {
-            '\n' | '\r' | '\t' => " ".to_owned(),
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        };
-        if piece == " " {
-            if last_space {
-                continue;
-            }
-            last_space = true;
-        } else {
-            last_space = false;
-        }
-        out.push_str(&piece);
-    }
-    let total = out.chars().count();
-    if total > MAX {
-        out = out.chars().take(MAX).collect::<String>()
-            + &format!("… ({} more characters)", total - MAX);
-    }
-    out
-}
-
 /// Runs one command line to its exit status.
 pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
     match cli.command {
@@ -78,7 +50,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
         Some(Command::Wait(args)) => wait(args, Environment::capture()).await,
         Some(Command::Validate(args)) => validate(args, Environment::capture()),
         Some(Command::Schema { which }) => {
-            println!("{}", schema(which));
+            println!("{}", schema::schema(which));
             Ok(ExitStatus::Success)
         }
         Some(Command::Simulate { listen, scenario }) => {
@@ -140,7 +112,7 @@ async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> 
     if group {
         eprintln!("::group::jobwait log");
     }
-    init_logging(plan.verbose, plan.log_format);
+    diagnostics::init_logging(plan.verbose, plan.log_format);
     let report = execute(&plan, &env).await;
     if group {
         eprintln!("::endgroup::");
@@ -165,7 +137,7 @@ fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`validate | head`) is not an error.
     let _ = stdout
-        .write_all(describe_plan(&plan, &loaded).as_bytes())
+        .write_all(spec::describe::describe_plan(&plan, &loaded).as_bytes())
         .and_then(|()| stdout.flush());
     Ok(ExitStatus::Success)
 }
@@ -290,192 +262,5 @@ async fn forward_signals(stop: watch::Sender<Option<Stop>>) {
             sig.name()
         );
         stop.send_replace(Some(Stop::Signal(sig)));
-    }
-}
-
-/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides. JSON lines
-/// for log collectors with `log_format: json`.
-fn init_logging(verbose: u8, format: spec::raw::LogFormat) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = std::env::var("JOBWAIT_LOG")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("warn,jobwait={level}"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = match format {
-        spec::raw::LogFormat::Json => builder.json().try_init(),
-        spec::raw::LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-            .try_init(),
-    };
-}
-
-/// The plan in words, for `validate`: every job with its URL and criteria, then the settings
-/// with the layer that set each (file, variable, flag or default). Never shows a secret.
-pub fn describe_plan(plan: &Plan, loaded: &spec::load::Loaded) -> String {
-    use std::fmt::Write as _;
-    let from = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| loaded.origin(k))
-            .unwrap_or_else(|| "default".to_owned())
-    };
-    let dur = |d: std::time::Duration| humantime::format_duration(d).to_string();
-    let mut out = String::new();
-    let shard = plan
-        .shard
-        .map(|s| format!(" (shard {}/{})", s.index, s.count))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{} job(s){shard} from {}",
-        plan.jobs.len(),
-        from(&["jobs"])
-    );
-    let project = match &plan.project {
-        spec::plan::Project::Id(id) => id.clone(),
-        spec::plan::Project::FromRegion(_) => "{project_id}".to_owned(),
-    };
-    for job in &plan.jobs {
-        let c = &job.criteria;
-        let timeout = job
-            .timeout
-            .map(|t| format!("; timeout {}", dur(t)))
-            .unwrap_or_default();
-        // The `{project_id}` placeholder is shown as written, not percent-encoded.
-        let url = job
-            .url(&project)
-            .as_str()
-            .replace("%7Bproject_id%7D", "{project_id}");
-        let _ = writeln!(out, "  {}\n    GET {url}", job.label());
-        let _ = writeln!(
-            out,
-            "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",
-            c.sub_jobs,
-            c.pending_payment,
-            format!("{:?}", c.unknown_status).to_lowercase(),
-            dur(c.not_found_grace),
-            if c.confirm > 1 { format!(", confirm {}", c.confirm) } else { String::new() },
-            c.job_type.as_ref().map(|t| format!(", job_type {t}")).unwrap_or_default(),
-        );
-    }
-    let auth = plan.credentials.as_ref().map_or_else(
-        || "none found: a wait would stop with exit 2".to_owned(),
-        |c| c.describe(),
-    );
-    let rows = [
-        (
-            "project",
-            match &plan.project {
-                spec::plan::Project::Id(id) => format!("{id} ({})", from(&["project_id"])),
-                spec::plan::Project::FromRegion(r) => {
-                    format!("looked up in IAM as the project named {r} at the start")
-                }
-            },
-        ),
-        (
-            "endpoint",
-            format!(
-                "from {}",
-                from(&["endpoint", "endpoints", "cloud", "region"])
-            ),
-        ),
-        ("auth", auth),
-        (
-            "timeout",
-            format!("{} ({})", dur(plan.timeout), from(&["timeout"])),
-        ),
-        (
-            "poll",
-            format!(
-                "every {} growing to {} ({})",
-                dur(plan.poll.interval),
-                dur(plan.poll.max_interval),
-                from(&["poll.interval", "poll.max_interval", "poll"])
-            ),
-        ),
-        (
-            "rate limit",
-            format!(
-                "{} requests/s per host ({})",
-                plan.rate_limit,
-                from(&["rate_limit"])
-            ),
-        ),
-        (
-            "fail fast",
-            format!("{} ({})", plan.fail_fast, from(&["fail_fast"])),
-        ),
-        (
-            "fail on",
-            format!("{:?} ({})", plan.fail_on, from(&["fail_on"])).to_lowercase(),
-        ),
-    ];
-    for (name, value) in rows {
-        let _ = writeln!(out, "{name:<11} {value}");
-    }
-    out
-}
-
-/// A JSON Schema, pretty-printed.
-pub fn schema(which: SchemaKind) -> String {
-    let schema = match which {
-        SchemaKind::Spec => schemars::schema_for!(spec::raw::RawSpec),
-        SchemaKind::Report => schemars::schema_for!(Report),
-    };
-    serde_json::to_string_pretty(&schema).expect("schemas serialize")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The committed schemas are what the code generates; the message says how to refresh them.
-    #[test]
-    fn one_line_joins_lines_escapes_controls_and_cuts_huge_values() {
-        assert_eq!(one_line("a\n  b\r\nc\u{7}"), "a b c\\u{7}");
-        let huge = format!("bad value `{}`", "x".repeat(5000));
-        let line = one_line(&huge);
-        assert!(
-            line.chars().count() < 450 && line.ends_with("more characters)"),
-            "{line}"
-        );
-    }
-
-    #[test]
-    fn committed_schemas_match_the_code() {
-        for (which, file) in [(SchemaKind::Spec, "spec"), (SchemaKind::Report, "report")] {
-            let path = format!("{}/schema/{file}.schema.json", env!("CARGO_MANIFEST_DIR"));
-            let committed = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(
-                committed.trim_end() == schema(which).trim_end(),
-                "{path} is out of date; regenerate it with:\n  cargo run -- schema {file} > schema/{file}.schema.json"
-            );
-        }
-    }
-
-    /// Editors validate specs with the schema: it must accept what the parser accepts.
-    #[test]
-    fn spec_schema_accepts_the_demo_spec_and_rejects_unknown_keys() {
-        let schema: serde_json::Value = serde_json::from_str(&schema(SchemaKind::Spec)).unwrap();
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let demo: serde_json::Value = serde_yaml::from_str(demo::SPEC).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&demo)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{errors:#?}");
-        let text_jobs =
-            serde_json::json!({"jobs": "ecs:a, evs:b", "success": {"sub_jobs": {"ratio": 0.5}}});
-        assert!(validator.is_valid(&text_jobs));
-        assert!(!validator.is_valid(&serde_json::json!({"jobz": []})));
-        assert!(!validator.is_valid(&serde_json::json!({"success": {"sub_jobs": "most"}})));
     }
 }

@@ -9,12 +9,15 @@ async fn main() {
         Ok(status) => status.code(),
         Err(jobwait::RunError::Usage(problems)) => {
             for problem in problems {
-                eprintln!("jobwait: {}", jobwait::one_line(&problem));
+                eprintln!("jobwait: {}", jobwait::diagnostics::one_line(&problem));
             }
             jobwait::exit::ExitStatus::Usage.code()
         }
         Err(jobwait::RunError::Failed(message)) => {
-            eprintln!("jobwait: error: {}", jobwait::one_line(&message));
+            eprintln!(
+                "jobwait: error: {}",
+                jobwait::diagnostics::one_line(&message)
+            );
             jobwait::exit::ExitStatus::Error.code()
         }
     };

@@ -580,7 +580,7 @@ fn spec_file(ext: &str, contents: &[u8]) -> (tempfile::TempDir, PathBuf) {
 /// length — and never a panic (a panic fails the property with its message and the input).
 ///
 /// The messages themselves may span lines (a TOML snippet, a value with a line break): the
-/// binary prints each through `jobwait::one_line`, which is what users see, so that is checked.
+/// binary prints each through `jobwait::diagnostics::one_line`, which is what users see, so that is checked.
 fn load_and_plan(
     path: Option<&std::path::Path>,
     env: &[(String, String)],
@@ -599,7 +599,7 @@ fn load_and_plan(
     };
     prop_assert!(!problems.is_empty(), "an Err without a message");
     for p in &problems {
-        let printed = jobwait::one_line(p);
+        let printed = jobwait::diagnostics::one_line(p);
         prop_assert!(
             !printed.trim().is_empty(),
             "an empty message in {problems:?}"

@@ -1,0 +1,77 @@
+//! What goes to standard error besides progress: the tracing subscriber (text or JSON lines,
+//! verbosity, `JOBWAIT_LOG`) and [`one_line`], which keeps every error message one readable line.
+
+use std::io::IsTerminal;
+
+use crate::spec::raw::LogFormat;
+
+/// A message as one readable line: line breaks become spaces, control characters are escaped,
+/// and a huge value someone passed is cut (at 400 characters) instead of echoed whole.
+pub fn one_line(message: &str) -> String {
+    const MAX: usize = 400;
+    let mut out = String::with_capacity(message.len().min(MAX + 32));
+    let mut last_space = false;
+    for c in message.chars() {
+        let piece = match c {
+            '\n' | '\r' | '\t' => " ".to_owned(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        };
+        if piece == " " {
+            if last_space {
+                continue;
+            }
+            last_space = true;
+        } else {
+            last_space = false;
+        }
+        out.push_str(&piece);
+    }
+    let total = out.chars().count();
+    if total > MAX {
+        out = out.chars().take(MAX).collect::<String>()
+            + &format!("… ({} more characters)", total - MAX);
+    }
+    out
+}
+
+/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides. JSON lines
+/// for log collectors with `log_format: json`.
+pub fn init_logging(verbose: u8, format: LogFormat) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("JOBWAIT_LOG")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("warn,jobwait={level}"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .try_init(),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_joins_lines_escapes_controls_and_cuts_huge_values() {
+        assert_eq!(one_line("a\n  b\r\nc\u{7}"), "a b c\\u{7}");
+        let huge = format!("bad value `{}`", "x".repeat(5000));
+        let line = one_line(&huge);
+        assert!(
+            line.chars().count() < 450 && line.ends_with("more characters)"),
+            "{line}"
+        );
+    }
+}

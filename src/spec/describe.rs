@@ -1,0 +1,111 @@
+//! The plan in words, for `validate` and `wait --dry-run`: what a wait would do, and which
+//! layer (file, variable, flag, default) set each value. Never shows a secret.
+
+use super::load::Loaded;
+use super::plan::{Plan, Project};
+
+/// The plan in words, for `validate`: every job with its URL and criteria, then the settings
+/// with the layer that set each (file, variable, flag or default). Never shows a secret.
+pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
+    use std::fmt::Write as _;
+    let from = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| loaded.origin(k))
+            .unwrap_or_else(|| "default".to_owned())
+    };
+    let dur = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let mut out = String::new();
+    let shard = plan
+        .shard
+        .map(|s| format!(" (shard {}/{})", s.index, s.count))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} job(s){shard} from {}",
+        plan.jobs.len(),
+        from(&["jobs"])
+    );
+    let project = match &plan.project {
+        Project::Id(id) => id.clone(),
+        Project::FromRegion(_) => "{project_id}".to_owned(),
+    };
+    for job in &plan.jobs {
+        let c = &job.criteria;
+        let timeout = job
+            .timeout
+            .map(|t| format!("; timeout {}", dur(t)))
+            .unwrap_or_default();
+        // The `{project_id}` placeholder is shown as written, not percent-encoded.
+        let url = job
+            .url(&project)
+            .as_str()
+            .replace("%7Bproject_id%7D", "{project_id}");
+        let _ = writeln!(out, "  {}\n    GET {url}", job.label());
+        let _ = writeln!(
+            out,
+            "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",
+            c.sub_jobs,
+            c.pending_payment,
+            format!("{:?}", c.unknown_status).to_lowercase(),
+            dur(c.not_found_grace),
+            if c.confirm > 1 { format!(", confirm {}", c.confirm) } else { String::new() },
+            c.job_type.as_ref().map(|t| format!(", job_type {t}")).unwrap_or_default(),
+        );
+    }
+    let auth = plan.credentials.as_ref().map_or_else(
+        || "none found: a wait would stop with exit 2".to_owned(),
+        |c| c.describe(),
+    );
+    let rows = [
+        (
+            "project",
+            match &plan.project {
+                Project::Id(id) => format!("{id} ({})", from(&["project_id"])),
+                Project::FromRegion(r) => {
+                    format!("looked up in IAM as the project named {r} at the start")
+                }
+            },
+        ),
+        (
+            "endpoint",
+            format!(
+                "from {}",
+                from(&["endpoint", "endpoints", "cloud", "region"])
+            ),
+        ),
+        ("auth", auth),
+        (
+            "timeout",
+            format!("{} ({})", dur(plan.timeout), from(&["timeout"])),
+        ),
+        (
+            "poll",
+            format!(
+                "every {} growing to {} ({})",
+                dur(plan.poll.interval),
+                dur(plan.poll.max_interval),
+                from(&["poll.interval", "poll.max_interval", "poll"])
+            ),
+        ),
+        (
+            "rate limit",
+            format!(
+                "{} requests/s per host ({})",
+                plan.rate_limit,
+                from(&["rate_limit"])
+            ),
+        ),
+        (
+            "fail fast",
+            format!("{} ({})", plan.fail_fast, from(&["fail_fast"])),
+        ),
+        (
+            "fail on",
+            format!("{:?} ({})", plan.fail_on, from(&["fail_on"])).to_lowercase(),
+        ),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(out, "{name:<11} {value}");
+    }
+    out
+}
