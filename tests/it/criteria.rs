@@ -30,20 +30,20 @@ fn spec(dir: &std::path::Path, url: &str, success: &str) -> std::path::PathBuf {
     )
 }
 
-#[tokio::test]
-async fn all_fails_a_batch_at_its_first_failed_sub_job_before_the_main_job_ends() {
+/// Waits on the batch with these spec-wide criteria; the exit code and the report.
+async fn wait_on_batch(success: &str) -> (i32, Value) {
     let sim = sim_with_auth(BATCH).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &[
-            "-f",
-            s(&spec(dir.path(), &sim.base_url(), "{ sub_jobs: all }")),
-        ],
-        &aksk_env(),
-    )
-    .await;
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let report = json(&out.stdout);
+    let spec = spec(dir.path(), &sim.base_url(), success);
+    let out = run(&["-f", s(&spec)], &aksk_env()).await;
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    (out.code, json(&out.stdout))
+}
+
+#[tokio::test]
+async fn all_fails_a_batch_at_its_first_failed_sub_job_before_the_main_job_ends() {
+    let (code, report) = wait_on_batch("{ sub_jobs: all }").await;
+    assert_eq!(code, 1);
     let job = job(&report, "batch");
     assert_eq!(job["outcome"], "failed");
     assert_eq!(
@@ -72,22 +72,8 @@ async fn all_fails_a_batch_at_its_first_failed_sub_job_before_the_main_job_ends(
 
 #[tokio::test]
 async fn at_least_succeeds_a_batch_whose_main_job_failed() {
-    let sim = sim_with_auth(BATCH).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &[
-            "-f",
-            s(&spec(
-                dir.path(),
-                &sim.base_url(),
-                "{ sub_jobs: { at_least: 3 } }",
-            )),
-        ],
-        &aksk_env(),
-    )
-    .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let report = json(&out.stdout);
+    let (code, report) = wait_on_batch("{ sub_jobs: { at_least: 3 } }").await;
+    assert_eq!(code, 0);
     let job = job(&report, "batch");
     assert_eq!(job["outcome"], "succeeded");
     assert_eq!(job["status"], "FAIL");
@@ -112,22 +98,8 @@ async fn at_least_succeeds_a_batch_whose_main_job_failed() {
 
 #[tokio::test]
 async fn at_least_fails_early_once_it_can_no_longer_be_met() {
-    let sim = sim_with_auth(BATCH).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        &[
-            "-f",
-            s(&spec(
-                dir.path(),
-                &sim.base_url(),
-                "{ sub_jobs: { at_least: 4 } }",
-            )),
-        ],
-        &aksk_env(),
-    )
-    .await;
-    assert_eq!(out.code, 1);
-    let report = json(&out.stdout);
+    let (code, report) = wait_on_batch("{ sub_jobs: { at_least: 4 } }").await;
+    assert_eq!(code, 1);
     assert_eq!(job(&report, "batch")["status"], "RUNNING");
     assert!(job(&report, "batch")["reason"]
         .as_str()
