@@ -30,7 +30,7 @@ pub fn one_line(message: &str) -> String {
     let total = out.chars().count();
     if total > MAX {
         out = out.chars().take(MAX).collect::<String>()
-            + &format!("… ({} more characters)", total - MAX);
+            + &format!("... ({} more characters)", total - MAX);
     }
     out
 }

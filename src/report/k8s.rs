@@ -36,7 +36,7 @@ fn truncate(mut text: String, limit: usize) -> String {
     if text.len() <= limit {
         return text;
     }
-    const MARK: &str = "\n…(truncated)";
+    const MARK: &str = "\n...(truncated)";
     let mut cut = limit - MARK.len();
     while !text.is_char_boundary(cut) {
         cut -= 1;
