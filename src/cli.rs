@@ -115,6 +115,9 @@ pub struct WaitArgs {
     /// Longest delay between polls of a job [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub poll_max_interval: Option<String>,
+    /// How the next poll is timed: adaptive (reads the job's progress) or backoff [default: adaptive]
+    #[arg(long, value_name = "SCHEDULE")]
+    pub poll_schedule: Option<String>,
     /// Requests per second per endpoint host [default: 10]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<String>,
@@ -164,6 +167,7 @@ impl WaitArgs {
             ("endpoint", &self.endpoint),
             ("poll.interval", &self.poll_interval),
             ("poll.max_interval", &self.poll_max_interval),
+            ("poll.schedule", &self.poll_schedule),
             ("rate_limit", &self.rate_limit),
             ("shard", &self.shard),
         ];

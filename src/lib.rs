@@ -43,6 +43,18 @@ pub enum RunError {
     Failed(String),
 }
 
+/// The runtime for one command line. Waiting runs on the calling thread alone: the engine is
+/// one driver future, and a second thread would only add wake-ups and hand-offs between
+/// threads to every poll (measured in BENCHMARKS.md). The simulator serves many clients at
+/// once, so `simulate` gets a worker per core.
+pub fn runtime_for(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match cli.command {
+        Some(Command::Simulate { .. }) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().build()
+}
+
 /// Runs one command line to its exit status.
 pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
     match cli.command {
@@ -199,7 +211,7 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
     let stop = stop_tx.borrow().clone();
     Ok(Report::build(
         plan,
-        &results,
+        results,
         started,
         elapsed,
         stop.as_ref(),

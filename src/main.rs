@@ -2,10 +2,16 @@
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = jobwait::cli::Cli::parse();
-    let code = match jobwait::run(cli).await {
+    let runtime = match jobwait::runtime_for(&cli) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("jobwait: error: cannot start the async runtime: {e}");
+            std::process::exit(jobwait::exit::ExitStatus::Error.code());
+        }
+    };
+    let code = match runtime.block_on(jobwait::run(cli)) {
         Ok(status) => status.code(),
         Err(jobwait::RunError::Usage(problems)) => {
             for problem in problems {

@@ -106,10 +106,12 @@ impl JobReport {
 }
 
 impl Report {
-    /// `stop` is the reason the wait was stopped early, if it was.
+    /// `stop` is the reason the wait was stopped early, if it was. Takes the results by value:
+    /// each job document is dropped as soon as its entry is made, so ten thousand documents and
+    /// their report never sit in memory together.
     pub fn build(
         plan: &Plan,
-        results: &[JobResult],
+        results: Vec<JobResult>,
         started: SystemTime,
         elapsed: Duration,
         stop: Option<&Stop>,
@@ -119,22 +121,31 @@ impl Report {
             .iter()
             .zip(results)
             .map(|(job, r)| {
-                let last = r.last.as_ref();
-                let agg = last.map(aggregate).unwrap_or_default();
+                let agg = r.last.as_deref().map(aggregate).unwrap_or_default();
+                let last = r.last.map(|doc| *doc);
+                let (status, job_type, begin_time, end_time, error_code, fail_reason) = match last {
+                    Some(doc) => (
+                        Some(doc.status.as_str().to_owned()),
+                        doc.job_type,
+                        doc.begin_time.filter(|s| !s.is_empty()),
+                        doc.end_time.filter(|s| !s.is_empty()),
+                        doc.error_code,
+                        doc.fail_reason,
+                    ),
+                    None => (None, None, None, None, None, None),
+                };
                 JobReport {
                     name: job.name.clone(),
                     id: job.id.clone(),
                     service: job.service,
                     outcome: r.outcome,
-                    reason: r.reason.clone(),
-                    status: last.map(|d| d.status.as_str().to_owned()),
-                    job_type: last.and_then(|d| d.job_type.clone()),
-                    begin_time: last
-                        .and_then(|d| d.begin_time.clone())
-                        .filter(|s| !s.is_empty()),
-                    end_time: last.and_then(|d| d.end_time()).map(str::to_owned),
-                    error_code: last.and_then(|d| d.error_code.clone()),
-                    fail_reason: last.and_then(|d| d.fail_reason.clone()),
+                    reason: r.reason,
+                    status,
+                    job_type,
+                    begin_time,
+                    end_time,
+                    error_code,
+                    fail_reason,
                     polls: r.polls,
                     waited_seconds: round_ms(r.waited),
                     sub_jobs: agg.sub_jobs,

@@ -88,6 +88,14 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
             ),
         ),
         (
+            "poll schedule",
+            format!(
+                "{} ({})",
+                plan.poll.schedule.as_str(),
+                from(&["poll.schedule"])
+            ),
+        ),
+        (
             "rate limit",
             format!(
                 "{} requests/s per host ({})",

@@ -103,11 +103,13 @@ impl PlannedJob {
     }
 }
 
-/// Time between polls of one job: from `interval`, growing to `max_interval`.
+/// Time between polls of one job: from `interval`, growing to `max_interval`, chosen by
+/// `schedule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollPolicy {
     pub interval: Duration,
     pub max_interval: Duration,
+    pub schedule: crate::spec::raw::PollSchedule,
 }
 
 /// One shard of the job list: the jobs at positions `i` with `i % count == index`.
@@ -199,6 +201,11 @@ impl Plan {
                 .as_ref()
                 .and_then(|p| p.max_interval)
                 .map_or(DEFAULT_MAX_INTERVAL, |d| d.0),
+            schedule: raw
+                .poll
+                .as_ref()
+                .and_then(|p| p.schedule)
+                .unwrap_or_default(),
         };
         for (key, value, max) in [
             ("poll.interval", poll.interval, MAX_POLL_INTERVAL),

@@ -113,6 +113,30 @@ pub enum FailOn {
 pub struct RawPoll {
     pub interval: Option<HumanDuration>,
     pub max_interval: Option<HumanDuration>,
+    pub schedule: Option<PollSchedule>,
+}
+
+/// How the delay before a job's next poll is chosen. Either way it is never longer than
+/// `max_interval`, which bounds how late a finished job is noticed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PollSchedule {
+    /// Read the job document: its `begin_time`, sub-job progress, `process_percent`, and how
+    /// long jobs of the same `job_type` took in this run. Poll sparsely while the job cannot be
+    /// near its end, around the estimated end, and on the back-off when there is no estimate.
+    #[default]
+    Adaptive,
+    /// The plain back-off from `interval` to `max_interval`, whatever the job says.
+    Backoff,
+}
+
+impl PollSchedule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollSchedule::Adaptive => "adaptive",
+            PollSchedule::Backoff => "backoff",
+        }
+    }
 }
 
 /// How errors are retried. Retryable errors (network, 5xx, 429, unreadable bodies) are retried

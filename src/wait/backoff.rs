@@ -1,8 +1,10 @@
 //! The poll schedule as a pure iterator: delays grow from `interval` by ×1.5 up to
-//! `max_interval`, each shortened by up to 5 % of random jitter so that many jobs started
-//! together do not poll in lock-step. Never longer than `max_interval`, which bounds how late
-//! a finished job is noticed. (20 % made jobs at the cap poll 11 % more often than a fixed
-//! interval for the same bound; 5 % still spreads them by seconds at a one-minute cap.)
+//! `max_interval`. While they grow, each is shortened by up to 5 % of random jitter so that many
+//! jobs started together drift apart instead of polling in lock-step; at the cap the delay is
+//! `max_interval` exactly. Never longer than `max_interval`, which bounds how late a finished
+//! job is noticed; and jitter at the cap would only add requests for the same bound (20 % of it
+//! made jobs poll 11 % more often than a fixed interval). The host's pacer keeps jobs that
+//! still line up from leaving in a burst.
 
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ const JITTER: f64 = 0.05;
 
 #[derive(Debug, Clone)]
 pub struct Backoff {
+    interval: Duration,
     base: Duration,
     max: Duration,
     rng: fastrand::Rng,
@@ -21,10 +24,18 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(policy: PollPolicy, seed: u64) -> Backoff {
         Backoff {
+            interval: policy.interval,
             base: policy.interval,
             max: policy.max_interval,
             rng: fastrand::Rng::with_seed(seed),
         }
+    }
+}
+
+impl Backoff {
+    /// Starts over: the next delay is `interval` again.
+    pub fn restart(&mut self) {
+        self.base = self.interval;
     }
 }
 
@@ -34,6 +45,9 @@ impl Iterator for Backoff {
     fn next(&mut self) -> Option<Duration> {
         let base = self.base.min(self.max);
         self.base = base.mul_f64(GROWTH).min(self.max);
+        if base == self.max {
+            return Some(base);
+        }
         Some(base.mul_f64(1.0 - JITTER * self.rng.f64()))
     }
 }
@@ -47,6 +61,7 @@ mod tests {
         PollPolicy {
             interval: Duration::from_millis(interval_ms),
             max_interval: Duration::from_millis(max_ms),
+            schedule: crate::spec::raw::PollSchedule::Backoff,
         }
     }
 
@@ -57,7 +72,7 @@ mod tests {
             delays[0] <= Duration::from_millis(1000) && delays[0] >= Duration::from_millis(800)
         );
         assert!(delays[3] > delays[0], "{delays:?}");
-        assert!(delays[9] >= Duration::from_millis(4000), "{delays:?}");
+        assert_eq!(delays[9], Duration::from_millis(5000), "the cap, exactly");
     }
 
     proptest! {

@@ -1,25 +1,27 @@
-//! A shared request pacer per endpoint host: requests are spaced `1/rate` apart, so in any
-//! one-second window a host sees at most `rate` requests from us, however many jobs wait —
-//! which also spreads the first polls of a thousand jobs instead of firing them together.
+//! The request pacer of one endpoint host: slots `1/rate` apart, so in any one-second window a
+//! host sees at most `rate` requests from us, however many jobs wait — which also spreads the
+//! first polls of a thousand jobs instead of firing them together.
 //!
 //! Throttling is per user or IP, not per job, so the pacer adapts for the whole host: a 429
 //! halves the rate (down to 1/16 of it) and a `Retry-After` pauses every job on the host; each
-//! answered request then wins back a tenth of the lost pace. Built on `tokio::time`, so
-//! paused-time tests drive it instantly.
+//! answered request then wins back a tenth of the lost pace.
+//!
+//! It is plain data with no timers or locks: the engine's single driver asks it for slots with
+//! the current time and sleeps until [`Pacer::next_slot`] itself. A slot may be lent up to a
+//! small `ahead` early, so that requests due together leave in one wake-up; the
+//! [`DISPATCH_MARGIN`] in the spacing absorbs that, as it absorbs late dispatch.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 
 /// How far a host's rate may fall under throttling: to 1/16 of the configured rate.
 const MAX_SLOWDOWN: u32 = 16;
 
 /// Slack for the time between a slot and the request's arrival at the server, which varies
-/// (scheduling, connection set-up): any `floor(rate)` consecutive requests span at least
-/// 1 s + this, so no one-second window at the server holds more than `rate`.
-const DISPATCH_MARGIN: Duration = Duration::from_millis(50);
+/// (scheduling, connection set-up, slots lent early): any `floor(rate)` consecutive requests
+/// span at least 1 s + this, so no one-second window at the server holds more than `rate`.
+pub const DISPATCH_MARGIN: Duration = Duration::from_millis(50);
 
 /// The spacing that keeps `rate` per second with [`DISPATCH_MARGIN`] of slack.
 fn spacing_for(rate: f64) -> Duration {
@@ -30,16 +32,12 @@ fn spacing_for(rate: f64) -> Duration {
 
 #[derive(Debug)]
 pub struct Pacer {
-    /// The configured spacing, `1/rate`.
+    /// The configured spacing, `1/rate` with the margin.
     base: Duration,
-    state: Mutex<PaceState>,
-}
-
-#[derive(Debug)]
-struct PaceState {
-    next: Option<Instant>,
     /// The current spacing: `base` unless throttled.
     spacing: Duration,
+    /// The next free slot; `None` before the first request.
+    next: Option<Instant>,
 }
 
 impl Pacer {
@@ -47,77 +45,47 @@ impl Pacer {
         let base = spacing_for(rate_per_second);
         Pacer {
             base,
-            state: Mutex::new(PaceState {
-                next: None,
-                spacing: base,
-            }),
+            spacing: base,
+            next: None,
         }
     }
 
-    /// Waits for this caller's slot. Slots are handed out in call order.
-    pub async fn acquire(&self) {
-        let slot = {
-            let mut st = self.lock();
-            let now = Instant::now();
-            let slot = st.next.map_or(now, |n| n.max(now));
-            st.next = Some(slot + st.spacing);
-            slot
-        };
-        sleep_until(slot).await;
+    /// When the next slot is free (`now` if it already is).
+    pub fn next_slot(&self, now: Instant) -> Instant {
+        self.next.map_or(now, |n| n.max(now))
+    }
+
+    /// Takes the next slot if it is due by `now + ahead`; slots are handed out in call order.
+    pub fn try_take(&mut self, now: Instant, ahead: Duration) -> bool {
+        let slot = self.next_slot(now);
+        if slot > now + ahead {
+            return false;
+        }
+        self.next = Some(slot + self.spacing);
+        true
     }
 
     /// The host said 429: halve the rate, and hold every slot until `retry_after` has passed.
-    pub fn throttled(&self, retry_after: Option<Duration>) {
-        let mut st = self.lock();
-        st.spacing = (st.spacing * 2).min(self.base * MAX_SLOWDOWN);
+    pub fn throttled(&mut self, now: Instant, retry_after: Option<Duration>) {
+        self.spacing = (self.spacing * 2).min(self.base * MAX_SLOWDOWN);
         if let Some(wait) = retry_after {
-            let resume = Instant::now() + wait;
-            st.next = Some(st.next.map_or(resume, |n| n.max(resume)));
+            let resume = now + wait;
+            self.next = Some(self.next.map_or(resume, |n| n.max(resume)));
         }
     }
 
     /// The host answered: win back a tenth of the lost pace.
-    pub fn answered(&self) {
-        let mut st = self.lock();
-        if st.spacing > self.base {
+    pub fn answered(&mut self) {
+        if self.spacing > self.base {
             // A tenth of the gap, but at least 1 % of the base, so it really gets back.
-            let step = ((st.spacing - self.base) / 10).max(self.base / 100);
-            st.spacing = st.spacing.saturating_sub(step).max(self.base);
+            let step = ((self.spacing - self.base) / 10).max(self.base / 100);
+            self.spacing = self.spacing.saturating_sub(step).max(self.base);
         }
     }
 
     /// The current spacing (for tests and logs).
     pub fn spacing(&self) -> Duration {
-        self.lock().spacing
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, PaceState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// One pacer per host.
-#[derive(Debug, Default)]
-pub struct Pacers(HashMap<String, Pacer>);
-
-impl Pacers {
-    pub fn new<'a>(hosts: impl IntoIterator<Item = &'a str>, rate: f64) -> Pacers {
-        Pacers(
-            hosts
-                .into_iter()
-                .map(|h| (h.to_owned(), Pacer::new(rate)))
-                .collect(),
-        )
-    }
-
-    pub async fn acquire(&self, host: &str) {
-        if let Some(p) = self.0.get(host) {
-            p.acquire().await;
-        }
-    }
-
-    pub fn get(&self, host: &str) -> Option<&Pacer> {
-        self.0.get(host)
+        self.spacing
     }
 }
 
@@ -125,23 +93,22 @@ impl Pacers {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn spaces_requests_at_the_rate() {
-        let pacer = std::sync::Arc::new(Pacer::new(10.0));
+    /// Takes `n` slots, each as soon as it is free, and returns their offsets from the start.
+    fn take_as_due(pacer: &mut Pacer, n: usize) -> Vec<Duration> {
         let start = Instant::now();
-        let mut handles = Vec::new();
-        for _ in 0..25 {
-            let p = pacer.clone();
-            handles.push(tokio::spawn(async move {
-                p.acquire().await;
-                Instant::now()
-            }));
-        }
-        let mut times = Vec::new();
-        for h in handles {
-            times.push(h.await.unwrap() - start);
-        }
-        times.sort();
+        let mut now = start;
+        (0..n)
+            .map(|_| {
+                now = pacer.next_slot(now);
+                assert!(pacer.try_take(now, Duration::ZERO));
+                now - start
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spaces_requests_at_the_rate() {
+        let times = take_as_due(&mut Pacer::new(10.0), 25);
         // 25 requests at 10/s, 105 ms apart (50 ms of slack per second): the last at 2.52 s;
         // no 1-s window holds more than 10, even with 50 ms of dispatch jitter.
         assert_eq!(*times.last().unwrap(), Duration::from_millis(2520));
@@ -157,27 +124,44 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn throttling_halves_the_rate_pauses_for_retry_after_and_recovers() {
-        let pacer = Pacer::new(10.0);
-        pacer.acquire().await;
-        pacer.throttled(None);
+    #[test]
+    fn a_slot_is_lent_early_only_within_ahead() {
+        let mut pacer = Pacer::new(1000.0);
+        let now = Instant::now();
+        // 1.05 ms apart: ten slots fall within 10 ms, the eleventh does not.
+        let lent = (0..20)
+            .take_while(|_| pacer.try_take(now, Duration::from_millis(10)))
+            .count();
+        assert_eq!(lent, 10);
+        assert_eq!(
+            pacer.next_slot(now) - now,
+            Duration::from_micros(10_500),
+            "a refused slot stays the next one"
+        );
+    }
+
+    #[test]
+    fn throttling_halves_the_rate_pauses_for_retry_after_and_recovers() {
+        let mut pacer = Pacer::new(10.0);
+        let now = Instant::now();
+        assert!(pacer.try_take(now, Duration::ZERO));
+        pacer.throttled(now, None);
         assert_eq!(pacer.spacing(), Duration::from_millis(210));
         for _ in 0..10 {
-            pacer.throttled(None);
+            pacer.throttled(now, None);
         }
         assert_eq!(
             pacer.spacing(),
             Duration::from_millis(1680),
             "at most 16 times slower"
         );
-        let start = Instant::now();
-        pacer.throttled(Some(Duration::from_secs(5)));
-        pacer.acquire().await;
-        assert!(
-            Instant::now() - start >= Duration::from_secs(5),
+        pacer.throttled(now, Some(Duration::from_secs(5)));
+        assert_eq!(
+            pacer.next_slot(now) - now,
+            Duration::from_secs(5),
             "Retry-After holds the host"
         );
+        assert!(!pacer.try_take(now + Duration::from_secs(4), Duration::ZERO));
         for _ in 0..200 {
             pacer.answered();
         }

@@ -13,6 +13,7 @@ use crate::cloud::wire::ApiErrorBody;
 use crate::spec::raw::{FailOn, SubJobPolicy};
 use crate::spec::{OutputFormat, PollPolicy};
 use crate::verdict::Criteria;
+use tokio::time::Instant;
 
 type Response = Result<Job, FetchError>;
 
@@ -228,6 +229,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         poll: PollPolicy {
             interval: secs(1),
             max_interval: secs(10),
+            schedule: crate::spec::raw::PollSchedule::Adaptive,
         },
         // High enough that the pacer never shapes a test that is not about it.
         rate_limit: 1000.0,
@@ -343,6 +345,7 @@ async fn running_then_success_polls_on_the_backoff_schedule() {
     plan.poll = PollPolicy {
         interval: secs(2),
         max_interval: secs(5),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     let source = FakeSource::new().script("a", running_then("a", 6, "SUCCESS"));
     let t0 = Instant::now();
@@ -417,6 +420,7 @@ async fn a_shorter_per_job_timeout_is_honoured_while_the_others_go_on() {
     plan.poll = PollPolicy {
         interval: secs(5),
         max_interval: secs(30),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     // Fetches of `long` at about 0, 5, 12, 23, 40 s: it succeeds well after `short` gave up.
     let source = FakeSource::new()
@@ -553,6 +557,7 @@ async fn not_found_within_the_grace_is_pending_until_the_job_appears() {
     plan.poll = PollPolicy {
         interval: secs(5),
         max_interval: secs(60),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     // Default grace: 30 s; the fetches come at about 0, 5, 12.5 and 23.75 s.
     assert_eq!(plan.jobs[0].criteria.not_found_grace, secs(30));
@@ -586,6 +591,7 @@ async fn not_found_after_the_grace_is_errored_mentioning_deletion_after_a_day() 
     plan.poll = PollPolicy {
         interval: secs(2),
         max_interval: secs(4),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     let source = FakeSource::new().script("a", vec![not_found()]);
     let t0 = Instant::now();
@@ -669,6 +675,7 @@ async fn the_request_timeout_is_bounded_by_the_time_left() {
     plan.poll = PollPolicy {
         interval: secs(3),
         max_interval: secs(3),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     let source = FakeSource::new()
         .script("near", running("near", 1))
@@ -700,6 +707,7 @@ fn fail_fast_plan(fail_fast: bool) -> (Plan, FakeSource) {
     plan.poll = PollPolicy {
         interval: secs(2),
         max_interval: secs(10),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     let source = FakeSource::new()
         .script("done", vec![st("done", "SUCCESS")])
@@ -833,6 +841,7 @@ async fn the_pacer_holds_one_host_to_rate_limit_requests_per_second() {
     plan.poll = PollPolicy {
         interval: secs(1),
         max_interval: secs(2),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     let source = ids
         .iter()
@@ -1081,6 +1090,7 @@ async fn confirm_requires_the_terminal_status_n_reads_in_a_row() {
     plan.poll = PollPolicy {
         interval: secs(2),
         max_interval: secs(30),
+        schedule: crate::spec::raw::PollSchedule::Backoff,
     };
     plan.jobs[0].criteria.confirm = 3;
     // SUCCESS, then a lagging RUNNING (the streak restarts), then SUCCESS three times.

@@ -1,0 +1,379 @@
+//! The driver: one future that runs every job of the plan.
+//!
+//! A task per job would cost each waiting job a task cell of kilobytes and every poll its own
+//! wake-up. Here a waiting job is a [`JobState`] of a few hundred bytes plus an entry in one
+//! timer queue, and the driver loops: fire due timers (deadlines end jobs, poll wake-ups queue
+//! them for their host), hand out request slots (in-flight limit, then the host's pacer), then
+//! sleep until the next timer, a response or a stop. Poll wake-ups are rounded up to a
+//! [`POLL_TICK`] grid so that polls due within a few milliseconds of each other leave together,
+//! and the pacer lends slots up to [`LEND_AHEAD`] early for the same reason: on a busy run the
+//! process wakes a few dozen times a second, not once per request.
+//!
+//! The loop checks for a stop before anything else, so a signal or fail-fast cancels every job
+//! that has no verdict in the same instant, and requests in flight are dropped with the driver.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::job::{cancelled_reason, JobState, Next, Phase, Rules, Seen};
+use super::pacer::Pacer;
+use super::schedule::TypeDurations;
+use super::{Event, JobResult, JobSource, Outcome, Stop};
+use crate::cloud::client::FetchError;
+use crate::cloud::wire::Job;
+use crate::spec::Plan;
+
+/// The grid poll wake-ups are rounded up to (from the start of the wait). It adds at most this
+/// to a poll's delay — 0.5 % of a 2-s interval — and lets polls due together share a wake-up.
+pub const POLL_TICK: Duration = Duration::from_millis(10);
+
+/// How early the pacer may lend a slot to a request that is due now. Well inside the pacer's
+/// dispatch margin, so the rate limit holds at the server.
+pub const LEND_AHEAD: Duration = Duration::from_millis(10);
+
+type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, Result<Job, FetchError>)> + Send + 'a>>;
+
+/// A timer queue entry. At equal times a deadline comes before a poll: a poll due exactly at
+/// the deadline is not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: Instant,
+    kind: TimerKind,
+    job: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Deadline,
+    Poll,
+}
+
+/// One endpoint host: its pacer and the jobs queued for its slots.
+struct Host {
+    pacer: Pacer,
+    ready: VecDeque<u32>,
+}
+
+/// What woke the driver. (Lives for one turn of the loop, on the stack: its size is no cost.)
+#[allow(clippy::large_enum_variant)]
+enum Wake {
+    Stopped,
+    Fetched(usize, Result<Job, FetchError>),
+    Timer,
+}
+
+pub(super) struct Driver<'a, S> {
+    plan: &'a Plan,
+    source: &'a S,
+    rules: Rules,
+    start: Instant,
+    /// The wall clock at `start`: the adaptive schedule compares it with the API's times.
+    wall_start: SystemTime,
+    types: TypeDurations,
+    states: Vec<JobState>,
+    results: Vec<Option<JobResult>>,
+    unfinished: usize,
+    timers: BinaryHeap<Reverse<Timer>>,
+    hosts: Vec<Host>,
+    in_flight: FuturesUnordered<Fetch<'a>>,
+    stop: watch::Sender<Option<Stop>>,
+    events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+impl<'a, S: JobSource> Driver<'a, S> {
+    pub fn new(
+        plan: &'a Plan,
+        source: &'a S,
+        stop: watch::Sender<Option<Stop>>,
+        events: Option<mpsc::UnboundedSender<Event>>,
+    ) -> Driver<'a, S> {
+        let start = Instant::now();
+        let overall = start + plan.timeout;
+        let mut host_ids: HashMap<String, u32> = HashMap::new();
+        let mut hosts = Vec::new();
+        let mut states = Vec::with_capacity(plan.jobs.len());
+        let mut timers = BinaryHeap::with_capacity(plan.jobs.len() * 2);
+        for (index, job) in plan.jobs.iter().enumerate() {
+            let host_header = crate::cloud::auth::host_header(&job.base);
+            let host = *host_ids.entry(host_header).or_insert_with(|| {
+                hosts.push(Host {
+                    pacer: Pacer::new(plan.rate_limit),
+                    ready: VecDeque::new(),
+                });
+                (hosts.len() - 1) as u32
+            });
+            let deadline = job.timeout.map_or(overall, |t| (start + t).min(overall));
+            timers.push(Reverse(Timer {
+                at: deadline,
+                kind: TimerKind::Deadline,
+                job: index as u32,
+            }));
+            // Every job is due at once; the pacer spreads the first polls.
+            hosts[host as usize].ready.push_back(index as u32);
+            states.push(JobState::new(host, deadline, plan.poll, fastrand::u64(..)));
+        }
+        Driver {
+            plan,
+            source,
+            rules: Rules {
+                poll: plan.poll,
+                max_consecutive_errors: plan.max_consecutive_errors,
+            },
+            start,
+            wall_start: SystemTime::now(),
+            types: TypeDurations::default(),
+            results: (0..plan.jobs.len()).map(|_| None).collect(),
+            unfinished: plan.jobs.len(),
+            states,
+            timers,
+            hosts,
+            in_flight: FuturesUnordered::new(),
+            stop,
+            events,
+        }
+    }
+
+    pub async fn run(mut self) -> Vec<JobResult> {
+        let mut stop_rx = self.stop.subscribe();
+        let sleep = tokio::time::sleep_until(self.start);
+        tokio::pin!(sleep);
+        loop {
+            let stopped = stop_rx.borrow_and_update().clone();
+            if let Some(stop) = stopped {
+                self.cancel_all(&stop);
+            }
+            if self.unfinished == 0 {
+                break;
+            }
+            let now = Instant::now();
+            self.fire_timers(now);
+            self.dispatch(now);
+            if self.unfinished == 0 {
+                break;
+            }
+            let wake_at = self.next_wake(now);
+            if let Some(at) = wake_at {
+                if sleep.deadline() != at {
+                    sleep.as_mut().reset(at);
+                }
+            }
+            let wake = tokio::select! {
+                biased;
+                _ = stop_rx.changed() => Wake::Stopped,
+                Some((job, fetched)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    Wake::Fetched(job, fetched)
+                }
+                () = &mut sleep, if wake_at.is_some() => Wake::Timer,
+            };
+            match wake {
+                Wake::Fetched(job, fetched) => self.on_fetched(job, fetched),
+                Wake::Stopped | Wake::Timer => {}
+            }
+        }
+        let start = self.start;
+        self.results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| JobResult {
+                    outcome: Outcome::Errored,
+                    reason: "internal error: the wait ended without a result for this job"
+                        .to_owned(),
+                    last: None,
+                    polls: 0,
+                    waited: start.elapsed(),
+                })
+            })
+            .collect()
+    }
+
+    /// Ends jobs whose deadline passed and queues jobs whose poll is due.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(Reverse(timer)) = self.timers.peek().copied() {
+            if timer.at > now {
+                break;
+            }
+            self.timers.pop();
+            let index = timer.job as usize;
+            let state = &mut self.states[index];
+            match timer.kind {
+                TimerKind::Deadline if state.phase != Phase::Done => {
+                    let waited = now - self.start;
+                    let (outcome, reason) = state.at_deadline(&self.plan.jobs[index], waited);
+                    self.finish(index, outcome, reason);
+                }
+                TimerKind::Poll
+                    if state.phase == Phase::Waiting && state.wake == Some(timer.at) =>
+                {
+                    state.phase = Phase::Ready;
+                    state.wake = None;
+                    self.hosts[state.host as usize].ready.push_back(timer.job);
+                }
+                // Stale: the job ended, or was rescheduled.
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends the requests that have an in-flight permit and a pacer slot, taking turns between
+    /// hosts so that one host's queue does not hold up another's.
+    fn dispatch(&mut self, now: Instant) {
+        loop {
+            let mut sent = false;
+            for host in 0..self.hosts.len() {
+                if self.in_flight.len() >= self.plan.max_in_flight {
+                    return;
+                }
+                let Some(index) = self.next_ready(host) else {
+                    continue;
+                };
+                if !self.hosts[host].pacer.try_take(now, LEND_AHEAD) {
+                    continue;
+                }
+                self.hosts[host].ready.pop_front();
+                self.send(index as usize, now);
+                sent = true;
+            }
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// The first job queued for `host` that still waits for a slot (dropping ended ones).
+    fn next_ready(&mut self, host: usize) -> Option<u32> {
+        let ready = &mut self.hosts[host].ready;
+        while let Some(&index) = ready.front() {
+            if self.states[index as usize].phase == Phase::Ready {
+                return Some(index);
+            }
+            ready.pop_front();
+        }
+        None
+    }
+
+    fn send(&mut self, index: usize, now: Instant) {
+        let state = &mut self.states[index];
+        state.phase = Phase::InFlight;
+        // A request never outlives the job's deadline.
+        let timeout = self
+            .plan
+            .request_timeout
+            .min(state.deadline.saturating_duration_since(now));
+        let source: &'a S = self.source;
+        let fetch = source.fetch(&self.plan.jobs[index], timeout);
+        self.in_flight
+            .push(Box::pin(async move { (index, fetch.await) }));
+    }
+
+    /// When the driver must wake without a response: the next timer, or the next pacer slot of
+    /// a host with queued jobs (if a permit is free; otherwise a response frees one).
+    fn next_wake(&mut self, now: Instant) -> Option<Instant> {
+        let timer = self.timers.peek().map(|Reverse(t)| t.at);
+        let permits_left = self.in_flight.len() < self.plan.max_in_flight;
+        let mut wake = timer;
+        for host in 0..self.hosts.len() {
+            if permits_left && self.next_ready(host).is_some() {
+                let slot = self.hosts[host].pacer.next_slot(now);
+                wake = Some(wake.map_or(slot, |w| w.min(slot)));
+            }
+        }
+        wake
+    }
+
+    fn on_fetched(&mut self, index: usize, fetched: Result<Job, FetchError>) {
+        let now = Instant::now();
+        // Deadlines first: an answer that comes with the deadline (a request cut short by it)
+        // does not count, as if the deadline had been noticed first.
+        self.fire_timers(now);
+        let state = &mut self.states[index];
+        // The host's pace learns from every answer, even one that comes after the job ended.
+        let pacer = &mut self.hosts[state.host as usize].pacer;
+        match &fetched {
+            Err(e @ FetchError::Http { status: 429, .. }) => pacer.throttled(now, e.retry_after()),
+            Err(FetchError::Transport(_)) => {}
+            _ => pacer.answered(),
+        }
+        if state.phase != Phase::InFlight {
+            return;
+        }
+        let job = &self.plan.jobs[index];
+        let seen = Seen {
+            now: self.wall_start + (now - self.start),
+            types: &self.types,
+        };
+        let polled = state.on_fetched(job, &self.rules, &seen, fetched, now - self.start);
+        if let (Some((status, sub_jobs)), Some(tx)) = (polled.change, &self.events) {
+            let _ = tx.send(Event::Changed {
+                index,
+                status,
+                sub_jobs,
+            });
+        }
+        match polled.next {
+            Next::Verdict(outcome, reason) => self.finish(index, outcome, reason),
+            Next::PollIn(delay) => {
+                let wake = on_tick(self.start, now + delay);
+                state.phase = Phase::Waiting;
+                // At or after the deadline, the deadline's timer ends the job instead.
+                if wake < state.deadline {
+                    state.wake = Some(wake);
+                    self.timers.push(Reverse(Timer {
+                        at: wake,
+                        kind: TimerKind::Poll,
+                        job: index as u32,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, index: usize, outcome: Outcome, reason: String) {
+        let job = &self.plan.jobs[index];
+        let waited = self.start.elapsed();
+        if let Some(tx) = &self.events {
+            let _ = tx.send(Event::Finished {
+                index,
+                outcome,
+                reason: reason.clone(),
+            });
+        }
+        let result = self.states[index].finish(job, outcome, reason, waited);
+        if let Some(doc) = &result.last {
+            self.types.record(doc);
+        }
+        self.results[index] = Some(result);
+        self.unfinished -= 1;
+        if outcome == Outcome::Failed && self.plan.fail_fast {
+            self.stop.send_if_modified(|s| {
+                s.is_none()
+                    .then(|| *s = Some(Stop::FailFast(job.label())))
+                    .is_some()
+            });
+        }
+    }
+
+    /// Ends every job that has no verdict yet.
+    fn cancel_all(&mut self, stop: &Stop) {
+        let reason = cancelled_reason(stop);
+        for index in 0..self.states.len() {
+            if self.states[index].phase != Phase::Done {
+                self.finish(index, Outcome::Cancelled, reason.clone());
+            }
+        }
+    }
+}
+
+/// `t` rounded up to the [`POLL_TICK`] grid that starts at `start`.
+fn on_tick(start: Instant, t: Instant) -> Instant {
+    let since = t.saturating_duration_since(start);
+    let tick = POLL_TICK.as_nanos();
+    let ticks = since.as_nanos().div_ceil(tick);
+    start + Duration::from_nanos((ticks * tick) as u64)
+}

@@ -1,0 +1,271 @@
+//! One job's wait as a state machine that the driver steps: it is told what a poll returned and
+//! answers what comes next — a verdict, or how long until the next poll. No I/O and no timers
+//! here (the driver owns those), so a job costs a couple of hundred bytes while it waits, and the
+//! rules — criteria, `confirm`, the error budget, the not-found grace — read top to bottom.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::schedule::{time_left, Schedule, TypeDurations};
+use super::{JobResult, Outcome, Stop};
+use crate::cloud::client::{ErrorClass, FetchError};
+use crate::cloud::wire::Job;
+use crate::spec::{PlannedJob, PollPolicy};
+use crate::verdict::{judge, Decision, SubJobCounts};
+
+/// Where a job is in its wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Sleeping until its next poll (the timer queue holds the wake-up).
+    Waiting,
+    /// Due, queued for a request slot of its host.
+    Ready,
+    /// A request is out.
+    InFlight,
+    /// It has its result.
+    Done,
+}
+
+/// What a poll led to.
+#[derive(Debug, PartialEq)]
+pub(super) enum Next {
+    Verdict(Outcome, String),
+    PollIn(Duration),
+}
+
+/// A poll's consequences: what comes next, and the job's new status and sub-job counts when a
+/// pending job's changed (for progress events).
+pub(super) struct Polled {
+    pub next: Next,
+    pub change: Option<(String, SubJobCounts)>,
+}
+
+/// What every job's rules share, from the plan.
+pub(super) struct Rules {
+    pub poll: PollPolicy,
+    pub max_consecutive_errors: Option<u32>,
+}
+
+/// What the run has seen so far, for the adaptive schedule.
+pub(super) struct Seen<'a> {
+    /// This machine's wall clock now (moved by `tokio::time` in tests).
+    pub now: SystemTime,
+    pub types: &'a TypeDurations,
+}
+
+pub(super) struct JobState {
+    pub phase: Phase,
+    /// The index of the job's endpoint host (its pacer).
+    pub host: u32,
+    pub deadline: Instant,
+    /// The poll wake-up in the timer queue; other queue entries for this job are stale.
+    pub wake: Option<Instant>,
+    pub polls: u32,
+    schedule: Schedule,
+    /// Boxed: most of a waiting job's size is this document, absent until the first answer.
+    last: Option<Box<Job>>,
+    last_error: Option<String>,
+    /// Retryable errors since the last job document.
+    errors_in_a_row: u32,
+    last_shown: Option<(String, SubJobCounts)>,
+    /// The final decision read in a row so far and how often (for `confirm`).
+    streak: Option<(Decision, u32)>,
+}
+
+/// Whether a final decision has been read often enough in a row.
+enum Confirmation {
+    Done,
+    DoneAfter(u32),
+    Again,
+}
+
+impl JobState {
+    pub fn new(host: u32, deadline: Instant, poll: PollPolicy, seed: u64) -> JobState {
+        JobState {
+            phase: Phase::Ready,
+            host,
+            deadline,
+            wake: None,
+            polls: 0,
+            schedule: Schedule::new(poll, seed),
+            last: None,
+            last_error: None,
+            errors_in_a_row: 0,
+            last_shown: None,
+            streak: None,
+        }
+    }
+
+    /// Takes in one poll's answer, `waited` after the start of the wait.
+    pub fn on_fetched(
+        &mut self,
+        job: &PlannedJob,
+        rules: &Rules,
+        seen: &Seen,
+        fetched: Result<Job, FetchError>,
+        waited: Duration,
+    ) -> Polled {
+        let mut change = None;
+        let next = self.next_after(job, rules, seen, fetched, waited, &mut change);
+        Polled { next, change }
+    }
+
+    fn next_after(
+        &mut self,
+        job: &PlannedJob,
+        rules: &Rules,
+        seen: &Seen,
+        fetched: Result<Job, FetchError>,
+        waited: Duration,
+        change: &mut Option<(String, SubJobCounts)>,
+    ) -> Next {
+        self.polls += 1;
+        let mut retry_after = None;
+        let mut left = None;
+        match fetched {
+            Ok(doc) => {
+                self.last_error = None;
+                self.errors_in_a_row = 0;
+                let verdict = judge(&job.criteria, &doc);
+                tracing::debug!(job = %job.label(), status = %doc.status, poll = self.polls, decision = ?verdict.decision, "polled");
+                if verdict.decision == Decision::Pending {
+                    *change = self.changed(&doc);
+                    left = time_left(&doc, seen.now, seen.types);
+                }
+                self.last = Some(Box::new(doc));
+                let outcome = match verdict.decision {
+                    Decision::Pending => None,
+                    Decision::Succeeded => Some(Outcome::Succeeded),
+                    Decision::Failed => Some(Outcome::Failed),
+                    Decision::Errored => Some(Outcome::Errored),
+                };
+                match (outcome, self.confirmed(job, verdict.decision)) {
+                    (Some(outcome), Confirmation::Done) => {
+                        return Next::Verdict(outcome, verdict.reason)
+                    }
+                    (Some(outcome), Confirmation::DoneAfter(n)) => {
+                        let reason = format!("{} (read {n} times in a row)", verdict.reason);
+                        return Next::Verdict(outcome, reason);
+                    }
+                    // A terminal read still to be confirmed: read again at the base interval,
+                    // not the grown back-off.
+                    (Some(_), Confirmation::Again) => return Next::PollIn(rules.poll.interval),
+                    (None, _) => {}
+                }
+            }
+            Err(err) => {
+                tracing::debug!(job = %job.label(), error = %err, "poll failed");
+                let grace = job.criteria.not_found_grace;
+                match err.class() {
+                    ErrorClass::Fatal => return Next::Verdict(Outcome::Errored, err.to_string()),
+                    ErrorClass::NotFound if waited >= grace => {
+                        return Next::Verdict(Outcome::Errored, not_found_reason(&err, grace))
+                    }
+                    ErrorClass::NotFound => {}
+                    ErrorClass::Retryable => {
+                        self.errors_in_a_row += 1;
+                        if rules
+                            .max_consecutive_errors
+                            .is_some_and(|max| self.errors_in_a_row >= max)
+                        {
+                            let reason = format!("{} errors in a row (retry.max_consecutive_errors); the last: {err}", self.errors_in_a_row);
+                            return Next::Verdict(Outcome::Errored, reason);
+                        }
+                    }
+                }
+                retry_after = err.retry_after();
+                self.last_error = Some(err.to_string());
+            }
+        }
+        let delay = self.schedule.next(left);
+        Next::PollIn(retry_after.map_or(delay, |r| r.max(delay)))
+    }
+
+    /// The status and sub-job counts of `doc`, when they differ from what was last shown.
+    fn changed(&mut self, doc: &Job) -> Option<(String, SubJobCounts)> {
+        let now = (doc.status.as_str().to_owned(), SubJobCounts::of(doc));
+        if self.last_shown.as_ref() == Some(&now) {
+            return None;
+        }
+        self.last_shown = Some(now.clone());
+        Some(now)
+    }
+
+    /// Counts `decision` into the streak of identical final reads (`confirm`).
+    fn confirmed(&mut self, job: &PlannedJob, decision: Decision) -> Confirmation {
+        if decision == Decision::Pending {
+            self.streak = None;
+            return Confirmation::Again;
+        }
+        let count = match self.streak {
+            Some((d, n)) if d == decision => n + 1,
+            _ => 1,
+        };
+        self.streak = Some((decision, count));
+        match (job.criteria.confirm, count) {
+            (1, _) => Confirmation::Done,
+            (want, n) if n >= want => Confirmation::DoneAfter(n),
+            _ => Confirmation::Again,
+        }
+    }
+
+    /// The outcome and reason of a job whose deadline came before its verdict.
+    pub fn at_deadline(&self, job: &PlannedJob, waited: Duration) -> (Outcome, String) {
+        let waited = humantime::format_duration(Duration::from_secs(waited.as_secs()));
+        let state = match (&self.last, &self.last_error) {
+            (_, Some(err)) => format!("last poll failed: {err}"),
+            (Some(doc), None) => format!("still {}", judge(&job.criteria, doc).reason),
+            (None, None) => {
+                "the API never answered (the last request was still pending)".to_owned()
+            }
+        };
+        // A job the API never described — refused, failed or hung requests alike — is not
+        // pending but without a verdict: errored (exit 3).
+        match self.last {
+            None => (
+                Outcome::Errored,
+                format!("no verdict after {waited}: {state}"),
+            ),
+            Some(_) => (
+                Outcome::TimedOut,
+                format!("timed out after {waited}: {state}"),
+            ),
+        }
+    }
+
+    /// Ends the job: its result, with the last document moved into it.
+    pub fn finish(
+        &mut self,
+        job: &PlannedJob,
+        outcome: Outcome,
+        reason: String,
+        waited: Duration,
+    ) -> JobResult {
+        tracing::info!(job = %job.label(), outcome = ?outcome, polls = self.polls, reason = %reason, "finished");
+        self.phase = Phase::Done;
+        self.wake = None;
+        JobResult {
+            outcome,
+            reason,
+            last: self.last.take(),
+            polls: self.polls,
+            waited,
+        }
+    }
+}
+
+/// The reason of a job cancelled by `stop`.
+pub(super) fn cancelled_reason(stop: &Stop) -> String {
+    match stop {
+        Stop::Signal(sig) => format!("cancelled by {}", sig.name()),
+        Stop::FailFast(by) => format!("cancelled: fail_fast after {by} failed"),
+    }
+}
+
+fn not_found_reason(err: &FetchError, grace: Duration) -> String {
+    format!(
+        "the API does not know this job id after {} ({err}); finished jobs are deleted 1 day after they end",
+        humantime::format_duration(grace)
+    )
+}
