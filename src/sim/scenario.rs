@@ -16,6 +16,7 @@
 //!     error_code: Ecs.0013
 //!     fail_reason: "Insufficient EIP quota"
 //!     not_found_for: 3s
+//!     progress: true        # entities.process_percent, as IMS reports it
 //!     sub_jobs: [ { id: ..., job_type: createSingleServer, status: SUCCESS } ]
 //! ```
 
@@ -70,6 +71,9 @@ pub struct Job {
     pub fail_reason: Option<String>,
     /// The job is unknown (400 `Common.0011`) this long after the simulator started. Top-level only.
     pub not_found_for: Option<Duration>,
+    /// Report `entities.process_percent` as IMS does: the share of the time until the timeline
+    /// reaches `SUCCESS` or `FAIL`.
+    pub progress: bool,
     pub sub_jobs: Vec<Job>,
 }
 
@@ -235,6 +239,8 @@ struct RawJob {
     fail_reason: Option<String>,
     #[serde(default)]
     not_found_for: Option<String>,
+    #[serde(default)]
+    progress: bool,
     #[serde(default)]
     sub_jobs: Option<Vec<RawJob>>,
 }
@@ -431,6 +437,13 @@ impl RawJob {
             (None, None) => None,
         };
 
+        if self.progress && timeline.as_ref().is_none_or(|t| ends_at(t).is_none()) {
+            return Err(ScenarioError::invalid(
+                job,
+                "progress",
+                "needs a timeline that reaches SUCCESS or FAIL",
+            ));
+        }
         let entities = self.entities.unwrap_or_default();
         if !sub_jobs.is_empty() {
             for reserved in ["sub_jobs", "sub_jobs_total"] {
@@ -452,9 +465,22 @@ impl RawJob {
             error_code: self.error_code,
             fail_reason: self.fail_reason,
             not_found_for,
+            progress: self.progress,
             sub_jobs,
         })
     }
+}
+
+/// When a timeline reaches its first terminal status, if it does.
+pub(crate) fn ends_at(steps: &[Step]) -> Option<Duration> {
+    let mut t = Duration::ZERO;
+    for step in steps {
+        if step.status == "SUCCESS" || step.status == "FAIL" {
+            return Some(t);
+        }
+        t = t.saturating_add(step.duration?);
+    }
+    None
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub(crate) struct JobState<'a> {
     pub end: Option<Duration>,
     /// The sub-jobs' states, in scenario order.
     pub sub_jobs: Vec<JobState<'a>>,
+    /// `process_percent`, for jobs with `progress: true`.
+    pub percent: Option<u32>,
 }
 
 /// The timeline entry in force at `t`, and the offset where it began. The last entry stays forever.
@@ -89,11 +91,20 @@ pub(crate) fn job_state(job: &Job, t: Duration) -> JobState<'_> {
     match &job.timeline {
         Some(steps) => {
             let (step, began) = timeline_at(steps, t);
+            let percent = job
+                .progress
+                .then(|| super::scenario::ends_at(steps))
+                .flatten()
+                .map(|ends| match is_terminal(&step.status) {
+                    true => 100,
+                    false => (t.as_secs_f64() / ends.as_secs_f64() * 100.0).min(99.0) as u32,
+                });
             JobState {
                 status: &step.status,
                 begin: Duration::ZERO,
                 end: is_terminal(&step.status).then_some(began),
                 sub_jobs,
+                percent,
             }
         }
         None => {
@@ -117,6 +128,7 @@ pub(crate) fn job_state(job: &Job, t: Duration) -> JobState<'_> {
                 begin,
                 end,
                 sub_jobs,
+                percent: None,
             }
         }
     }
@@ -160,6 +172,8 @@ struct EntitiesDoc<'a> {
     sub_jobs_total: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub_jobs: Option<Vec<JobDoc<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    process_percent: Option<u32>,
     #[serde(flatten)]
     extra: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -180,6 +194,7 @@ fn job_doc<'a>(job: &'a Job, state: &JobState<'a>, wall_start: SystemTime) -> Jo
                 .map(|(sub, sub_state)| job_doc(sub, sub_state, wall_start))
                 .collect()
         }),
+        process_percent: state.percent,
         extra: &job.entities,
     };
     JobDoc {
@@ -752,6 +767,29 @@ mod tests {
         assert_eq!(job_state(&j, secs(0.0)).status, "FAIL");
         assert_eq!(job_state(&j, secs(100.0)).status, "FAIL");
         assert_eq!(job_state(&j, secs(100.0)).end, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn progress_reports_process_percent_until_the_end_as_ims_does() {
+        let j = job("{ id: img, job_type: createImage, progress: true,
+                timeline: [ { status: INIT, for: 2s }, { status: RUNNING, for: 8s }, { status: SUCCESS } ] }");
+        let percent = |t: f64| {
+            job_document(&j, secs(t), SystemTime::UNIX_EPOCH)["entities"]["process_percent"].clone()
+        };
+        assert_eq!(percent(0.0), 0);
+        assert_eq!(percent(2.5), 25);
+        assert_eq!(percent(9.99), 99);
+        assert_eq!(percent(10.0), 100);
+        let plain =
+            job("{ id: v, timeline: [ { status: RUNNING, for: 1s }, { status: SUCCESS } ] }");
+        let doc = job_document(&plain, secs(0.5), SystemTime::UNIX_EPOCH);
+        assert!(doc["entities"].get("process_percent").is_none(), "{doc}");
+        let never_ends =
+            Scenario::from_yaml("jobs: [ { id: x, progress: true, status: RUNNING } ]");
+        assert_eq!(
+            never_ends.unwrap_err().to_string(),
+            "invalid scenario: job x: progress: needs a timeline that reaches SUCCESS or FAIL"
+        );
     }
 
     #[test]
