@@ -5,9 +5,11 @@
 //! yet. The job document often says more. `begin_time` gives the job's age; `process_percent`
 //! (IMS) and the share of finished sub-jobs give its progress, so `age × (1 − p) / p` estimates
 //! the time left; and jobs of the same `job_type` that ended in this run say how long such a job
-//! takes at least. With an estimate the adaptive schedule polls sparsely — straight to the
-//! estimated end, in steps of at most `max_interval` — and from there on the back-off again,
-//! starting over at `interval`. Without one it is the back-off.
+//! takes at least. With an estimate further away than the back-off's next delay, the adaptive
+//! schedule polls sparsely — straight to the estimated end, in steps of at most `max_interval`
+//! — and from there on follows the back-off again, starting over at `interval`, so polls are
+//! dense where the job is likely to end. Otherwise it is the back-off: an estimate never makes
+//! a poll come sooner than the back-off would.
 //!
 //! Every delay stays within `max_interval`, so the bound on how late a finished job is noticed
 //! holds whatever the estimate; a wrong estimate only costs requests or lag within that bound.
@@ -37,22 +39,39 @@ impl Schedule {
         }
     }
 
-    /// The delay before the next poll, given the estimated time left (if any).
-    pub fn next(&mut self, time_left: Option<Duration>) -> Duration {
+    /// The delay before the next poll, given what the last document said (if anything).
+    pub fn next(&mut self, estimate: Option<Estimate>) -> Duration {
         let backoff = self.backoff.next().unwrap_or(self.policy.max_interval);
-        let Some(left) = time_left.filter(|_| self.policy.schedule == PollSchedule::Adaptive)
+        let Some(estimate) = estimate.filter(|_| self.policy.schedule == PollSchedule::Adaptive)
         else {
             return backoff;
         };
+        let left = match estimate {
+            Estimate::EndsIn(left) | Estimate::NotBefore(left) => left,
+        };
         if left > backoff {
-            // Not near its end: go straight towards it, and poll densely again from there.
-            self.backoff.restart();
+            // Not near its end: go straight towards it. An expected end is where polls should
+            // be dense again; a mere lower bound says nothing about when after it.
+            if let Estimate::EndsIn(_) = estimate {
+                self.backoff.restart();
+            }
             left.min(self.policy.max_interval)
         } else {
-            // Near its end: poll at the estimate, but not sooner than `interval`.
-            left.max(self.policy.interval).min(backoff)
+            // Near (or past) its end: the back-off, which is dense again since the last skip.
+            // Never sooner: an estimate is not worth a request the back-off would not make.
+            backoff
         }
     }
+}
+
+/// What a pending job's document says about its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Estimate {
+    /// Extrapolated from its progress: it should end in about this long.
+    EndsIn(Duration),
+    /// From the shortest job of its type in this run: it is not done sooner than this (zero once
+    /// that has passed).
+    NotBefore(Duration),
 }
 
 /// The shortest duration seen per `job_type` among the jobs that succeeded in this run.
@@ -89,21 +108,21 @@ impl TypeDurations {
 /// How long a pending job probably has left at `now`: from its progress when the document
 /// gives one, else from the shortest duration of its `job_type` in this run. `None` without a
 /// usable `begin_time` or any of those.
-pub fn time_left(doc: &Job, now: SystemTime, types: &TypeDurations) -> Option<Duration> {
+pub fn time_left(doc: &Job, now: SystemTime, types: &TypeDurations) -> Option<Estimate> {
     let begin = doc.begin_time.as_deref().and_then(parse_time)?;
     let age = now.duration_since(begin).ok()?;
     if let Some(done) = progress(doc) {
         // Linear: the rest takes as long per percent as the part done did.
-        return Some(age.mul_f64((1.0 - done) / done));
+        return Some(Estimate::EndsIn(age.mul_f64((1.0 - done) / done)));
     }
     let shortest = doc.job_type.as_deref().and_then(|t| types.shortest(t))?;
-    Some(shortest.saturating_sub(age))
+    Some(Estimate::NotBefore(shortest.saturating_sub(age)))
 }
 
 /// The share of the job that is done, strictly between 0 and 1: IMS `process_percent`, else
 /// finished sub-jobs out of `sub_jobs_total` (or the sub-jobs listed).
 pub fn progress(doc: &Job) -> Option<f64> {
-    let percent = doc.entities.other.get("process_percent").and_then(|v| {
+    let percent = doc.entities.get("process_percent").and_then(|v| {
         v.as_f64()
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
     });
@@ -206,7 +225,7 @@ mod tests {
         );
         // 20 % in 60 s: 240 s to go.
         let left = time_left(&d, at("2024-01-01T00:01:00Z"), &TypeDurations::default());
-        assert_eq!(left, Some(secs(240)));
+        assert_eq!(left, Some(Estimate::EndsIn(secs(240))));
         let no_begin =
             doc(serde_json::json!({"status": "RUNNING", "entities": {"process_percent": 20}}));
         assert_eq!(
@@ -241,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             time_left(&running, at("2024-01-01T00:11:00Z"), &types),
-            Some(secs(150))
+            Some(Estimate::NotBefore(secs(150)))
         );
         let other = doc(
             serde_json::json!({"status": "RUNNING", "job_type": "createServer",
@@ -253,14 +272,32 @@ mod tests {
     #[test]
     fn adaptive_goes_straight_to_a_far_end_then_backs_off_from_interval() {
         let mut s = Schedule::new(policy(PollSchedule::Adaptive), 7);
-        assert_eq!(s.next(Some(secs(100))), secs(30), "capped at max_interval");
-        assert_eq!(s.next(Some(secs(70))), secs(30));
-        assert_eq!(s.next(Some(secs(10))), secs(10), "lands on the estimate");
-        let after = s.next(Some(Duration::ZERO));
+        let ends_in = |s: u64| Some(Estimate::EndsIn(secs(s)));
+        assert_eq!(s.next(ends_in(100)), secs(30), "capped at max_interval");
+        assert_eq!(s.next(ends_in(70)), secs(30));
+        assert_eq!(s.next(ends_in(10)), secs(10), "lands on the estimate");
+        let after = s.next(ends_in(0));
         assert!(
             after <= secs(2) && after >= secs(2).mul_f64(0.95),
             "{after:?}"
         );
+        let next = s.next(ends_in(1));
+        assert!(
+            next > secs(2),
+            "an end estimated sooner than the back-off changes nothing: {next:?}"
+        );
+    }
+
+    #[test]
+    fn a_lower_bound_skips_ahead_without_starting_the_back_off_over() {
+        let mut s = Schedule::new(policy(PollSchedule::Adaptive), 7);
+        let plain: Vec<Duration> = Backoff::new(policy(PollSchedule::Adaptive), 7)
+            .take(3)
+            .collect();
+        assert_eq!(s.next(None), plain[0]);
+        assert_eq!(s.next(Some(Estimate::NotBefore(secs(20)))), secs(20));
+        // Past the shortest duration of its type: the back-off goes on where it was.
+        assert_eq!(s.next(Some(Estimate::NotBefore(Duration::ZERO))), plain[2]);
     }
 
     #[test]
@@ -268,20 +305,26 @@ mod tests {
         let mut plain = Schedule::new(policy(PollSchedule::Backoff), 7);
         let mut reference = Backoff::new(policy(PollSchedule::Backoff), 7);
         for _ in 0..10 {
-            assert_eq!(plain.next(Some(secs(100))), reference.next().unwrap());
+            assert_eq!(
+                plain.next(Some(Estimate::EndsIn(secs(100)))),
+                reference.next().unwrap()
+            );
         }
     }
 
     proptest! {
         #[test]
         fn adaptive_delays_stay_within_the_policy(
-            estimates in prop::collection::vec(prop::option::of(0u64..10_000_000), 1..40),
+            estimates in prop::collection::vec(prop::option::of((any::<bool>(), 0u64..10_000_000)), 1..40),
             seed: u64,
         ) {
             let p = policy(PollSchedule::Adaptive);
             let mut s = Schedule::new(p, seed);
             for e in estimates {
-                let d = s.next(e.map(Duration::from_millis));
+                let d = s.next(e.map(|(expected, ms)| match expected {
+                    true => Estimate::EndsIn(Duration::from_millis(ms)),
+                    false => Estimate::NotBefore(Duration::from_millis(ms)),
+                }));
                 prop_assert!(d <= p.max_interval);
                 prop_assert!(d >= p.interval.mul_f64(0.95) - Duration::from_micros(1));
             }
