@@ -279,7 +279,7 @@ mod tests {
                 id: format!("job{i}"),
                 service: crate::cloud::endpoint::Service::Ecs,
                 name: None,
-                base: url::Url::parse("http://h").unwrap(),
+                base: std::sync::Arc::new(url::Url::parse("http://h").unwrap()),
                 timeout: None,
                 criteria: Criteria::default(),
             })

@@ -268,7 +268,6 @@ pub fn failure_words<const N: usize>(texts: [Option<&str>; N]) -> Vec<&str> {
 
 fn errorcode_message(job: &Job) -> Option<&str> {
     job.entities
-        .other
         .get("errorcode_message")
         .and_then(Value::as_str)
 }

@@ -6,7 +6,7 @@
 //! (with an `Unknown` case) so the rest of the program never compares strings.
 
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A job's status as the API reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,20 +78,96 @@ pub struct Job {
     pub error_code: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub fail_reason: Option<String>,
-    #[serde(default, deserialize_with = "lenient_entities")]
+    #[serde(default)]
     pub entities: Entities,
 }
 
 /// `entities`: sub-jobs when the job has them, plus whatever else the service puts there.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Entities {
-    #[serde(default, deserialize_with = "lenient_u64")]
     pub sub_jobs_total: Option<u64>,
-    #[serde(default, deserialize_with = "lenient_sub_jobs")]
     pub sub_jobs: Vec<Job>,
     /// Every other field, in API order (`server_id`, `volume_id`, `image_id`, `process_percent`…).
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
+    /// A list, not a map: a document has a handful of these, and a run keeps ten thousand
+    /// documents for its report, so a hash table per document is memory for nothing.
+    pub other: Vec<(String, Value)>,
+}
+
+impl Entities {
+    /// The field `key` of [`Entities::other`].
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.other.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// Read field by field (no buffering of the whole object, as `#[serde(flatten)]` would), with
+/// the same leniency as the rest: odd `sub_jobs_total`/`sub_jobs` values become none, and
+/// anything but an object is no entities at all.
+impl<'de> Deserialize<'de> for Entities {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Entities;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an entities object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entities, A::Error> {
+                let mut out = Entities::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "sub_jobs_total" => {
+                            out.sub_jobs_total = lenient_u64(map.next_value::<Value>()?)
+                        }
+                        "sub_jobs" => out.sub_jobs = lenient_sub_jobs(map.next_value::<Value>()?),
+                        _ => {
+                            let value = map.next_value::<Value>()?;
+                            match out.other.iter_mut().find(|(k, _)| *k == key) {
+                                // A repeated key: the last one wins, as in a JSON object.
+                                Some((_, v)) => *v = value,
+                                None => out.other.push((key, value)),
+                            }
+                        }
+                    }
+                }
+                // Kept for the report: no room for fields that will never come.
+                out.other.shrink_to_fit();
+                out.sub_jobs.shrink_to_fit();
+                Ok(out)
+            }
+            fn visit_unit<E>(self) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_none<E>(self) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Entities, E> {
+                Ok(Entities::default())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Entities, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Entities::default())
+            }
+        }
+        d.deserialize_any(Fields)
+    }
 }
 
 impl Job {
@@ -133,31 +209,24 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+fn lenient_u64(value: Value) -> Option<u64> {
+    match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    })
-}
-
-fn lenient_entities<'de, D: Deserializer<'de>>(d: D) -> Result<Entities, D::Error> {
-    match Value::deserialize(d)? {
-        v @ Value::Object(_) => serde_json::from_value(v).map_err(serde::de::Error::custom),
-        _ => Ok(Entities::default()),
     }
 }
 
 /// Sub-jobs without a `status` cannot be judged; they are dropped here and counted by the
 /// verdict through `sub_jobs_total`.
-fn lenient_sub_jobs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Job>, D::Error> {
-    Ok(match Value::deserialize(d)? {
+fn lenient_sub_jobs(value: Value) -> Vec<Job> {
+    match value {
         Value::Array(items) => items
             .into_iter()
             .filter_map(|item| serde_json::from_value(item).ok())
             .collect(),
         _ => Vec::new(),
-    })
+    }
 }
 
 /// An error body in any of the forms the APIs use.
@@ -243,7 +312,7 @@ mod tests {
         assert_eq!(sub.status, JobStatus::Success);
         assert_eq!(sub.job_type.as_deref(), Some("createSingleServer"));
         assert_eq!(
-            sub.entities.other["server_id"],
+            sub.entities.get("server_id").unwrap(),
             "bae51750-0089-41a1-9b18-5c777978ff6d"
         );
     }
@@ -255,7 +324,7 @@ mod tests {
         assert_eq!(job.end_time(), None, "\"\" while running means no end time");
         assert!(job.entities.sub_jobs.is_empty());
         assert_eq!(
-            job.entities.other["volume_id"],
+            job.entities.get("volume_id").unwrap(),
             "bdf1bb37-f20f-4266-9a04-f43e0a127376"
         );
         assert_eq!(job.error_code, None, "missing fields are None");
@@ -368,7 +437,7 @@ mod tests {
         .unwrap();
         let inner = &job.entities.sub_jobs[0].entities.sub_jobs[0];
         assert_eq!(inner.status, JobStatus::Fail);
-        assert_eq!(inner.entities.other["publicip_id"], "p1");
+        assert_eq!(inner.entities.get("publicip_id").unwrap(), "p1");
     }
 
     #[test]
@@ -382,6 +451,22 @@ mod tests {
             b"\xff\xfe",
         ] {
             assert!(Job::from_slice(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn entities_keep_api_order_take_the_last_repeat_and_tolerate_non_objects() {
+        let job = Job::from_slice(
+            br#"{"status":"RUNNING","entities":{"volume_id":"v1","size":10,"name":"a","volume_id":"v2"}}"#,
+        )
+        .unwrap();
+        let keys: Vec<&str> = job.entities.other.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["volume_id", "size", "name"]);
+        assert_eq!(job.entities.get("volume_id").unwrap(), "v2");
+        for odd in [r#""text""#, "[1,2]", "null", "7", "true"] {
+            let body = format!(r#"{{"status":"SUCCESS","entities":{odd}}}"#);
+            let job = Job::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(job.entities, Entities::default(), "entities: {odd}");
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -81,8 +82,9 @@ pub struct PlannedJob {
     pub id: String,
     pub service: Service,
     pub name: Option<String>,
-    /// The service's endpoint; the job is at `base/v1/{project_id}/jobs/{id}`.
-    pub base: Url,
+    /// The service's endpoint; the job is at `base/v1/{project_id}/jobs/{id}`. Shared by the
+    /// service's jobs (ten thousand copies of one URL would be a megabyte and a half).
+    pub base: Arc<Url>,
     /// This job's own deadline, if shorter than the overall one.
     pub timeout: Option<Duration>,
     pub criteria: Criteria,
@@ -440,7 +442,7 @@ fn plan_jobs(
         std::cell::LazyCell::new(|| loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned()));
     let defaults = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
-    let mut base_urls: BTreeMap<Service, Result<Url, String>> = BTreeMap::new();
+    let mut base_urls: BTreeMap<Service, Result<Arc<Url>, String>> = BTreeMap::new();
     let mut jobs = Vec::with_capacity(list.len());
     for (i, job) in list.iter().enumerate() {
         let service = job.service.unwrap_or(Service::Ecs);
@@ -462,7 +464,7 @@ fn plan_jobs(
         // One message per service, not one per job, when its endpoint cannot be built.
         let base = match base_urls
             .entry(service)
-            .or_insert_with(|| endpoints.base(service))
+            .or_insert_with(|| endpoints.base(service).map(Arc::new))
         {
             Ok(base) => base.clone(),
             Err(e) => {

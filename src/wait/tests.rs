@@ -212,7 +212,7 @@ fn job_on(host: &str, id: &str) -> PlannedJob {
         id: id.to_owned(),
         service: Service::Ecs,
         name: None,
-        base: url::Url::parse(&format!("http://{host}")).unwrap(),
+        base: Arc::new(url::Url::parse(&format!("http://{host}")).unwrap()),
         timeout: None,
         criteria: Criteria::default(),
     }
