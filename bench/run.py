@@ -2,9 +2,11 @@
 """jobwait benchmark harness: jobwait against the official Huawei Cloud Python SDK, same fake API.
 
     python3 bench/run.py                 # full run: 1,000 jobs side by side (3 repetitions)
-                                         #   + 10,000-job run, ~9 min on 2 cores
-    python3 bench/run.py --quick         # 200 jobs, short durations, 2,000-job run, < 2 min
+                                         #   + 10,000-job run + poll-schedule comparison,
+                                         #   ~14 min on 2 cores
+    python3 bench/run.py --quick         # 200 jobs, short durations, 2,000-job run, ~3.5 min
     python3 bench/run.py --jobs 500 --interval 2 --max-interval 2 --rate-limit 1000
+    python3 bench/run.py --schedule-jobs 300   # size of the poll-schedule comparison (step 6)
 
 The full run rewrites BENCHMARKS.md at the repository root (hand-written notes below the marker
 line `<!-- notes: kept by bench/run.py -->` are kept); --quick writes bench/out/BENCHMARKS.quick.md
@@ -63,6 +65,19 @@ What it does
      on 1 job (and on N jobs) and reports: first response on the server - moment just before
      Popen. That includes fork/exec, jobwait's start-up, plan, TCP connect and the server parsing
      the request, so it is an upper bound of "first request sent".
+6. Poll schedule, jobwait only: its two `--poll-schedule`s side by side on one scenario (its own
+   seed and id tag): ~40 % IMS-like `createImage` jobs with `progress: true` (the simulator
+   reports entities.process_percent = elapsed / time to terminal), ~30 % batch jobs with 2-5
+   sub-jobs as in step 2, the rest plain `createVolume` jobs, ~5 % failing. jobwait runs twice
+   on the same ids, a fresh simulator each (as in step 3), with the same `--poll-interval`,
+   `--poll-max-interval` and `--rate-limit`: `--poll-schedule backoff` (×1.5 from interval to
+   max_interval) and `--poll-schedule adaptive` (the default: reads begin_time, process_percent,
+   finished sub-jobs and the durations of finished jobs of the same job_type). Full: 500 jobs
+   (--schedule-jobs), durations 20-120 s, interval 1 s, max_interval 15 s, rate limit 1000;
+   --quick: 200 jobs, 10-40 s, interval 1 s, max_interval 10 s. Compared: server-counted
+   requests (saving = 1 - adaptive / backoff), detection lag p50/p99/max, CPU, wall time,
+   correctness; the target wants fewer requests with adaptive and its lag p99 within
+   max_interval + 100 ms, both runs as scripted.
 Every child runs in its own session and is killed (by its pid/process group) on timeout, on
 Ctrl-C and at exit. Only 127.0.0.1 is used.
 """
@@ -271,15 +286,21 @@ def job_id(tag, i):
     return f"{tag:08x}{i:024x}"
 
 
-def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, auth=True):
-    """Returns (scenario dict, {id: expected outcome}). Durations in whole milliseconds."""
+def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, auth=True,
+                  progress_share=0.0):
+    """Returns (scenario dict, {id: expected outcome}). Durations in whole milliseconds.
+    A share sub_share of the jobs are batch jobs (createServer, 2-5 sub-jobs), progress_share
+    are IMS-like createImage jobs with `progress: true` (the simulator reports
+    entities.process_percent), the rest createVolume jobs. One draw picks the kind, so with
+    progress_share=0 the scenario is the same as before that parameter existed."""
     rnd = random.Random(seed)
     jobs, expected = [], {}
     for i in range(n):
         jid = job_id(tag, i)
         end = int(rnd.uniform(dmin, dmax) * 1000)
         fail = rnd.random() < fail_share
-        if rnd.random() < sub_share:
+        kind = rnd.random()
+        if kind < sub_share:
             k = rnd.randint(2, 5)
             subs = []
             for s in range(k):
@@ -296,6 +317,16 @@ def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, a
                     sub["entities"] = {"server_id": f"{rnd.getrandbits(128):032x}"}
                 subs.append(sub)
             jobs.append({"id": jid, "job_type": "createServer", "sub_jobs": subs})
+        elif kind < sub_share + progress_share:
+            init = min(1000, end // 5)
+            job = {"id": jid, "job_type": "createImage", "progress": True,
+                   "timeline": [{"status": "INIT", "for": f"{init}ms"},
+                                {"status": "RUNNING", "for": f"{end - init}ms"},
+                                {"status": "FAIL" if fail else "SUCCESS"}],
+                   "entities": {"image_id": f"{rnd.getrandbits(128):032x}"}}
+            if fail:
+                job.update(error_code="IMS.0002", fail_reason="Image quota exceeded")
+            jobs.append(job)
         else:
             init = min(1000, end // 5)
             job = {"id": jid, "job_type": "createVolume",
@@ -381,11 +412,12 @@ def dur(seconds):
     return f"{int(round(seconds * 1000))}ms"
 
 
-def jobwait_cmd(url, ids, *, interval, max_interval, rate, timeout):
+def jobwait_cmd(url, ids, *, interval, max_interval, rate, timeout, schedule=None):
+    """schedule: None (jobwait's default, no flag) or "backoff" / "adaptive" (--poll-schedule)."""
     return [str(BIN), "--endpoint", url, "--project-id", PROJECT_ID,
             "--poll-interval", dur(interval), "--poll-max-interval", dur(max_interval),
             "--rate-limit", str(rate), "--timeout", dur(timeout), "--output", "json", "--quiet",
-            *ids]
+            *(["--poll-schedule", schedule] if schedule else []), *ids]
 
 
 class SimulatorDied(Exception):
@@ -539,6 +571,36 @@ def rate_probe(args, work):
     m["mean_rate"] = m["requests"] / m["wall_s"]
     del m["rate_samples"]
     return m
+
+
+def schedule_bench(args, work):
+    """The same scenario (image jobs reporting process_percent, batch jobs, plain volume jobs),
+    jobwait twice with the same settings, a fresh simulator each: --poll-schedule backoff, then
+    --poll-schedule adaptive. Returns {"backoff": m, "adaptive": m, "settings": {...}}."""
+    st = {"jobs": args.schedule_jobs, "dmin": args.schedule_dmin, "dmax": args.schedule_dmax,
+          "interval": args.schedule_interval, "max_interval": args.schedule_max_interval,
+          "rate": args.schedule_rate}
+    scen, expected = make_scenario(st["jobs"], st["dmin"], st["dmax"], seed=5, tag=0x5C4E,
+                                   progress_share=0.4)
+    st["image"] = sum(1 for j in scen["jobs"] if j["job_type"] == "createImage")
+    st["batch"] = sum(1 for j in scen["jobs"] if "sub_jobs" in j)
+    st["volume"] = st["jobs"] - st["image"] - st["batch"]
+    st["failing"] = sum(1 for v in expected.values() if v == "failed")
+    path = write_json(work / "scenario-schedule.json", scen)
+    ids = list(expected)
+    timeout = st["dmax"] + 120
+    out = {"settings": st}
+    for schedule in ("backoff", "adaptive"):
+        print(f"== poll schedule {schedule}: jobwait on {st['jobs']} jobs "
+              f"({st['image']} image / {st['batch']} batch / {st['volume']} volume)", flush=True)
+        cmd = jobwait_cmd("{URL}", ids, interval=st["interval"], max_interval=st["max_interval"],
+                          rate=st["rate"], timeout=timeout, schedule=schedule)
+        m = run_client(f"schedule-{schedule}", cmd, path, ids, expected, work, timeout=timeout + 60)
+        m["schedule"] = schedule
+        out[schedule] = m
+        print(f"   {m['wall_s']:.1f} s, {m['requests']} requests, lag p99 "
+              f"{fmt(m['lag']['p99_ms'])} ms", flush=True)
+    return out
 
 
 def validate_bench(work, n):
@@ -762,6 +824,54 @@ def outcomes_text(outcomes):
     return ", ".join(f"{n:,} {o}" for o, n in sorted(outcomes.items(), key=lambda kv: -kv[1])) or "none"
 
 
+def schedule_saving(sch):
+    """Request saving of the adaptive schedule: 1 - adaptive / backoff, in percent."""
+    b, a = sch["backoff"]["requests"], sch["adaptive"]["requests"]
+    return (1 - a / b) * 100 if b else None
+
+
+def saving_text(sch):
+    """"12.3 % fewer" / "4.5 % more" requests with adaptive than with backoff."""
+    v = schedule_saving(sch)
+    if v is None:
+        return "– % fewer"
+    return f"{fmt(v)} % fewer" if v >= 0 else f"{fmt(-v)} % more"
+
+
+def schedule_summary(sch):
+    """One console line for the poll-schedule phase."""
+    b, a, st = sch["backoff"], sch["adaptive"], sch["settings"]
+    return (f"poll schedule ({st['jobs']:,} jobs, {st['dmin']:g}-{st['dmax']:g} s, interval "
+            f"{st['interval']:g} s, max {st['max_interval']:g} s): backoff {b['requests']:,} requests, "
+            f"lag p99 {fmt(b['lag']['p99_ms'])} ms; adaptive {a['requests']:,} requests "
+            f"({saving_text(sch)}), lag p99 {fmt(a['lag']['p99_ms'])} ms; "
+            f"correct: backoff {'yes' if b['correct']['ok'] else 'NO'}, adaptive "
+            f"{'yes' if a['correct']['ok'] else 'NO'}")
+
+
+def schedule_rows(sch):
+    """Rows of the poll-schedule table: metric, backoff, adaptive, adaptive / backoff."""
+    b, a = sch["backoff"], sch["adaptive"]
+
+    def correct(m):
+        c = m["correct"]
+        return f"{c['matched']}/{c['total']} as scripted" + ("" if c["ok"] else " ✗")
+    rows = [
+        ("wall time (s)", b["wall_s"], a["wall_s"], 2, True),
+        ("user+sys CPU (s)", b["cpu_s"], a["cpu_s"], 3, True),
+        ("requests (server-counted)", b["requests"], a["requests"], 0, True),
+        ("requests per job", b["requests_per_job"], a["requests_per_job"], 2, True),
+        ("detection lag p50 (ms)", b["lag"]["p50_ms"], a["lag"]["p50_ms"], 1, True),
+        ("detection lag p99 (ms)", b["lag"]["p99_ms"], a["lag"]["p99_ms"], 1, True),
+        ("detection lag max (ms)", b["lag"]["max_ms"], a["lag"]["max_ms"], 1, True),
+        ("jobs never seen terminal", b["lag"]["undetected"], a["lag"]["undetected"], 0, False),
+        ("exit code", b["exit_code"], a["exit_code"], 0, False),
+    ]
+    out = [(label, fmt(x, d), fmt(y, d), ratio(y, x) if r else "") for label, x, y, d, r in rows]
+    out.insert(-1, ("correctness", correct(b), correct(a), ""))
+    return out
+
+
 def md_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -840,6 +950,18 @@ def targets(res, args):
                 f"(± {fmt(first['uncertainty_ms'], 2)} ms clock calibration); with "
                 f"{first['batch']['jobs']:,} jobs: median {fmt(first['batch']['median_ms'])} ms",
                 s["max_ms"] <= 10))
+    sch = res["schedule"]
+    sb, sa, sst = sch["backoff"], sch["adaptive"], sch["settings"]
+    sbound = sst["max_interval"] * 1000 + 100
+    sp99 = sa["lag"]["p99_ms"]
+    out.append((f"adaptive schedule: fewer requests than the plain back-off (same interval/max_interval, "
+                f"{sst['jobs']:,} jobs), lag p99 ≤ max_interval + 100 ms = {sbound:.0f} ms",
+                f"adaptive {sa['requests']:,} vs backoff {sb['requests']:,} requests "
+                f"({saving_text(sch)}); lag p99 adaptive {fmt(sp99)} ms, backoff "
+                f"{fmt(sb['lag']['p99_ms'])} ms; as scripted: adaptive {sa['correct']['matched']}/"
+                f"{sa['correct']['total']}, backoff {sb['correct']['matched']}/{sb['correct']['total']}",
+                sa["requests"] < sb["requests"] and sp99 is not None and sp99 <= sbound
+                and sa["correct"]["ok"] and sb["correct"]["ok"]))
     return out
 
 
@@ -850,6 +972,8 @@ def verdict(v):
 def render_markdown(res, args, cmdline, date, mach):
     jw, peer, many, probe = res["jobwait"], res["peer"], res["many"], res["rate"]
     s = res["settings"]
+    sch = res["schedule"]
+    ss = sch["settings"]
     many_rss = many["maxrss_kib"] / 1024
     parts = [
         "# Benchmarks",
@@ -914,6 +1038,20 @@ def render_markdown(res, args, cmdline, date, mach):
             ("other processes' CPU meanwhile (s) / load average before",
              f"{fmt(many['other_cpu_s'], 2)} / {fmt(many['load_before'], 2)}"),
         ]),
+        "",
+        "## Poll schedule: adaptive vs plain back-off (jobwait only)",
+        "",
+        f"Scenario: {ss['jobs']:,} jobs, durations {ss['dmin']:g}–{ss['dmax']:g} s — {ss['image']} "
+        f"`createImage` jobs with `progress: true` (the simulator reports `entities.process_percent` "
+        f"as IMS does), {ss['batch']} batch jobs with 2–5 sub-jobs, {ss['volume']} plain "
+        f"`createVolume` jobs, {ss['failing']} scripted to fail — waited on twice by jobwait, same "
+        f"ids, a fresh simulator each, with `--poll-interval {dur(ss['interval'])} "
+        f"--poll-max-interval {dur(ss['max_interval'])} --rate-limit {ss['rate']:g}` and "
+        "`--poll-schedule backoff` (×1.5 from interval to max_interval) or `--poll-schedule adaptive` "
+        f"(the default); the adaptive run sent {saving_text(sch)} requests than the back-off (saving = "
+        f"1 − adaptive / backoff = {fmt(schedule_saving(sch))} %).",
+        "",
+        md_table(["metric", "backoff", "adaptive", "adaptive / backoff"], schedule_rows(sch)),
         "",
         "## Rate limit (server-measured)",
         "",
@@ -985,7 +1123,7 @@ def write_benchmarks(path, text):
 
 def main():
     ap = argparse.ArgumentParser(description="jobwait vs the Huawei Cloud Python SDK; see the docstring.")
-    ap.add_argument("--quick", action="store_true", help="200 jobs, short durations (< 2 min)")
+    ap.add_argument("--quick", action="store_true", help="200 jobs, short durations (~3.5 min)")
     ap.add_argument("--jobs", type=int, help="jobs in the side-by-side run (default 1000, quick 200)")
     ap.add_argument("--interval", type=float, default=2.0, help="jobwait --poll-interval, s (2)")
     ap.add_argument("--max-interval", type=float, default=2.0,
@@ -995,6 +1133,8 @@ def main():
     ap.add_argument("--peer-threads", type=int, help="peer --threads (default: one per job)")
     ap.add_argument("--many-jobs", type=int, help="jobs in the jobwait-only run (10000, quick 2000)")
     ap.add_argument("--probe-rate", type=float, help="binding rate limit of the rate probe (50, quick 20)")
+    ap.add_argument("--schedule-jobs", type=int,
+                    help="jobs in the poll-schedule comparison, backoff vs adaptive (500, quick 200)")
     ap.add_argument("--write", action="store_true", help="with --quick: update BENCHMARKS.md too")
     ap.add_argument("--repeat", type=int, help="side-by-side repetitions (default 3, quick 1)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build --release")
@@ -1017,6 +1157,10 @@ def main():
     many_interval, many_max_interval, many_rate = 5.0, 10.0, 2000.0
     args.probe_jobs = 200 if q else 1000
     args.probe_dmin, args.probe_dmax = (3.0, 8.0) if q else (5.0, 20.0)
+    args.schedule_jobs = args.schedule_jobs or (200 if q else 500)
+    args.schedule_dmin, args.schedule_dmax = (10.0, 40.0) if q else (20.0, 120.0)
+    args.schedule_interval, args.schedule_max_interval = (1.0, 10.0) if q else (1.0, 15.0)
+    args.schedule_rate = 1000.0
     cmdline = "python3 bench/run.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
 
     started = time.monotonic()
@@ -1105,6 +1249,8 @@ def main():
     res["first"] = first_request_bench(work, trials=10 if q else 20, batch=args.jobs)
     print(f"   1 job median {res['first']['single']['median_ms']:.2f} ms", flush=True)
 
+    res["schedule"] = schedule_bench(args, work)
+
     date = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
         seconds=time.monotonic() - started)).strftime("%Y-%m-%d %H:%M UTC")
     res.update(machine=mach, date=date, command=cmdline, incidents=INCIDENTS,
@@ -1117,13 +1263,16 @@ def main():
     print(text_table(["metric", "jobwait", "peer (SDK)", "peer / jobwait"],
                      comparison_rows(res["jobwait"], res["peer"])))
     print()
+    print(schedule_summary(res["schedule"]))
+    print()
     for t, m, v in targets(res, args):
         print(f"[{ {True: 'MET', False: 'NOT MET', None: '—'}[v] }] {t}\n        {m}")
     md = render_markdown(res, args, cmdline, date, mach)
     dest = BENCHMARKS if (not q or args.write) else OUT / "BENCHMARKS.quick.md"
     write_benchmarks(dest, md)
     print(f"\nwrote {dest.relative_to(ROOT)}; raw results in bench/out/; total {res['total_s']:.0f} s")
-    if any(r.get("timed_out") for r in (res["jobwait"], res["peer"], res["many"], res["rate"])):
+    if any(r.get("timed_out") for r in (res["jobwait"], res["peer"], res["many"], res["rate"],
+                                        res["schedule"]["backoff"], res["schedule"]["adaptive"])):
         print("warning: a client hit the harness's hard timeout", file=sys.stderr)
 
 
