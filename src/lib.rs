@@ -43,16 +43,21 @@ pub enum RunError {
     Failed(String),
 }
 
-/// The runtime for one command line. Waiting runs on the calling thread alone: the engine is
-/// one driver future, and a second thread would only add wake-ups and hand-offs between
-/// threads to every poll (measured in BENCHMARKS.md). The simulator serves many clients at
-/// once, so `simulate` gets a worker per core.
-pub fn runtime_for(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
+/// Runs one command line on a runtime made for it, to its exit status.
+///
+/// Waiting runs on the calling thread alone: the engine is one driver future, and a second
+/// thread would only add wake-ups and hand-offs between threads to every poll. The simulator
+/// serves many clients at once, so `simulate` gets a worker per core.
+pub fn run_on_runtime(cli: Cli) -> Result<ExitStatus, RunError> {
     let mut builder = match cli.command {
         Some(Command::Simulate { .. }) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     };
-    builder.enable_all().build()
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run(cli))
 }
 
 /// Runs one command line to its exit status.

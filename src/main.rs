@@ -4,14 +4,7 @@ use clap::Parser;
 
 fn main() {
     let cli = jobwait::cli::Cli::parse();
-    let runtime = match jobwait::runtime_for(&cli) {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("jobwait: error: cannot start the async runtime: {e}");
-            std::process::exit(jobwait::exit::ExitStatus::Error.code());
-        }
-    };
-    let code = match runtime.block_on(jobwait::run(cli)) {
+    let code = match jobwait::run_on_runtime(cli) {
         Ok(status) => status.code(),
         Err(jobwait::RunError::Usage(problems)) => {
             for problem in problems {
