@@ -124,6 +124,8 @@ async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> 
         return validate(args, env);
     }
     let plan = plan(&args, &env, true)?;
+    // The plan has all it needs; ten thousand ids from the command line need not stay.
+    drop(args);
     // On GitHub, detailed logs fold into a group so the job's log stays readable.
     let group = plan.verbose > 0 && report::github::GitHub::from_env(&env).commands;
     if group {

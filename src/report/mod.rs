@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::cloud::endpoint::Service;
 use crate::exit::ExitStatus;
 use crate::spec::Plan;
-use crate::verdict::{aggregate, EntityIds, Failure, SubJobCounts};
+use crate::verdict::{EntityIds, Failure, SubJobCounts};
 use crate::wait::{JobResult, Outcome, Signal, Stop};
 
 /// The report document (`jobwait schema report` prints its JSON Schema).
@@ -121,7 +121,7 @@ impl Report {
             .iter()
             .zip(results)
             .map(|(job, r)| {
-                let agg = r.last.as_deref().map(aggregate).unwrap_or_default();
+                let agg = r.summary;
                 let last = r.last.map(|doc| *doc);
                 let (status, job_type, begin_time, end_time, error_code, fail_reason) = match last {
                     Some(doc) => (

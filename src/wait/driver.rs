@@ -5,7 +5,7 @@
 //! timer queue, and the driver loops: fire due timers (deadlines end jobs, poll wake-ups queue
 //! them for their host), hand out request slots (in-flight limit, then the host's pacer), then
 //! sleep until the next timer, a response or a stop. Poll wake-ups are rounded up to a
-//! [`POLL_TICK`] grid so that polls due within a few milliseconds of each other leave together,
+//! grid ([`poll_tick`]) so that polls due within a few milliseconds of each other leave together,
 //! and the pacer lends slots up to [`LEND_AHEAD`] early for the same reason: on a busy run the
 //! process wakes a few dozen times a second, not once per request.
 //!
@@ -28,11 +28,14 @@ use super::schedule::TypeDurations;
 use super::{Event, JobResult, JobSource, Outcome, Stop};
 use crate::cloud::client::FetchError;
 use crate::cloud::wire::Job;
-use crate::spec::Plan;
+use crate::spec::{Plan, PollPolicy};
 
-/// The grid poll wake-ups are rounded up to (from the start of the wait). It adds at most this
-/// to a poll's delay — 0.5 % of a 2-s interval — and lets polls due together share a wake-up.
-pub const POLL_TICK: Duration = Duration::from_millis(10);
+/// The grid poll wake-ups are rounded up to (from the start of the wait): 1 % of `interval`,
+/// between 1 and 25 ms. It adds at most that to a poll's delay and lets polls due together
+/// share a wake-up.
+pub fn poll_tick(poll: &PollPolicy) -> Duration {
+    (poll.interval / 100).clamp(Duration::from_millis(1), Duration::from_millis(25))
+}
 
 /// How early the pacer may lend a slot to a request that is due now. Well inside the pacer's
 /// dispatch margin, so the rate limit holds at the server.
@@ -73,6 +76,8 @@ pub(super) struct Driver<'a, S> {
     plan: &'a Plan,
     source: &'a S,
     rules: Rules,
+    /// See [`poll_tick`].
+    tick: Duration,
     start: Instant,
     /// The wall clock at `start`: the adaptive schedule compares it with the API's times.
     wall_start: SystemTime,
@@ -126,6 +131,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 poll: plan.poll,
                 max_consecutive_errors: plan.max_consecutive_errors,
             },
+            tick: poll_tick(&plan.poll),
             start,
             wall_start: SystemTime::now(),
             types: TypeDurations::default(),
@@ -186,6 +192,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     reason: "internal error: the wait ended without a result for this job"
                         .to_owned(),
                     last: None,
+                    summary: Default::default(),
                     polls: 0,
                     waited: start.elapsed(),
                 })
@@ -319,7 +326,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
         match polled.next {
             Next::Verdict(outcome, reason) => self.finish(index, outcome, reason),
             Next::PollIn(delay) => {
-                let wake = on_tick(self.start, now + delay);
+                let wake = on_tick(self.start, self.tick, now + delay);
                 state.phase = Phase::Waiting;
                 // At or after the deadline, the deadline's timer ends the job instead.
                 if wake < state.deadline {
@@ -370,10 +377,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
     }
 }
 
-/// `t` rounded up to the [`POLL_TICK`] grid that starts at `start`.
-fn on_tick(start: Instant, t: Instant) -> Instant {
+/// `t` rounded up to the grid of `tick` that starts at `start`.
+fn on_tick(start: Instant, tick: Duration, t: Instant) -> Instant {
     let since = t.saturating_duration_since(start);
-    let tick = POLL_TICK.as_nanos();
+    let tick = tick.as_nanos();
     let ticks = since.as_nanos().div_ceil(tick);
     start + Duration::from_nanos((ticks * tick) as u64)
 }

@@ -10,9 +10,9 @@ use tokio::time::Instant;
 use super::schedule::{time_left, Schedule, TypeDurations};
 use super::{JobResult, Outcome, Stop};
 use crate::cloud::client::{ErrorClass, FetchError};
-use crate::cloud::wire::Job;
+use crate::cloud::wire::{Entities, Job, JobStatus};
 use crate::spec::{PlannedJob, PollPolicy};
-use crate::verdict::{judge, Decision, SubJobCounts};
+use crate::verdict::{aggregate, judge, Aggregate, Decision, SubJobCounts};
 
 /// Where a job is in its wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,13 +64,24 @@ pub(super) struct JobState {
     pub polls: u32,
     schedule: Schedule,
     /// Boxed: most of a waiting job's size is this document, absent until the first answer.
+    /// Without its sub-jobs when `digest` is set.
     last: Option<Box<Job>>,
+    /// What a pending batch job's sub-jobs amount to, kept instead of them: a batch document is
+    /// mostly sub-jobs, and ten thousand of them add up to megabytes while they run.
+    digest: Option<Box<Digest>>,
     last_error: Option<String>,
     /// Retryable errors since the last job document.
     errors_in_a_row: u32,
-    last_shown: Option<(String, SubJobCounts)>,
+    /// The status and counts last shown (an enum: no string per job for a known status).
+    last_shown: Option<(JobStatus, SubJobCounts)>,
     /// The final decision read in a row so far and how often (for `confirm`).
     streak: Option<(Decision, u32)>,
+}
+
+/// The report's summary of a document's sub-jobs and the verdict's words for them.
+struct Digest {
+    summary: Aggregate,
+    reason: String,
 }
 
 /// Whether a final decision has been read often enough in a row.
@@ -90,6 +101,7 @@ impl JobState {
             polls: 0,
             schedule: Schedule::new(poll, seed),
             last: None,
+            digest: None,
             last_error: None,
             errors_in_a_row: 0,
             last_shown: None,
@@ -129,9 +141,18 @@ impl JobState {
                 self.errors_in_a_row = 0;
                 let verdict = judge(&job.criteria, &doc);
                 tracing::debug!(job = %job.label(), status = %doc.status, poll = self.polls, decision = ?verdict.decision, "polled");
+                let mut doc = doc;
+                self.digest = None;
                 if verdict.decision == Decision::Pending {
                     *change = self.changed(&doc);
                     left = time_left(&doc, seen.now, seen.types);
+                    if !doc.entities.sub_jobs.is_empty() {
+                        self.digest = Some(Box::new(Digest {
+                            summary: aggregate(&doc),
+                            reason: verdict.reason.clone(),
+                        }));
+                        doc.entities.sub_jobs = Vec::new();
+                    }
                 }
                 self.last = Some(Box::new(doc));
                 let outcome = match verdict.decision {
@@ -184,12 +205,13 @@ impl JobState {
 
     /// The status and sub-job counts of `doc`, when they differ from what was last shown.
     fn changed(&mut self, doc: &Job) -> Option<(String, SubJobCounts)> {
-        let now = (doc.status.as_str().to_owned(), SubJobCounts::of(doc));
+        let now = (doc.status.clone(), SubJobCounts::of(doc));
         if self.last_shown.as_ref() == Some(&now) {
             return None;
         }
-        self.last_shown = Some(now.clone());
-        Some(now)
+        let shown = (now.0.as_str().to_owned(), now.1);
+        self.last_shown = Some(now);
+        Some(shown)
     }
 
     /// Counts `decision` into the streak of identical final reads (`confirm`).
@@ -215,6 +237,9 @@ impl JobState {
         let waited = humantime::format_duration(Duration::from_secs(waited.as_secs()));
         let state = match (&self.last, &self.last_error) {
             (_, Some(err)) => format!("last poll failed: {err}"),
+            (Some(_), None) if self.digest.is_some() => {
+                format!("still {}", self.digest.as_ref().map_or("", |d| &d.reason))
+            }
             (Some(doc), None) => format!("still {}", judge(&job.criteria, doc).reason),
             (None, None) => {
                 "the API never answered (the last request was still pending)".to_owned()
@@ -245,10 +270,19 @@ impl JobState {
         tracing::info!(job = %job.label(), outcome = ?outcome, polls = self.polls, reason = %reason, "finished");
         self.phase = Phase::Done;
         self.wake = None;
+        let mut last = self.last.take();
+        let summary = match self.digest.take() {
+            Some(digest) => digest.summary,
+            None => last.as_deref().map(aggregate).unwrap_or_default(),
+        };
+        if let Some(doc) = last.as_deref_mut() {
+            doc.entities = Entities::default();
+        }
         JobResult {
             outcome,
             reason,
-            last: self.last.take(),
+            last,
+            summary,
             polls: self.polls,
             waited,
         }

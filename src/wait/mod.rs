@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cloud::client::{Client, FetchError};
 use crate::cloud::wire::Job;
 use crate::spec::{Plan, PlannedJob};
-use crate::verdict::SubJobCounts;
+use crate::verdict::{Aggregate, SubJobCounts};
 
 /// Where job documents come from: the real client, or a fake in tests.
 pub trait JobSource: Send + Sync + 'static {
@@ -105,9 +105,12 @@ impl Signal {
 pub struct JobResult {
     pub outcome: Outcome,
     pub reason: String,
-    /// The last job document the API returned.
-    /// Boxed: ten thousand results would otherwise carry a job document's full size each.
+    /// The last job document the API returned, without its `entities`: what the report shows of
+    /// them is in `summary`. (Ten thousand documents with their sub-jobs would be megabytes kept
+    /// for nothing; boxed, because a result without one should not carry its size.)
     pub last: Option<Box<Job>>,
+    /// Sub-job counts, entity ids and failures of the last document.
+    pub summary: Aggregate,
     pub polls: u32,
     pub waited: Duration,
 }

@@ -1322,7 +1322,7 @@ async fn the_adaptive_schedule_needs_fewer_polls_than_the_backoff_within_the_sam
         let lags = source.lags();
         let worst = lags.iter().max().unwrap();
         assert!(
-            *worst <= plan.poll.max_interval + super::driver::POLL_TICK,
+            *worst <= plan.poll.max_interval + super::driver::poll_tick(&plan.poll),
             "{schedule:?}: a job was noticed {worst:?} after it ended"
         );
         let fetches = source.fetches.load(Ordering::SeqCst);
@@ -1346,4 +1346,77 @@ async fn the_adaptive_schedule_needs_fewer_polls_than_the_backoff_within_the_sam
 async fn run_with<S: JobSource>(plan: &Plan, source: S) -> Vec<JobResult> {
     let (stop_tx, _) = watch::channel(None);
     wait_all(plan, source, stop_tx, None).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn polls_due_within_a_tick_leave_together_on_the_tick_grid() {
+    // 40 jobs whose jittered delays all differ: rounded up to the 10 ms grid, their polls
+    // share instants instead of each waking the process on its own.
+    let ids: Vec<String> = (0..40).map(|i| format!("j{i}")).collect();
+    let mut plan = plan(ids.iter().map(|id| job(id)).collect());
+    plan.poll = PollPolicy {
+        interval: secs(1),
+        max_interval: secs(4),
+        schedule: PollSchedule::Backoff,
+    };
+    let source = ids.iter().fold(FakeSource::new(), |s, id| {
+        s.script(id, running_then(id, 6, "SUCCESS"))
+    });
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Succeeded; 40]);
+    // The first round is spread by the pacer; every later poll is on the grid.
+    let all: Vec<Instant> = ids
+        .iter()
+        .flat_map(|id| source.fetches(id).into_iter().skip(1))
+        .collect();
+    assert_eq!(all.len(), 40 * 6);
+    let tick = super::driver::poll_tick(&plan.poll);
+    assert_eq!(tick, millis(10), "1 % of the 1-s interval");
+    for t in &all {
+        let offset = *t - t0;
+        assert_eq!(
+            offset.as_nanos() % tick.as_nanos(),
+            0,
+            "a poll at {offset:?} is off the {tick:?} grid"
+        );
+    }
+    let mut instants = all.clone();
+    instants.sort();
+    instants.dedup();
+    assert!(
+        instants.len() * 2 < all.len(),
+        "{} polls at {} distinct instants",
+        all.len(),
+        instants.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_job_cut_by_its_deadline_keeps_its_sub_jobs_summary_and_reason() {
+    // While a batch job runs only the summary of its sub-jobs is kept, not the sub-jobs: the
+    // result must say the same as the full document would.
+    let running = r#"{"status":"RUNNING","job_id":"b","entities":{"sub_jobs_total":3,"sub_jobs":[
+        {"status":"SUCCESS","job_id":"s1","entities":{"server_id":"srv-1"}},
+        {"status":"FAIL","job_id":"s2","error_code":"Ecs.0013","entities":{}},
+        {"status":"RUNNING","job_id":"s3"}]}}"#;
+    let full = Job::from_slice(running.as_bytes()).unwrap();
+    let mut batch = job("b");
+    batch.criteria.sub_jobs = SubJobPolicy::Any;
+    batch.timeout = Some(secs(20));
+    let plan = plan(vec![batch]);
+    let source = FakeSource::new().script("b", vec![Ok(full.clone())]);
+
+    let results = run(&plan, &source).await;
+
+    let r = &results[0];
+    assert_eq!(r.outcome, Outcome::TimedOut);
+    let expected = crate::verdict::judge(&plan.jobs[0].criteria, &full).reason;
+    assert_eq!(r.reason, format!("timed out after 20s: still {expected}"));
+    assert_eq!(r.summary, crate::verdict::aggregate(&full));
+    assert_eq!(r.summary.sub_jobs.succeeded, 1);
+    assert_eq!(r.summary.failures.len(), 1);
+    assert_eq!(r.last.as_ref().map(|d| d.status.as_str()), Some("RUNNING"));
 }
