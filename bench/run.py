@@ -318,30 +318,32 @@ def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, a
                 subs.append(sub)
             jobs.append({"id": jid, "job_type": "createServer", "sub_jobs": subs})
         elif kind < sub_share + progress_share:
-            init = min(1000, end // 5)
-            job = {"id": jid, "job_type": "createImage", "progress": True,
-                   "timeline": [{"status": "INIT", "for": f"{init}ms"},
-                                {"status": "RUNNING", "for": f"{end - init}ms"},
-                                {"status": "FAIL" if fail else "SUCCESS"}],
-                   "entities": {"image_id": f"{rnd.getrandbits(128):032x}"}}
-            if fail:
-                job.update(error_code="IMS.0002", fail_reason="Image quota exceeded")
+            job = single_job(jid, "createImage", end, fail, "image_id", rnd.getrandbits(128),
+                             ("IMS.0002", "Image quota exceeded"))
+            job["progress"] = True
             jobs.append(job)
         else:
-            init = min(1000, end // 5)
-            job = {"id": jid, "job_type": "createVolume",
-                   "timeline": [{"status": "INIT", "for": f"{init}ms"},
-                                {"status": "RUNNING", "for": f"{end - init}ms"},
-                                {"status": "FAIL" if fail else "SUCCESS"}],
-                   "entities": {"volume_id": f"{rnd.getrandbits(128):032x}"}}
-            if fail:
-                job.update(error_code="EVS.2024", fail_reason="Insufficient volume quota")
-            jobs.append(job)
+            jobs.append(single_job(jid, "createVolume", end, fail, "volume_id", rnd.getrandbits(128),
+                                   ("EVS.2024", "Insufficient volume quota")))
         expected[jid] = "failed" if fail else "succeeded"
     scenario = {"project_id": PROJECT_ID, "jobs": jobs}
     if auth:
         scenario["auth"] = {"ak": AK, "sk": SK}
     return scenario, expected
+
+
+def single_job(jid, job_type, end, fail, id_key, id_bits, error):
+    """A job without sub-jobs: INIT (at most 1 s), RUNNING until `end` ms, then SUCCESS or FAIL
+    (with `error` = (error_code, fail_reason))."""
+    init = min(1000, end // 5)
+    job = {"id": jid, "job_type": job_type,
+           "timeline": [{"status": "INIT", "for": f"{init}ms"},
+                        {"status": "RUNNING", "for": f"{end - init}ms"},
+                        {"status": "FAIL" if fail else "SUCCESS"}],
+           "entities": {id_key: f"{id_bits:032x}"}}
+    if fail:
+        job.update(error_code=error[0], fail_reason=error[1])
+    return job
 
 
 def write_json(path, doc):

@@ -315,15 +315,23 @@ impl<'a, S: JobSource> Driver<'a, S> {
             now: self.wall_start + (now - self.start),
             types: &self.types,
         };
-        let polled = state.on_fetched(job, &self.rules, &seen, fetched, now - self.start);
-        if let (Some((status, sub_jobs)), Some(tx)) = (polled.change, &self.events) {
+        let mut change = None;
+        let next = state.on_fetched(
+            job,
+            &self.rules,
+            &seen,
+            fetched,
+            now - self.start,
+            &mut change,
+        );
+        if let (Some((status, sub_jobs)), Some(tx)) = (change, &self.events) {
             let _ = tx.send(Event::Changed {
                 index,
                 status,
                 sub_jobs,
             });
         }
-        match polled.next {
+        match next {
             Next::Verdict(outcome, reason) => self.finish(index, outcome, reason),
             Next::PollIn(delay) => {
                 let wake = on_tick(self.start, self.tick, now + delay);

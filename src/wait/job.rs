@@ -34,13 +34,6 @@ pub(super) enum Next {
     PollIn(Duration),
 }
 
-/// A poll's consequences: what comes next, and the job's new status and sub-job counts when a
-/// pending job's changed (for progress events).
-pub(super) struct Polled {
-    pub next: Next,
-    pub change: Option<(String, SubJobCounts)>,
-}
-
 /// What every job's rules share, from the plan.
 pub(super) struct Rules {
     pub poll: PollPolicy,
@@ -109,21 +102,10 @@ impl JobState {
         }
     }
 
-    /// Takes in one poll's answer, `waited` after the start of the wait.
+    /// Takes in one poll's answer, `waited` after the start of the wait, and says what comes
+    /// next. `change` receives the new status and sub-job counts of a pending job whose
+    /// progress changed (for progress events).
     pub fn on_fetched(
-        &mut self,
-        job: &PlannedJob,
-        rules: &Rules,
-        seen: &Seen,
-        fetched: Result<Job, FetchError>,
-        waited: Duration,
-    ) -> Polled {
-        let mut change = None;
-        let next = self.next_after(job, rules, seen, fetched, waited, &mut change);
-        Polled { next, change }
-    }
-
-    fn next_after(
         &mut self,
         job: &PlannedJob,
         rules: &Rules,
