@@ -92,6 +92,24 @@ async fn bad_nested_variable_names_the_variable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_poll_schedule_names_the_flag_the_variable_or_the_file_and_the_choices() {
+    let out = wait(&["a1", "--poll-schedule", "fast"], &base_env()).await;
+    assert_usage_error(&out, &["--poll-schedule", "fast", "adaptive", "backoff"]);
+    let mut env = base_env();
+    env.push(("JOBWAIT_POLL__SCHEDULE", "smart"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_POLL__SCHEDULE", "smart"]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs: [a1]\npoll: { schedule: exponential }\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(&out, &[s(&spec), "poll.schedule", "exponential"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_entry_without_id_names_the_file_and_the_entry() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_file(

@@ -118,6 +118,7 @@ async fn environment_overrides_the_spec_file() {
         ("JOBWAIT_SPEC", s(&spec)),
         ("JOBWAIT_PROJECT_ID", "envproj"),
         ("JOBWAIT_TIMEOUT", "2m"),
+        ("JOBWAIT_POLL__SCHEDULE", "backoff"),
     ];
     let out = validate(&[], &env).await;
 
@@ -125,6 +126,7 @@ async fn environment_overrides_the_spec_file() {
     assert_eq!(urls(&out)[0], job_url("envproj", "j1"));
     assert_setting(&out, "project", "envproj", "JOBWAIT_PROJECT_ID");
     assert_setting(&out, "timeout", "2m", "JOBWAIT_TIMEOUT");
+    assert_setting(&out, "poll schedule", "backoff", "JOBWAIT_POLL__SCHEDULE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,6 +146,8 @@ async fn flag_overrides_the_environment() {
             "flagproj",
             "--timeout",
             "45s",
+            "--poll-schedule",
+            "backoff",
         ],
         &env,
     )
@@ -161,6 +165,7 @@ async fn flag_overrides_the_environment() {
     );
     assert_setting(&out, "project", "flagproj", "--project-id");
     assert_setting(&out, "timeout", "45s", "--timeout");
+    assert_setting(&out, "poll schedule", "backoff", "--poll-schedule");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
