@@ -22,7 +22,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::job::{cancelled_reason, JobState, Next, Phase, Rules, Seen};
+use super::job::{cancelled_reason, JobState, Next, Phase, Seen};
 use super::pacer::Pacer;
 use super::schedule::TypeDurations;
 use super::{Event, JobResult, JobSource, Outcome, Stop};
@@ -64,18 +64,9 @@ struct Host {
     ready: VecDeque<u32>,
 }
 
-/// What woke the driver. (Lives for one turn of the loop, on the stack: its size is no cost.)
-#[allow(clippy::large_enum_variant)]
-enum Wake {
-    Stopped,
-    Fetched(usize, Result<Job, FetchError>),
-    Timer,
-}
-
 pub(super) struct Driver<'a, S> {
     plan: &'a Plan,
     source: &'a S,
-    rules: Rules,
     /// See [`poll_tick`].
     tick: Duration,
     start: Instant,
@@ -127,10 +118,6 @@ impl<'a, S: JobSource> Driver<'a, S> {
         Driver {
             plan,
             source,
-            rules: Rules {
-                poll: plan.poll,
-                max_consecutive_errors: plan.max_consecutive_errors,
-            },
             tick: poll_tick(&plan.poll),
             start,
             wall_start: SystemTime::now(),
@@ -170,17 +157,15 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     sleep.as_mut().reset(at);
                 }
             }
-            let wake = tokio::select! {
+            // A stop or a timer only needs the next turn of the loop; an answer is handled.
+            let answer = tokio::select! {
                 biased;
-                _ = stop_rx.changed() => Wake::Stopped,
-                Some((job, fetched)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    Wake::Fetched(job, fetched)
-                }
-                () = &mut sleep, if wake_at.is_some() => Wake::Timer,
+                _ = stop_rx.changed() => None,
+                Some(answer) = self.in_flight.next(), if !self.in_flight.is_empty() => Some(answer),
+                () = &mut sleep, if wake_at.is_some() => None,
             };
-            match wake {
-                Wake::Fetched(job, fetched) => self.on_fetched(job, fetched),
-                Wake::Stopped | Wake::Timer => {}
+            if let Some((job, fetched)) = answer {
+                self.on_fetched(job, fetched);
             }
         }
         let start = self.start;
@@ -215,14 +200,12 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     let (outcome, reason) = state.at_deadline(&self.plan.jobs[index], waited);
                     self.finish(index, outcome, reason);
                 }
-                TimerKind::Poll
-                    if state.phase == Phase::Waiting && state.wake == Some(timer.at) =>
-                {
+                // A waiting job has exactly one poll in the queue: this one.
+                TimerKind::Poll if state.phase == Phase::Waiting => {
                     state.phase = Phase::Ready;
-                    state.wake = None;
                     self.hosts[state.host as usize].ready.push_back(timer.job);
                 }
-                // Stale: the job ended, or was rescheduled.
+                // Stale: the job has ended.
                 _ => {}
             }
         }
@@ -317,8 +300,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
         };
         let mut change = None;
         let next = state.on_fetched(
+            self.plan,
             job,
-            &self.rules,
             &seen,
             fetched,
             now - self.start,
@@ -338,7 +321,6 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 state.phase = Phase::Waiting;
                 // At or after the deadline, the deadline's timer ends the job instead.
                 if wake < state.deadline {
-                    state.wake = Some(wake);
                     self.timers.push(Reverse(Timer {
                         at: wake,
                         kind: TimerKind::Poll,

@@ -11,13 +11,14 @@ use super::schedule::{time_left, Schedule, TypeDurations};
 use super::{JobResult, Outcome, Stop};
 use crate::cloud::client::{ErrorClass, FetchError};
 use crate::cloud::wire::{Entities, Job, JobStatus};
-use crate::spec::{PlannedJob, PollPolicy};
+use crate::spec::raw::PollSchedule;
+use crate::spec::{Plan, PlannedJob, PollPolicy};
 use crate::verdict::{aggregate, judge, Aggregate, Decision, SubJobCounts};
 
 /// Where a job is in its wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
-    /// Sleeping until its next poll (the timer queue holds the wake-up).
+    /// Sleeping until its next poll (the timer queue holds its one wake-up).
     Waiting,
     /// Due, queued for a request slot of its host.
     Ready,
@@ -34,12 +35,6 @@ pub(super) enum Next {
     PollIn(Duration),
 }
 
-/// What every job's rules share, from the plan.
-pub(super) struct Rules {
-    pub poll: PollPolicy,
-    pub max_consecutive_errors: Option<u32>,
-}
-
 /// What the run has seen so far, for the adaptive schedule.
 pub(super) struct Seen<'a> {
     /// This machine's wall clock now (moved by `tokio::time` in tests).
@@ -52,8 +47,6 @@ pub(super) struct JobState {
     /// The index of the job's endpoint host (its pacer).
     pub host: u32,
     pub deadline: Instant,
-    /// The poll wake-up in the timer queue; other queue entries for this job are stale.
-    pub wake: Option<Instant>,
     pub polls: u32,
     schedule: Schedule,
     /// Boxed: most of a waiting job's size is this document, absent until the first answer.
@@ -90,7 +83,6 @@ impl JobState {
             phase: Phase::Ready,
             host,
             deadline,
-            wake: None,
             polls: 0,
             schedule: Schedule::new(poll, seed),
             last: None,
@@ -107,8 +99,8 @@ impl JobState {
     /// progress changed (for progress events).
     pub fn on_fetched(
         &mut self,
+        plan: &Plan,
         job: &PlannedJob,
-        rules: &Rules,
         seen: &Seen,
         fetched: Result<Job, FetchError>,
         waited: Duration,
@@ -127,7 +119,9 @@ impl JobState {
                 self.digest = None;
                 if verdict.decision == Decision::Pending {
                     *change = self.changed(&doc);
-                    left = time_left(&doc, seen.now, seen.types);
+                    if plan.poll.schedule == PollSchedule::Adaptive {
+                        left = time_left(&doc, seen.now, seen.types);
+                    }
                     if !doc.entities.sub_jobs.is_empty() {
                         self.digest = Some(Box::new(Digest {
                             summary: aggregate(&doc),
@@ -153,7 +147,7 @@ impl JobState {
                     }
                     // A terminal read still to be confirmed: read again at the base interval,
                     // not the grown back-off.
-                    (Some(_), Confirmation::Again) => return Next::PollIn(rules.poll.interval),
+                    (Some(_), Confirmation::Again) => return Next::PollIn(plan.poll.interval),
                     (None, _) => {}
                 }
             }
@@ -168,7 +162,7 @@ impl JobState {
                     ErrorClass::NotFound => {}
                     ErrorClass::Retryable => {
                         self.errors_in_a_row += 1;
-                        if rules
+                        if plan
                             .max_consecutive_errors
                             .is_some_and(|max| self.errors_in_a_row >= max)
                         {
@@ -217,13 +211,11 @@ impl JobState {
     /// The outcome and reason of a job whose deadline came before its verdict.
     pub fn at_deadline(&self, job: &PlannedJob, waited: Duration) -> (Outcome, String) {
         let waited = humantime::format_duration(Duration::from_secs(waited.as_secs()));
-        let state = match (&self.last, &self.last_error) {
-            (_, Some(err)) => format!("last poll failed: {err}"),
-            (Some(_), None) if self.digest.is_some() => {
-                format!("still {}", self.digest.as_ref().map_or("", |d| &d.reason))
-            }
-            (Some(doc), None) => format!("still {}", judge(&job.criteria, doc).reason),
-            (None, None) => {
+        let state = match (&self.last, &self.digest, &self.last_error) {
+            (_, _, Some(err)) => format!("last poll failed: {err}"),
+            (_, Some(digest), None) => format!("still {}", digest.reason),
+            (Some(doc), None, None) => format!("still {}", judge(&job.criteria, doc).reason),
+            (None, None, None) => {
                 "the API never answered (the last request was still pending)".to_owned()
             }
         };
@@ -251,7 +243,6 @@ impl JobState {
     ) -> JobResult {
         tracing::info!(job = %job.label(), outcome = ?outcome, polls = self.polls, reason = %reason, "finished");
         self.phase = Phase::Done;
-        self.wake = None;
         let mut last = self.last.take();
         let summary = match self.digest.take() {
             Some(digest) => digest.summary,
