@@ -5,27 +5,18 @@ use std::io::IsTerminal;
 
 use crate::spec::raw::LogFormat;
 
-/// A message as one readable line: line breaks become spaces, control characters are escaped,
-/// and a huge value someone passed is cut (at 400 characters) instead of echoed whole.
+/// A message as one readable line: the shared sanitiser ([`crate::sanitize::line`]) makes it
+/// harmless, runs of spaces collapse, and a huge value someone passed is cut (at 400
+/// characters) instead of echoed whole.
 pub fn one_line(message: &str) -> String {
     const MAX: usize = 400;
-    let mut out = String::with_capacity(message.len().min(MAX + 32));
-    let mut last_space = false;
-    for c in message.chars() {
-        let piece = match c {
-            '\n' | '\r' | '\t' => " ".to_owned(),
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        };
-        if piece == " " {
-            if last_space {
-                continue;
-            }
-            last_space = true;
-        } else {
-            last_space = false;
+    let clean = crate::sanitize::line(message);
+    let mut out = String::with_capacity(clean.len().min(MAX + 32));
+    for c in clean.chars() {
+        if c == ' ' && out.ends_with(' ') {
+            continue;
         }
-        out.push_str(&piece);
+        out.push(c);
     }
     let total = out.chars().count();
     if total > MAX {

@@ -12,6 +12,7 @@ pub mod environment;
 pub mod exit;
 pub mod progress;
 pub mod report;
+pub mod sanitize;
 pub mod schema;
 pub mod secret;
 pub mod sim;
