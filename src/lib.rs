@@ -162,7 +162,9 @@ fn validate(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     Ok(ExitStatus::Success)
 }
 
-/// The wait itself, shared by `wait`, `terraform` and `demo`: signals, progress, engine, report.
+/// The wait itself, shared by `wait`, `terraform` and `demo`: signals, progress, the project
+/// lookup, engine, report. Every way it ends — verdicts, the deadline, a signal, a failed lookup
+/// — ends in a report with every job of the plan.
 pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError> {
     let credentials = plan
         .credentials
@@ -175,21 +177,18 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
             let _ = writeln!(err, "{line}");
         }
     }
-    let iam = plan.iam.clone().zip(plan.region.clone());
     let known = match &plan.project {
         spec::plan::Project::Id(id) => id.clone(),
         spec::plan::Project::FromRegion(_) => String::new(),
     };
+    let options = cloud::client::ClientOptions {
+        iam: plan.iam.clone().zip(plan.region.clone()),
+        reload_from: cloud::auth::Credentials::from_files(env).then(|| env.clone()),
+        max_body: plan.max_response_size,
+        tls: plan.uses_https(),
+    };
     let mut client =
-        cloud::client::Client::new(credentials, known, iam).map_err(RunError::Failed)?;
-    if let (spec::plan::Project::FromRegion(region), Some(iam)) = (&plan.project, &plan.iam) {
-        let id = client
-            .discover_project(iam, region)
-            .await
-            .map_err(RunError::Failed)?;
-        tracing::info!(project_id = %id, region = %region, "project found in IAM");
-        client.set_project_id(id);
-    }
+        cloud::client::Client::new(credentials, known, options).map_err(RunError::Failed)?;
     let (stop_tx, _) = watch::channel(None);
     let signals = tokio::spawn(forward_signals(stop_tx.clone()));
     let (events_tx, progress) = if plan.quiet {
@@ -210,8 +209,41 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
     };
     let started = SystemTime::now();
     let t0 = Instant::now();
-    let results = wait::wait_all(plan, client, stop_tx.clone(), events_tx).await;
+    let found = match (&plan.project, &plan.iam) {
+        (spec::plan::Project::FromRegion(region), Some(iam)) => {
+            find_project(plan, &client, iam, region, t0, stop_tx.subscribe()).await
+        }
+        _ => Ok(None),
+    };
+    let results = match found {
+        Ok(project) => {
+            if let Some(id) = project {
+                client.set_project_id(id);
+            }
+            wait::wait_all_from(plan, client, t0, stop_tx.clone(), events_tx).await
+        }
+        Err((outcome, reason)) => {
+            let reason = sanitize::cap(reason, sanitize::MAX_TEXT);
+            if let Some(events) = &events_tx {
+                for index in 0..plan.jobs.len() {
+                    let _ = events.send(wait::Event::Finished {
+                        index,
+                        outcome,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            // (The progress printer ends when its sender is gone.)
+            drop(events_tx);
+            plan.jobs
+                .iter()
+                .map(|_| wait::JobResult::unpolled(outcome, reason.clone(), t0.elapsed()))
+                .collect()
+        }
+    };
     let elapsed = t0.elapsed();
+    // From here on a signal is not acted on: only the report and the outputs are left to
+    // write, which takes moments (a second signal still ends the process at once).
     signals.abort();
     if let Some(progress) = progress {
         let _ = progress.await;
@@ -224,6 +256,82 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
         elapsed,
         stop.as_ref(),
     ))
+}
+
+/// The project id of the project named `region`, from IAM, under the same rules as a poll:
+/// retryable errors are retried on the poll back-off (honouring `Retry-After`), the overall
+/// deadline bounds it, and a signal stops it. `Err` is every job's outcome and reason.
+async fn find_project(
+    plan: &Plan,
+    client: &cloud::client::Client,
+    iam: &url::Url,
+    region: &str,
+    start: Instant,
+    mut stop: watch::Receiver<Option<Stop>>,
+) -> Result<Option<String>, (wait::Outcome, String)> {
+    use cloud::client::ErrorClass;
+    let deadline = start + plan.timeout;
+    let mut backoff = wait::backoff::Backoff::new(plan.poll, fastrand::u64(..));
+    let mut last_error = None;
+    loop {
+        let timeout = plan
+            .request_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let attempt = tokio::select! {
+            biased;
+            _ = stop.wait_for(Option::is_some) => None,
+            () = tokio::time::sleep_until(deadline) => Some(None),
+            found = client.discover_project(iam, region, timeout) => Some(Some(found)),
+        };
+        let failed = match attempt {
+            None => {
+                let stop = stop.borrow().clone();
+                let reason = stop
+                    .as_ref()
+                    .map_or_else(String::new, wait::cancelled_reason);
+                return Err((wait::Outcome::Cancelled, reason));
+            }
+            Some(None) => None,
+            Some(Some(Ok(id))) => {
+                tracing::info!(project_id = %sanitize::Clean(&id), region = %region, "project found in IAM");
+                return Ok(Some(id));
+            }
+            Some(Some(Err(e))) => Some(e),
+        };
+        let waited =
+            humantime::format_duration(std::time::Duration::from_secs(start.elapsed().as_secs()));
+        let place = format!(
+            "project discovery from IAM ({})",
+            cloud::endpoint::shown(iam)
+        );
+        let Some(err) = failed else {
+            let last = last_error.map_or_else(String::new, |e| format!(" (last error: {e})"));
+            return Err((
+                wait::Outcome::Errored,
+                format!("no verdict after {waited}: {place} did not finish{last}"),
+            ));
+        };
+        match err.class() {
+            ErrorClass::Retryable | ErrorClass::Throttled => {
+                tracing::warn!(error = %sanitize::Clean(&err.to_string()), "{place} failed; trying again");
+                let delay = backoff.next().unwrap_or(plan.poll.max_interval);
+                let delay = err.retry_after().map_or(delay, |r| r.max(delay));
+                last_error = Some(err);
+                let wake = Instant::now()
+                    .checked_add(delay)
+                    .unwrap_or(deadline)
+                    .min(deadline);
+                tokio::select! {
+                    biased;
+                    _ = stop.wait_for(Option::is_some) => {}
+                    () = tokio::time::sleep_until(wake) => {}
+                }
+            }
+            ErrorClass::NotFound | ErrorClass::CredentialsRejected | ErrorClass::Fatal => {
+                return Err((wait::Outcome::Errored, format!("{place}: {err}")));
+            }
+        }
+    }
 }
 
 /// Everything but standard output: the `--report` file, GitHub's files and annotations, the

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::cloud::wire::{Job, JobStatus};
+use crate::sanitize::{cap, MAX_TEXT};
 use crate::spec::raw::{PendingPayment, SubJobPolicy, UnknownStatus};
 
 /// What counts as success for one job.
@@ -286,10 +287,34 @@ fn verdict(decision: Decision, reason: String) -> Verdict {
 pub struct EntityIds(pub IndexMap<String, Vec<String>>);
 
 impl EntityIds {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Builds [`EntityIds`] in time linear in the ids seen (a batch job can list tens of thousands
+/// of sub-jobs): a set per key while collecting, plain lists once done.
+#[derive(Debug, Default)]
+pub struct EntityCollector(IndexMap<String, IndexSet<String>>);
+
+/// The longest entity key and id kept (real ones are a few dozen characters).
+const MAX_ENTITY_TEXT: usize = 256;
+
+impl EntityCollector {
     fn add(&mut self, key: &str, id: &str) {
-        let ids = self.0.entry(key.to_owned()).or_default();
-        if !ids.iter().any(|x| x == id) {
-            ids.push(id.to_owned());
+        if key.len() > MAX_ENTITY_TEXT || id.len() > MAX_ENTITY_TEXT {
+            return;
+        }
+        match self.0.get_mut(key) {
+            Some(ids) => {
+                if !ids.contains(id) {
+                    ids.insert(id.to_owned());
+                }
+            }
+            None => {
+                self.0
+                    .insert(key.to_owned(), IndexSet::from([id.to_owned()]));
+            }
         }
     }
 
@@ -304,16 +329,24 @@ impl EntityIds {
         }
     }
 
-    pub fn merge(&mut self, other: &EntityIds) {
-        for (key, ids) in &other.0 {
-            for id in ids {
+    /// Every id of `ids`, after those collected so far.
+    pub fn merge(&mut self, ids: &EntityIds) {
+        for (key, list) in &ids.0 {
+            for id in list {
                 self.add(key, id);
             }
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    pub fn finish(self) -> EntityIds {
+        // Kept until the report: no spare room in ten thousand of them.
+        let mut map: IndexMap<String, Vec<String>> = self
+            .0
+            .into_iter()
+            .map(|(key, ids)| (key, ids.into_iter().collect()))
+            .collect();
+        map.shrink_to_fit();
+        EntityIds(map)
     }
 }
 
@@ -341,43 +374,42 @@ pub struct Aggregate {
 /// Collects ids from the job (unless it failed) and its successful sub-jobs, recursively (EIP
 /// sub-jobs nest), and lists every failed sub-job at any depth.
 pub fn aggregate(job: &Job) -> Aggregate {
-    let mut out = Aggregate {
-        sub_jobs: SubJobCounts::of(job),
-        ..Aggregate::default()
-    };
+    let mut entities = EntityCollector::default();
+    let mut failures = Vec::new();
     if job.status != JobStatus::Fail {
-        out.entities.add_fields(job);
+        entities.add_fields(job);
     }
-    collect_sub_jobs(job, &mut out);
-    // Kept until the report: no spare room in ten thousand of them.
-    out.entities.0.shrink_to_fit();
-    out.entities.0.values_mut().for_each(Vec::shrink_to_fit);
-    out.failures.shrink_to_fit();
-    out
+    collect_sub_jobs(job, &mut entities, &mut failures);
+    failures.shrink_to_fit();
+    Aggregate {
+        sub_jobs: SubJobCounts::of(job),
+        entities: entities.finish(),
+        failures,
+    }
 }
 
-fn collect_sub_jobs(job: &Job, out: &mut Aggregate) {
+fn collect_sub_jobs(job: &Job, entities: &mut EntityCollector, failures: &mut Vec<Failure>) {
     for sub in &job.entities.sub_jobs {
         match sub.status {
             JobStatus::Success => {
-                out.entities.add_fields(sub);
-                collect_sub_jobs(sub, out);
+                entities.add_fields(sub);
+                collect_sub_jobs(sub, entities, failures);
             }
             JobStatus::Fail => {
-                let mut entities = EntityIds::default();
-                entities.add_fields(sub);
-                out.failures.push(Failure {
+                let mut own = EntityCollector::default();
+                own.add_fields(sub);
+                failures.push(Failure {
                     job_id: sub.job_id.clone(),
                     job_type: sub.job_type.clone(),
                     error_code: sub.error_code.clone(),
                     fail_reason: sub.fail_reason.clone(),
-                    errorcode_message: errorcode_message(sub).map(str::to_owned),
-                    entities,
+                    errorcode_message: errorcode_message(sub).map(|m| cap(m.to_owned(), MAX_TEXT)),
+                    entities: own.finish(),
                 });
-                collect_sub_jobs(sub, out);
+                collect_sub_jobs(sub, entities, failures);
             }
             // A running sub-job's own sub-jobs may already have failed (EIP batches nest).
-            _ => collect_sub_jobs(sub, out),
+            _ => collect_sub_jobs(sub, entities, failures),
         }
     }
 }
@@ -1122,5 +1154,30 @@ mod tests {
             let got_failed: Vec<Option<String>> = agg.failures.iter().map(|f| f.job_id.clone()).collect();
             prop_assert_eq!(got_failed, failed_ids);
         }
+    }
+
+    /// Regression: ids were de-duplicated by scanning a list, so 50,000 sub-jobs took 8 s and
+    /// 200,000 minutes, with the single-threaded runtime blocked (a SIGTERM went unheard). The
+    /// bound is generous on purpose: the old quadratic code needs minutes here, linear code well
+    /// under a second even unoptimised.
+    #[test]
+    fn aggregation_is_linear_in_the_sub_jobs() {
+        let n = 100_000;
+        let subs: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"status": if i % 10 == 0 { "FAIL" } else { "SUCCESS" },
+                       "job_id": format!("s{i}"),
+                       "entities": {"server_id": format!("srv-{i}"), "nic_id": format!("nic-{}", i % 7)}})
+            })
+            .collect();
+        let job = parse(json!({"status": "FAIL", "entities": {"sub_jobs": subs}}));
+        let started = std::time::Instant::now();
+        let agg = aggregate(&job);
+        let took = started.elapsed();
+        assert_eq!(agg.entities.0["server_id"].len(), n * 9 / 10);
+        assert_eq!(agg.entities.0["nic_id"].len(), 7, "duplicates collapse");
+        assert_eq!(agg.failures.len(), n / 10);
+        assert_eq!(agg.entities.0["server_id"][0], "srv-1", "API order is kept");
+        assert!(took < Duration::from_secs(30), "aggregation took {took:?}");
     }
 }

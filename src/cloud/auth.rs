@@ -11,7 +11,7 @@ use crate::environment::Environment;
 use crate::secret::Secret;
 
 /// How requests are authenticated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Credentials {
     /// Access key / secret key, signed with SDK-HMAC-SHA256. The AK is treated as a secret too.
     AkSk {
@@ -109,6 +109,18 @@ impl Credentials {
                 ))
             }
         }
+    }
+
+    /// Whether any credential variable of `env` names a file (`*_FILE`): such credentials can
+    /// change under a running process (a rotated Kubernetes secret) and are worth reading again
+    /// after a rejection.
+    pub fn from_files(env: &Environment) -> bool {
+        AKSK_FAMILIES
+            .iter()
+            .flat_map(|(ak, sk, token, _)| [*ak, *sk, *token])
+            .chain(TOKEN_VARS)
+            .chain(["OS_PASSWORD"])
+            .any(|name| env.get(&format!("{name}_FILE")).is_some())
     }
 
     /// Every secret value held (to mask in CI logs).

@@ -224,6 +224,16 @@ impl Endpoints {
     }
 }
 
+/// A URL as it may be shown (messages, `validate`): a password in it is replaced by `***`.
+pub fn shown(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
+}
+
 /// `base` + `/v1/{project_id}/jobs/{job_id}`, path segments encoded.
 pub fn job_url(base: &Url, project_id: &str, job_id: &str) -> Url {
     let mut url = base.clone();

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::client::FetchError;
+use super::client::{read_body, transport_error, FetchError};
 use super::wire::ApiErrorBody;
 use crate::secret::Secret;
 
@@ -32,6 +32,8 @@ pub struct TokenCache {
     tokens_url: Url,
     login: PasswordLogin,
     state: Mutex<State>,
+    /// The largest IAM answer read.
+    max_body: u64,
     /// Generations only grow, so a late 401 for an old token can never drop a newer one.
     generations: std::sync::atomic::AtomicU64,
 }
@@ -49,7 +51,7 @@ enum State {
 }
 
 impl TokenCache {
-    pub fn new(iam_base: &Url, login: PasswordLogin) -> TokenCache {
+    pub fn new(iam_base: &Url, login: PasswordLogin, max_body: u64) -> TokenCache {
         let mut tokens_url = iam_base.clone();
         if let Ok(mut s) = tokens_url.path_segments_mut() {
             s.pop_if_empty().extend(["v3", "auth", "tokens"]);
@@ -58,12 +60,18 @@ impl TokenCache {
             tokens_url,
             login,
             state: Mutex::new(State::Empty),
+            max_body,
             generations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// A valid token and its generation (to pass to [`TokenCache::invalidate`]).
-    pub async fn token(&self, http: &reqwest::Client) -> Result<(Secret, u64), FetchError> {
+    /// A valid token and its generation (to pass to [`TokenCache::invalidate`]); a login takes
+    /// at most `timeout`.
+    pub async fn token(
+        &self,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<(Secret, u64), FetchError> {
         let mut state = self.state.lock().await;
         match &*state {
             State::Ready {
@@ -80,7 +88,7 @@ impl TokenCache {
             .generations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        match self.fetch(http).await {
+        match self.fetch(http, timeout).await {
             Ok((token, ttl)) => {
                 tracing::info!(ttl = ?ttl, "IAM token obtained");
                 *state = State::Ready {
@@ -91,7 +99,11 @@ impl TokenCache {
                 Ok((token, generation))
             }
             Err(err) => {
-                if err.class() == super::client::ErrorClass::Fatal {
+                if matches!(
+                    err.class(),
+                    super::client::ErrorClass::Fatal
+                        | super::client::ErrorClass::CredentialsRejected
+                ) {
                     *state = State::Rejected(err.clone());
                 }
                 Err(err)
@@ -108,7 +120,11 @@ impl TokenCache {
         }
     }
 
-    async fn fetch(&self, http: &reqwest::Client) -> Result<(Secret, Duration), FetchError> {
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<(Secret, Duration), FetchError> {
         let l = &self.login;
         let body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
@@ -119,20 +135,23 @@ impl TokenCache {
             .post(self.tokens_url.clone())
             .header("content-type", "application/json;charset=utf8")
             .body(serde_json::to_vec(&body).expect("JSON serializes"))
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .send()
             .await
-            .map_err(|e| FetchError::Transport(format!("IAM: {e}")))?;
+            .map_err(transport_error)?;
+        if response.status().is_redirection() {
+            return Err(FetchError::Redirect {
+                status: response.status().as_u16(),
+                location: None,
+            });
+        }
         let status = response.status().as_u16();
         let token = response
             .headers()
             .get("x-subject-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| FetchError::Transport(format!("IAM: {e}")))?;
+        let bytes = read_body(response, self.max_body).await?;
         match (status, token) {
             (200..=299, Some(token)) => Ok((Secret::new(token), token_ttl(&bytes))),
             (200..=299, None) => Err(FetchError::Garbled {
@@ -149,7 +168,8 @@ impl TokenCache {
 }
 
 /// A token's lifetime, from its own `expires_at - issued_at` (immune to clock skew); 24 h, the
-/// documented validity, when the body does not say.
+/// documented validity, when the body does not say, and never more than that (a lifetime from
+/// the network must not push the renewal past what an `Instant` can hold).
 fn token_ttl(body: &[u8]) -> Duration {
     let value: Value = serde_json::from_slice(body).unwrap_or_default();
     let time = |key: &str| {
@@ -158,10 +178,16 @@ fn token_ttl(body: &[u8]) -> Duration {
             .and_then(|t| humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).ok())
     };
     match (time("issued_at"), time("expires_at")) {
-        (Some(issued), Some(expires)) => expires.duration_since(issued).unwrap_or_default(),
-        _ => Duration::from_secs(24 * 3600),
+        (Some(issued), Some(expires)) => expires
+            .duration_since(issued)
+            .unwrap_or_default()
+            .min(MAX_TOKEN_TTL),
+        _ => MAX_TOKEN_TTL,
     }
 }
+
+/// IAM tokens are valid 24 hours.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Renew a fifth of the lifetime before the end (at most 10 minutes before).
 fn renew_after(ttl: Duration) -> Duration {
@@ -224,11 +250,12 @@ mod tests {
         use std::sync::Arc;
 
         use crate::cloud::auth::Credentials;
-        use crate::cloud::client::{Client, FetchError};
+        use crate::cloud::client::{Client, ClientOptions, FetchError};
         use crate::secret::Secret;
         use crate::sim::{start, Scenario, SimHandle};
 
         const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+        const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
         async fn sim(iam_extra: &str) -> SimHandle {
             let yaml = format!(
@@ -253,7 +280,17 @@ mod tests {
                 url::Url::parse(&sim.base_url()).unwrap(),
                 "eu-de".to_owned(),
             ));
-            Arc::new(Client::new(creds, PROJECT.to_owned(), iam).unwrap())
+            Arc::new(
+                Client::new(
+                    creds,
+                    PROJECT.to_owned(),
+                    ClientOptions {
+                        iam,
+                        ..ClientOptions::default()
+                    },
+                )
+                .unwrap(),
+            )
         }
 
         async fn get_concurrently(
@@ -339,16 +376,16 @@ mod tests {
             let iam = url::Url::parse(&sim.base_url()).unwrap();
             assert_eq!(
                 client(&sim, "pw")
-                    .discover_project(&iam, "eu-de")
+                    .discover_project(&iam, "eu-de", TIMEOUT)
                     .await
                     .unwrap(),
                 PROJECT
             );
             let err = client(&sim, "pw")
-                .discover_project(&iam, "eu-nl")
+                .discover_project(&iam, "eu-nl", TIMEOUT)
                 .await
                 .unwrap_err();
-            assert!(err.contains("no project named eu-nl"), "{err}");
+            assert!(err.to_string().contains("no project named eu-nl"), "{err}");
 
             let yaml = format!(
                 "project_id: {PROJECT}\nauth: {{ ak: AK1, sk: SK1 }}\niam: {{ user: u, password: p, domain: d, projects: {{ eu-de: {PROJECT} }} }}\n\
@@ -366,9 +403,12 @@ mod tests {
                 security_token: None,
                 source: "test",
             };
-            let aksk = Client::new(creds, String::new(), None).unwrap();
+            let aksk = Client::new(creds, String::new(), ClientOptions::default()).unwrap();
             let iam = url::Url::parse(&signed.base_url()).unwrap();
-            assert_eq!(aksk.discover_project(&iam, "eu-de").await.unwrap(), PROJECT);
+            assert_eq!(
+                aksk.discover_project(&iam, "eu-de", TIMEOUT).await.unwrap(),
+                PROJECT
+            );
             assert_eq!(signed.stats().rejected_auth, 0);
         }
     }

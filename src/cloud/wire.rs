@@ -8,6 +8,8 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use crate::sanitize::{cap, MAX_TEXT};
+
 /// A job's status as the API reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum JobStatus {
@@ -58,9 +60,14 @@ impl std::fmt::Display for JobStatus {
 
 impl<'de> Deserialize<'de> for JobStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(JobStatus::parse(&String::deserialize(d)?))
+        let text = String::deserialize(d)?;
+        // A status is a word: an unknown one is kept, but not at any length.
+        Ok(JobStatus::parse(&cap(text, MAX_STATUS)))
     }
 }
+
+/// The longest unknown status kept.
+const MAX_STATUS: usize = 128;
 
 /// A job or sub-job document. Sub-jobs have the same shape (EIP batch jobs nest them).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -174,6 +181,16 @@ impl Job {
     /// Parses a 2xx body. A body without `status` (or that is not a job at all) is an error,
     /// described without echoing the body.
     pub fn from_slice(body: &[u8]) -> Result<Job, String> {
+        // Text that is not UTF-8 (a `fail_reason` in a legacy encoding) is read lossily: a
+        // failed job must stay failed, not become an unreadable answer.
+        let lossy;
+        let body = match std::str::from_utf8(body) {
+            Ok(_) => body,
+            Err(_) => {
+                lossy = String::from_utf8_lossy(body).into_owned();
+                lossy.as_bytes()
+            }
+        };
         // The common case in one pass, without a `Value` tree to build and drop per poll; the
         // two-step path below only runs to explain a body that is not a job document.
         // (Objects only: serde would also read a struct from an array.)
@@ -200,9 +217,11 @@ impl Job {
 
 /// Strings, with numbers and booleans turned into their text and null/empty-object into None,
 /// so one odd field never loses the whole document.
+/// Texts are capped at [`MAX_TEXT`]: a hostile server cannot make one field megabytes long in
+/// every output.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
+        Value::String(s) => Some(cap(s, MAX_TEXT)),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -242,7 +261,9 @@ impl ApiErrorBody {
     /// (VPC/EIP), `{"error_code","error_msg","request_id"}` (API gateway, IAM) and any of these
     /// nested one level or more inside another object (as the official SDK does).
     pub fn parse(body: &[u8]) -> Option<ApiErrorBody> {
-        let value: Value = serde_json::from_slice(body).ok()?;
+        let value: Value = serde_json::from_slice(body)
+            .or_else(|_| serde_json::from_str(&String::from_utf8_lossy(body)))
+            .ok()?;
         ApiErrorBody::find(&value)
     }
 
@@ -252,7 +273,7 @@ impl ApiErrorBody {
             keys.iter()
                 .filter_map(|k| obj.get(*k))
                 .find_map(|v| match v {
-                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::String(s) if !s.is_empty() => Some(cap(s.clone(), MAX_TEXT)),
                     Value::Number(n) => Some(n.to_string()),
                     _ => None,
                 })
@@ -468,5 +489,42 @@ mod tests {
             let job = Job::from_slice(body.as_bytes()).unwrap();
             assert_eq!(job.entities, Entities::default(), "entities: {odd}");
         }
+    }
+
+    #[test]
+    fn a_fail_reason_that_is_not_utf8_is_read_lossily() {
+        let mut body = br#"{"status":"FAIL","fail_reason":"caf"#.to_vec();
+        body.push(0xe9); // Latin-1 é
+        body.extend_from_slice(br#"","error_code":"Ecs.0013"}"#);
+        let job = Job::from_slice(&body).unwrap();
+        assert_eq!(job.status, JobStatus::Fail, "a failed job stays failed");
+        assert_eq!(job.fail_reason.as_deref(), Some("caf\u{fffd}"));
+        let mut err = br#"{"error":{"code":"E1","message":"x"#.to_vec();
+        err.push(0xff);
+        err.extend_from_slice(b"\"}}");
+        assert_eq!(
+            ApiErrorBody::parse(&err).unwrap().code.as_deref(),
+            Some("E1")
+        );
+    }
+
+    #[test]
+    fn texts_from_the_network_are_capped() {
+        let huge = "x".repeat(10 * MAX_TEXT);
+        let body = serde_json::json!({"status": huge, "fail_reason": huge, "job_type": huge});
+        let job = Job::from_slice(body.to_string().as_bytes()).unwrap();
+        assert!(
+            job.status.as_str().len() < 200,
+            "{}",
+            job.status.as_str().len()
+        );
+        for text in [&job.fail_reason, &job.job_type] {
+            let text = text.as_deref().unwrap();
+            assert!(text.len() < MAX_TEXT + 64, "{}", text.len());
+            assert!(text.ends_with("more bytes)"));
+        }
+        let err = serde_json::json!({"error_code": huge, "error_msg": huge});
+        let err = ApiErrorBody::parse(err.to_string().as_bytes()).unwrap();
+        assert!(err.to_string().len() < 2 * MAX_TEXT + 200);
     }
 }

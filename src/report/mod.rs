@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::cloud::endpoint::Service;
 use crate::exit::ExitStatus;
 use crate::spec::Plan;
-use crate::verdict::{EntityIds, Failure, SubJobCounts};
+use crate::verdict::{EntityCollector, EntityIds, Failure, SubJobCounts};
 use crate::wait::{JobResult, Outcome, Signal, Stop};
 
 /// The report document (`jobwait schema report` prints its JSON Schema).
@@ -158,7 +158,7 @@ impl Report {
             total: jobs.len(),
             ..Summary::default()
         };
-        let mut entities = EntityIds::default();
+        let mut entities = EntityCollector::default();
         for job in &jobs {
             match job.outcome {
                 Outcome::Succeeded => summary.succeeded += 1,
@@ -169,6 +169,7 @@ impl Report {
             }
             entities.merge(&job.entities);
         }
+        let entities = entities.finish();
         let signal = match stop {
             Some(Stop::Signal(sig)) => Some(*sig),
             _ => None,

@@ -31,6 +31,9 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 3600);
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// The accepted range of `rate_limit`, requests per second.
 pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+/// The accepted range of `max_response_size`: a job document fits in the smallest, and the
+/// largest is as much as anyone should hold in memory per answer.
+pub const RESPONSE_SIZE_RANGE: std::ops::RangeInclusive<u64> = 1024..=(1 << 30);
 /// Requests in flight at once, across all jobs.
 pub const MAX_IN_FLIGHT: usize = 64;
 
@@ -46,6 +49,8 @@ pub struct Plan {
     pub max_in_flight: usize,
     /// How long one request may take (bounded by the time left).
     pub request_timeout: Duration,
+    /// The largest response body read.
+    pub max_response_size: u64,
     /// Retryable errors in a row that end a job as errored (`None`: retry until the deadline).
     pub max_consecutive_errors: Option<u32>,
     pub fail_fast: bool,
@@ -177,6 +182,12 @@ pub struct Context {
 }
 
 impl Plan {
+    /// Whether any request will go over TLS (the root certificates are loaded only then).
+    pub fn uses_https(&self) -> bool {
+        self.iam.iter().any(|u| u.scheme() == "https")
+            || self.jobs.iter().any(|j| j.base.scheme() == "https")
+    }
+
     /// The project id, when the spec gave it (not when IAM is to be asked).
     pub fn project_id(&self) -> Option<&str> {
         match &self.project {
@@ -277,6 +288,16 @@ impl Plan {
             problems.push(format!(
                 "{}: key `rate_limit` must be between 0.001 and 100000 requests per second, not {rate_limit}",
                 origin("rate_limit")
+            ));
+        }
+
+        let max_response_size = raw
+            .max_response_size
+            .map_or(crate::cloud::client::DEFAULT_MAX_BODY, |s| s.0);
+        if !RESPONSE_SIZE_RANGE.contains(&max_response_size) {
+            problems.push(format!(
+                "{}: key `max_response_size` must be between 1KiB and 1GiB, not {max_response_size} bytes",
+                origin("max_response_size")
             ));
         }
 
@@ -395,6 +416,7 @@ impl Plan {
             request_timeout: raw
                 .request_timeout
                 .map_or(crate::cloud::client::REQUEST_TIMEOUT, |d| d.0),
+            max_response_size,
             max_consecutive_errors: raw.retry.as_ref().and_then(|r| r.max_consecutive_errors),
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),

@@ -37,6 +37,9 @@ pub struct RawSpec {
     pub poll: Option<RawPoll>,
     /// How long one request may take before it is abandoned and retried (default 30s).
     pub request_timeout: Option<HumanDuration>,
+    /// The largest response body read (e.g. `4MiB`, `512KiB` or a number of bytes; default
+    /// 4MiB). A larger answer ends its job as errored: retrying cannot make it smaller.
+    pub max_response_size: Option<ByteSize>,
     /// Requests per second, shared by all jobs to one endpoint host.
     #[serde(default, deserialize_with = "lenient::opt_f64")]
     #[schemars(with = "Option<f64>")]
@@ -420,6 +423,53 @@ impl<'de> Deserialize<'de> for HumanDuration {
                     "`{text}` is not a duration ({e}); write e.g. 90s, 15m or 1h 30m"
                 ))
             })
+    }
+}
+
+/// A size in bytes: a number, or a number with a unit (`B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(
+    with = "String",
+    description = "a size such as 4MiB, 512KiB or a number of bytes"
+)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1000,
+            "kib" | "k" => 1 << 10,
+            "mb" => 1000 * 1000,
+            "mib" | "m" => 1 << 20,
+            "gb" => 1000 * 1000 * 1000,
+            "gib" | "g" => 1 << 30,
+            _ => {
+                return Err(format!(
+                    "`{text}` is not a size; write e.g. 4MiB, 512KiB or 1000000"
+                ))
+            }
+        };
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a size; write e.g. 4MiB, 512KiB or 1000000"))?;
+        let bytes = value * factor as f64;
+        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+            return Err(format!("`{text}` is not a size in range"));
+        }
+        Ok(ByteSize(bytes as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = lenient::string(d)?;
+        ByteSize::parse(&text).map_err(de::Error::custom)
     }
 }
 

@@ -26,8 +26,9 @@ use super::job::{cancelled_reason, JobState, Next, Phase, Seen};
 use super::pacer::Pacer;
 use super::schedule::TypeDurations;
 use super::{Event, JobResult, JobSource, Outcome, Stop};
-use crate::cloud::client::FetchError;
+use crate::cloud::client::{ErrorClass, FetchError};
 use crate::cloud::wire::Job;
+use crate::sanitize::{cap, MAX_TEXT};
 use crate::spec::{Plan, PollPolicy};
 
 /// The grid poll wake-ups are rounded up to (from the start of the wait): 1 % of `interval`,
@@ -87,10 +88,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
     pub fn new(
         plan: &'a Plan,
         source: &'a S,
+        start: Instant,
         stop: watch::Sender<Option<Stop>>,
         events: Option<mpsc::UnboundedSender<Event>>,
     ) -> Driver<'a, S> {
-        let start = Instant::now();
         let overall = start + plan.timeout;
         let mut host_ids: HashMap<String, u32> = HashMap::new();
         let mut hosts = Vec::new();
@@ -120,7 +121,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
             source,
             tick: poll_tick(&plan.poll),
             start,
-            wall_start: SystemTime::now(),
+            wall_start: SystemTime::now()
+                .checked_sub(start.elapsed())
+                .unwrap_or_else(SystemTime::now),
             types: TypeDurations::default(),
             results: (0..plan.jobs.len()).map(|_| None).collect(),
             unfinished: plan.jobs.len(),
@@ -172,14 +175,12 @@ impl<'a, S: JobSource> Driver<'a, S> {
         self.results
             .into_iter()
             .map(|r| {
-                r.unwrap_or_else(|| JobResult {
-                    outcome: Outcome::Errored,
-                    reason: "internal error: the wait ended without a result for this job"
-                        .to_owned(),
-                    last: None,
-                    summary: Default::default(),
-                    polls: 0,
-                    waited: start.elapsed(),
+                r.unwrap_or_else(|| {
+                    JobResult::unpolled(
+                        Outcome::Errored,
+                        "internal error: the wait ended without a result for this job".to_owned(),
+                        start.elapsed(),
+                    )
                 })
             })
             .collect()
@@ -286,12 +287,20 @@ impl<'a, S: JobSource> Driver<'a, S> {
         // The host's pace learns from every answer, even one that comes after the job ended.
         let pacer = &mut self.hosts[state.host as usize].pacer;
         match &fetched {
-            Err(e @ FetchError::Http { status: 429, .. }) => pacer.throttled(now, e.retry_after()),
-            Err(FetchError::Transport(_)) => {}
+            Err(e) if e.class() == ErrorClass::Throttled => pacer.throttled(now, e.retry_after()),
+            Err(e) if !e.answered() => {}
             _ => pacer.answered(),
         }
         if state.phase != Phase::InFlight {
             return;
+        }
+        if let Err(e) = &fetched {
+            if e.class() == ErrorClass::CredentialsRejected {
+                // Every job uses the same credentials: asking again, for any of them, only
+                // brings the gateway's lock-out closer.
+                self.reject_all(e);
+                return;
+            }
         }
         let job = &self.plan.jobs[index];
         let seen = Seen {
@@ -317,7 +326,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
         match next {
             Next::Verdict(outcome, reason) => self.finish(index, outcome, reason),
             Next::PollIn(delay) => {
-                let wake = on_tick(self.start, self.tick, now + delay);
+                // Delays are bounded, but a time from the network is never trusted to add up.
+                let wake = now
+                    .checked_add(delay)
+                    .map_or(state.deadline, |t| on_tick(self.start, self.tick, t));
                 state.phase = Phase::Waiting;
                 // At or after the deadline, the deadline's timer ends the job instead.
                 if wake < state.deadline {
@@ -356,6 +368,21 @@ impl<'a, S: JobSource> Driver<'a, S> {
         }
     }
 
+    /// Ends every job that has no verdict yet as errored: the credentials were refused.
+    fn reject_all(&mut self, err: &FetchError) {
+        let reason = cap(
+            format!(
+                "authentication rejected: {err}; every job stops (retrying rejected credentials locks them)"
+            ),
+            MAX_TEXT,
+        );
+        for index in 0..self.states.len() {
+            if self.states[index].phase != Phase::Done {
+                self.finish(index, Outcome::Errored, reason.clone());
+            }
+        }
+    }
+
     /// Ends every job that has no verdict yet.
     fn cancel_all(&mut self, stop: &Stop) {
         let reason = cancelled_reason(stop);
@@ -367,10 +394,14 @@ impl<'a, S: JobSource> Driver<'a, S> {
     }
 }
 
-/// `t` rounded up to the grid of `tick` that starts at `start`.
+/// `t` rounded up to the grid of `tick` that starts at `start` (`t` itself where the grid
+/// point would not fit an `Instant`).
 fn on_tick(start: Instant, tick: Duration, t: Instant) -> Instant {
     let since = t.saturating_duration_since(start);
-    let tick = tick.as_nanos();
+    let tick = tick.as_nanos().max(1);
     let ticks = since.as_nanos().div_ceil(tick);
-    start + Duration::from_nanos((ticks * tick) as u64)
+    u64::try_from(ticks.saturating_mul(tick))
+        .ok()
+        .and_then(|nanos| start.checked_add(Duration::from_nanos(nanos)))
+        .unwrap_or(t)
 }

@@ -11,6 +11,7 @@ use super::schedule::{time_left, Schedule, TypeDurations};
 use super::{JobResult, Outcome, Stop};
 use crate::cloud::client::{ErrorClass, FetchError};
 use crate::cloud::wire::{Entities, Job, JobStatus};
+use crate::sanitize::{cap, Clean, MAX_TEXT};
 use crate::spec::raw::PollSchedule;
 use crate::spec::{Plan, PlannedJob, PollPolicy};
 use crate::verdict::{aggregate, judge, Aggregate, Decision, SubJobCounts};
@@ -114,7 +115,7 @@ impl JobState {
                 self.last_error = None;
                 self.errors_in_a_row = 0;
                 let verdict = judge(&job.criteria, &doc);
-                tracing::debug!(job = %job.label(), status = %doc.status, poll = self.polls, decision = ?verdict.decision, "polled");
+                tracing::debug!(job = %Clean(&job.label()), status = %Clean(doc.status.as_str()), poll = self.polls, decision = ?verdict.decision, "polled");
                 let mut doc = doc;
                 self.digest = None;
                 if verdict.decision == Decision::Pending {
@@ -152,15 +153,17 @@ impl JobState {
                 }
             }
             Err(err) => {
-                tracing::debug!(job = %job.label(), error = %err, "poll failed");
+                tracing::debug!(job = %Clean(&job.label()), error = %Clean(&err.to_string()), "poll failed");
                 let grace = job.criteria.not_found_grace;
                 match err.class() {
-                    ErrorClass::Fatal => return Next::Verdict(Outcome::Errored, err.to_string()),
+                    ErrorClass::Fatal | ErrorClass::CredentialsRejected => {
+                        return Next::Verdict(Outcome::Errored, err.to_string())
+                    }
                     ErrorClass::NotFound if waited >= grace => {
                         return Next::Verdict(Outcome::Errored, not_found_reason(&err, grace))
                     }
                     ErrorClass::NotFound => {}
-                    ErrorClass::Retryable => {
+                    ErrorClass::Retryable | ErrorClass::Throttled => {
                         self.errors_in_a_row += 1;
                         if plan
                             .max_consecutive_errors
@@ -176,6 +179,7 @@ impl JobState {
             }
         }
         let delay = self.schedule.next(left);
+        // `Retry-After` is capped where it is read; the deadline bounds the wait anyway.
         Next::PollIn(retry_after.map_or(delay, |r| r.max(delay)))
     }
 
@@ -241,7 +245,8 @@ impl JobState {
         reason: String,
         waited: Duration,
     ) -> JobResult {
-        tracing::info!(job = %job.label(), outcome = ?outcome, polls = self.polls, reason = %reason, "finished");
+        let reason = cap(reason, MAX_TEXT);
+        tracing::info!(job = %Clean(&job.label()), outcome = ?outcome, polls = self.polls, reason = %Clean(&reason), "finished");
         self.phase = Phase::Done;
         let mut last = self.last.take();
         let summary = match self.digest.take() {
@@ -263,7 +268,7 @@ impl JobState {
 }
 
 /// The reason of a job cancelled by `stop`.
-pub(super) fn cancelled_reason(stop: &Stop) -> String {
+pub fn cancelled_reason(stop: &Stop) -> String {
     match stop {
         Stop::Signal(sig) => format!("cancelled by {}", sig.name()),
         Stop::FailFast(by) => format!("cancelled: fail_fast after {by} failed"),

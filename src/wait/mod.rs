@@ -12,6 +12,7 @@
 pub mod backoff;
 mod driver;
 mod job;
+pub use job::cancelled_reason;
 pub mod pacer;
 pub mod schedule;
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::cloud::client::{Client, FetchError};
 use crate::cloud::wire::Job;
@@ -115,6 +117,20 @@ pub struct JobResult {
     pub waited: Duration,
 }
 
+impl JobResult {
+    /// The result of a job that was never polled (the wait ended before it began).
+    pub fn unpolled(outcome: Outcome, reason: String, waited: Duration) -> JobResult {
+        JobResult {
+            outcome,
+            reason,
+            last: None,
+            summary: Aggregate::default(),
+            polls: 0,
+            waited,
+        }
+    }
+}
+
 /// Progress, for whoever shows it.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -140,7 +156,21 @@ pub async fn wait_all<S: JobSource>(
     stop: watch::Sender<Option<Stop>>,
     events: Option<mpsc::UnboundedSender<Event>>,
 ) -> Vec<JobResult> {
-    driver::Driver::new(plan, &source, stop, events).run().await
+    wait_all_from(plan, source, Instant::now(), stop, events).await
+}
+
+/// [`wait_all`] for a wait that began at `start` (deadlines count from there: the time spent
+/// finding the project before the first poll is part of the wait).
+pub async fn wait_all_from<S: JobSource>(
+    plan: &Plan,
+    source: S,
+    start: Instant,
+    stop: watch::Sender<Option<Stop>>,
+    events: Option<mpsc::UnboundedSender<Event>>,
+) -> Vec<JobResult> {
+    driver::Driver::new(plan, &source, start, stop, events)
+        .run()
+        .await
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The longest pause a `Retry-After` can impose when the asked one cannot be represented.
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
+
 /// How far a host's rate may fall under throttling: to 1/16 of the configured rate.
 const MAX_SLOWDOWN: u32 = 16;
 
@@ -69,7 +72,8 @@ impl Pacer {
     pub fn throttled(&mut self, now: Instant, retry_after: Option<Duration>) {
         self.spacing = (self.spacing * 2).min(self.base * MAX_SLOWDOWN);
         if let Some(wait) = retry_after {
-            let resume = now + wait;
+            // Capped where it is read; still never trusted to fit an `Instant`.
+            let resume = now.checked_add(wait).unwrap_or(now + MAX_PAUSE);
             self.next = Some(self.next.map_or(resume, |n| n.max(resume)));
         }
     }

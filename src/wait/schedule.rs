@@ -112,8 +112,11 @@ pub fn time_left(doc: &Job, now: SystemTime, types: &TypeDurations) -> Option<Es
     let begin = doc.begin_time.as_deref().and_then(parse_time)?;
     let age = now.duration_since(begin).ok()?;
     if let Some(done) = progress(doc) {
-        // Linear: the rest takes as long per percent as the part done did.
-        return Some(Estimate::EndsIn(age.mul_f64((1.0 - done) / done)));
+        // Linear: the rest takes as long per percent as the part done did. A tiny share (say
+        // 1e-20 %) makes that astronomically long: saturate rather than overflow.
+        let left = Duration::try_from_secs_f64(age.as_secs_f64() * ((1.0 - done) / done))
+            .unwrap_or(Duration::MAX);
+        return Some(Estimate::EndsIn(left));
     }
     let shortest = doc.job_type.as_deref().and_then(|t| types.shortest(t))?;
     Some(Estimate::NotBefore(shortest.saturating_sub(age)))

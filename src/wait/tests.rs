@@ -237,6 +237,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         fail_fast: false,
         fail_on: FailOn::Any,
         max_consecutive_errors: None,
+        max_response_size: 4 << 20,
         request_timeout: secs(30),
         log_format: crate::spec::raw::LogFormat::Text,
         progress_interval: secs(30),
@@ -508,13 +509,14 @@ async fn retry_after_on_429_delays_the_next_fetch() {
 
 #[tokio::test(start_paused = true)]
 async fn fatal_errors_end_the_job_after_one_fetch_and_spare_the_others() {
-    let plan = plan(vec![job("unauth"), job("forbidden"), job("fine")]);
+    // (A 401 is not among them: rejected credentials stop every job, tested on its own.)
+    let plan = plan(vec![job("bad"), job("forbidden"), job("fine")]);
     let source = FakeSource::new()
         .script(
-            "unauth",
+            "bad",
             vec![http(
-                401,
-                r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information","request_id":"r1"}"#,
+                400,
+                r#"{"error_code":"Ecs.0005","error_msg":"Invalid request","request_id":"r1"}"#,
             )],
         )
         .script(
@@ -535,10 +537,10 @@ async fn fatal_errors_end_the_job_after_one_fetch_and_spare_the_others() {
     );
     assert_eq!(
         results[0].reason,
-        "HTTP 401: APIGW.0301: Incorrect IAM authentication information (request_id r1)"
+        "HTTP 400: Ecs.0005: Invalid request (request_id r1)"
     );
     assert_eq!(results[1].reason, "HTTP 403: Ecs.0003: Forbidden");
-    for (i, id) in ["unauth", "forbidden"].into_iter().enumerate() {
+    for (i, id) in ["bad", "forbidden"].into_iter().enumerate() {
         assert_eq!(source.fetches(id).len(), 1, "{id} was retried");
         assert_eq!(results[i].polls, 1);
         assert_eq!(
@@ -1419,4 +1421,209 @@ async fn a_batch_job_cut_by_its_deadline_keeps_its_sub_jobs_summary_and_reason()
     assert_eq!(r.summary.sub_jobs.succeeded, 1);
     assert_eq!(r.summary.failures.len(), 1);
     assert_eq!(r.last.as_ref().map(|d| d.status.as_str()), Some("RUNNING"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile answers: nothing the API sends may panic the engine or lose a job
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn rejected_credentials_stop_every_job_at_once() {
+    let ids: Vec<String> = (0..20).map(|i| format!("j{i}")).collect();
+    let plan = plan(ids.iter().map(|id| job(id)).collect());
+    let source = ids.iter().fold(FakeSource::new(), |s, id| {
+        let answer = if id == "j0" {
+            vec![http(
+                401,
+                r#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information"}"#,
+            )]
+        } else {
+            running(id, 1)
+        };
+        s.script(id, answer)
+    });
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Errored; 20]);
+    for r in &results {
+        assert!(
+            r.reason
+                .starts_with("authentication rejected: HTTP 401: APIGW.0301"),
+            "{}",
+            r.reason
+        );
+    }
+    for id in &ids {
+        assert!(source.fetches(id).len() <= 1, "{id} was polled again");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_or_progress_neither_panics_nor_loses_the_job() {
+    let mut plan = plan(vec![job("throttled"), job("tiny-progress")]);
+    plan.timeout = secs(120);
+    let huge = Err(FetchError::Http {
+        status: 429,
+        error: None,
+        retry_after: Some(Duration::MAX),
+    });
+    let tiny = Job::from_slice(
+        br#"{"status":"RUNNING","begin_time":"2000-01-01T00:00:00Z","entities":{"process_percent":1e-20}}"#,
+    )
+    .unwrap();
+    let source = FakeSource::new()
+        .script("throttled", vec![huge])
+        .script("tiny-progress", vec![Ok(tiny)]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(outcomes(&results), [Outcome::Errored, Outcome::TimedOut]);
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn status() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "INIT",
+                "RUNNING",
+                "SUCCESS",
+                "FAIL",
+                "PENDING_PAYMENT",
+                "",
+                "success",
+                "ROLLING_BACK",
+            ])
+            .prop_map(|s| json!(s)),
+            ".{0,40}".prop_map(|s| json!(s)),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(Value::Null),
+        ]
+    }
+
+    fn number() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<f64>()
+                .prop_filter("JSON has no NaN/inf", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop::sample::select(vec!["NaN", "inf", "-1e308", "1e-20", "1e308", "50", " 7 "])
+                .prop_map(|s| json!(s)),
+            Just(json!(1e-20)),
+            Just(Value::Null),
+        ]
+    }
+
+    fn time() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            (1u32..9999, 1u32..13, 1u32..29)
+                .prop_map(|(y, m, d)| json!(format!("{y:04}-{m:02}-{d:02}T00:00:00.000Z"))),
+            Just(json!("")),
+            Just(json!("9999-12-31T23:59:59Z")),
+            Just(json!("0001-01-01T00:00:00Z")),
+            ".{0,20}".prop_map(|s| json!(s)),
+            Just(Value::Null),
+        ]
+    }
+
+    fn document(depth: u32) -> BoxedStrategy<Value> {
+        let subs = if depth == 0 {
+            Just(Value::Null).boxed()
+        } else {
+            prop::collection::vec(document(depth - 1), 0..4)
+                .prop_map(Value::Array)
+                .boxed()
+        };
+        (
+            status(),
+            time(),
+            time(),
+            number(),
+            number(),
+            subs,
+            ".{0,30}",
+            prop::option::of(".{0,30}"),
+        )
+            .prop_map(
+                |(status, begin, end, percent, total, subs, job_type, reason)| {
+                    json!({
+                        "status": status, "job_id": "x", "job_type": job_type,
+                        "begin_time": begin, "end_time": end, "fail_reason": reason,
+                        "entities": {"process_percent": percent, "sub_jobs_total": total,
+                                     "sub_jobs": subs, "server_id": "srv"}
+                    })
+                },
+            )
+            .boxed()
+    }
+
+    fn answer() -> impl Strategy<Value = Response> {
+        prop_oneof![
+            document(2).prop_map(|doc| Job::from_slice(doc.to_string().as_bytes()).map_err(
+                |message| FetchError::Garbled {
+                    status: 200,
+                    message
+                }
+            )),
+            (
+                100u16..600,
+                prop::option::of((any::<u64>(), 0u32..1_000_000_000)),
+                ".{0,20}"
+            )
+                .prop_map(|(status, retry, code)| Err(FetchError::Http {
+                    status,
+                    error: ApiErrorBody::parse(
+                        json!({"error_code": code, "error_msg": "m"})
+                            .to_string()
+                            .as_bytes()
+                    ),
+                    retry_after: retry.map(|(s, n)| Duration::new(s, n)),
+                })),
+            Just(Err(FetchError::Transport("reset".into()))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96),
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever the API answers — statuses, numbers, times, `Retry-After`s — every job of the
+        /// plan ends with a result and a reason, and nothing panics.
+        #[test]
+        fn every_job_gets_a_result_whatever_the_api_says(
+            scripts in prop::collection::vec(prop::collection::vec(answer(), 1..6), 1..4),
+            confirm in 1u32..3,
+            policy in prop::sample::select(vec![SubJobPolicy::All, SubJobPolicy::Any, SubJobPolicy::AtLeast(2), SubJobPolicy::Ratio(0.5)]),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            let ids: Vec<String> = (0..scripts.len()).map(|i| format!("j{i}")).collect();
+            let mut jobs: Vec<PlannedJob> = ids.iter().map(|id| job(id)).collect();
+            for j in &mut jobs {
+                j.criteria.confirm = confirm;
+                j.criteria.sub_jobs = policy;
+            }
+            let mut plan = plan(jobs);
+            plan.timeout = secs(300);
+            let source = ids
+                .iter()
+                .zip(scripts)
+                .fold(FakeSource::new(), |s, (id, script)| s.script(id, script));
+            let results = runtime.block_on(run(&plan, &source));
+            prop_assert_eq!(results.len(), ids.len());
+            for r in &results {
+                prop_assert!(!r.reason.is_empty());
+            }
+        }
+    }
 }
