@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(line("x ##[error]forged"), "x #\\#[error]forged");
         assert_eq!(line("###[x"), "##\\#[x");
         // A newline can no longer start a line with a command.
-        assert_eq!(line("ok\n::set-output name=x::1"), "ok ::set-output name=x::1");
+        assert_eq!(
+            line("ok\n::set-output name=x::1"),
+            "ok ::set-output name=x::1"
+        );
     }
 
     #[test]

@@ -297,3 +297,86 @@ async fn zero_timeout_is_an_error() {
     let out = wait(&["a1", "--timeout", "0s"], &base_env()).await;
     assert_usage_error(&out, &["--timeout", "timeout"]);
 }
+
+/// serde_yaml's scanner costs time proportional to the depth for every token: a 200 KB file of
+/// brackets took tens of seconds of CPU before it was refused. The pre-scan refuses it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_spec_files_are_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = 100_000;
+    let cases = [
+        (
+            "deep.yaml",
+            format!(
+                "project_id: p1\njobs: {}{}\n",
+                "[".repeat(deep),
+                "]".repeat(deep)
+            ),
+            2,
+        ),
+        (
+            "block.yaml",
+            (0..70)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect(),
+            65,
+        ),
+        (
+            "deep.json",
+            format!("{{\"jobs\": {}{}}}", "[".repeat(deep), "]".repeat(deep)),
+            1,
+        ),
+        (
+            "deep.toml",
+            format!("jobs = {}{}\n", "[".repeat(deep), "]".repeat(deep)),
+            1,
+        ),
+    ];
+    for (name, text, line) in cases {
+        let spec = write_file(dir.path(), name, &text);
+        let started = std::time::Instant::now();
+        let out = run(&["validate", "-f", s(&spec)], &[]).await;
+        let took = started.elapsed();
+        assert_usage_error(
+            &out,
+            &[&format!(
+                "spec file {}: nested more than 64 levels deep (line {line})",
+                s(&spec)
+            )],
+        );
+        assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+        // Generous for a debug build on a busy machine; parsing took tens of seconds.
+        assert!(took < std::time::Duration::from_secs(5), "{name}: {took:?}");
+    }
+}
+
+/// Brackets in quoted strings, comments and block scalars are text, not nesting: such a spec
+/// still validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brackets_in_strings_comments_and_block_scalars_do_not_count_as_nesting() {
+    let dir = tempfile::tempdir().unwrap();
+    let brackets = "[{".repeat(80);
+    let text = format!(
+        "# {brackets}\nproject_id: p1\nendpoint: http://127.0.0.1:9\n\
+         success: {{ sub_jobs: {{ at_least: 1 }} }}  # {brackets}\n\
+         jobs:\n  - id: a1\n    name: '{brackets}'\n  - id: a2\n    name: \"{brackets}\"\n\
+         \x20 - id: a3\n    name: |\n      {brackets}\n        {brackets}\n\
+         \x20 - {{ id: a4, success: {{ sub_jobs: {{ ratio: 0.5 }} }} }}\n"
+    );
+    let spec = write_file(dir.path(), "spec.yaml", &text);
+    let out = run(&["validate", "-f", s(&spec)], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("4 job(s)"), "{}", out.stdout);
+}
+
+/// A spec file larger than 64 MiB is refused without being parsed (or even read whole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_file_over_64_mib_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    // Sparse: no disk space is used.
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(64 * 1024 * 1024 + 1).unwrap();
+    let out = run(&["validate", "-f", s(&path)], &[]).await;
+    assert_usage_error(&out, &[s(&path), "larger than 64 MiB"]);
+}
