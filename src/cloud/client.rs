@@ -13,6 +13,7 @@ use std::sync::Arc;
 use url::Url;
 
 use super::auth::Credentials;
+use super::endpoint::redacted;
 use super::iam::{PasswordLogin, TokenCache};
 use super::wire::{ApiErrorBody, Job};
 
@@ -174,14 +175,17 @@ impl Client {
         let raw = self
             .get(&url, REQUEST_TIMEOUT, "")
             .await
-            .map_err(|e| format!("project discovery from IAM ({url}): {e}"))?;
+            .map_err(|e| format!("project discovery from IAM ({}): {e}", redacted(&url)))?;
         if !(200..300).contains(&raw.status) {
             let err = FetchError::Http {
                 status: raw.status,
                 error: ApiErrorBody::parse(&raw.body),
                 retry_after: None,
             };
-            return Err(format!("project discovery from IAM ({url}): {err}"));
+            return Err(format!(
+                "project discovery from IAM ({}): {err}",
+                redacted(&url)
+            ));
         }
         super::iam::project_id_from(name, &raw.body)
     }
@@ -272,7 +276,11 @@ fn transport_text(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    text
+    // reqwest names the URL: not its password.
+    match e.url().filter(|url| url.password().is_some()) {
+        Some(url) => text.replace(url.as_str(), &redacted(url)),
+        None => text,
+    }
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare for APIs; ignored).
