@@ -14,7 +14,7 @@ use super::raw::{
     UnknownStatus,
 };
 use crate::cloud::auth::Credentials;
-use crate::cloud::endpoint::{Endpoints, Service};
+use crate::cloud::endpoint::{self, Endpoints, Service};
 use crate::environment::Environment;
 use crate::verdict::Criteria;
 
@@ -280,11 +280,28 @@ impl Plan {
             ));
         }
 
-        let project = match (raw.project_id.clone(), raw.region.clone()) {
-            (Some(id), _) if !is_plain_id(&id) => {
+        // A value refused here is left out like one the loader could not read: the problems
+        // that only follow from its absence are not listed.
+        let mut refused = Vec::new();
+        let mut dropped: Vec<&str> = loaded.dropped.iter().map(String::as_str).collect();
+        let region = match raw.region.clone() {
+            Some(region) if !endpoint::is_region(&region) => {
+                refused.push(format!(
+                    "{}: key `region`: `{region}` is not a region name ({})",
+                    origin("region"),
+                    endpoint::REGION_RULE
+                ));
+                dropped.push("region");
+                None
+            }
+            region => region,
+        };
+        let project = match (raw.project_id.clone(), region.clone()) {
+            (Some(id), _) if !endpoint::is_project_id(&id) => {
                 problems.push(format!(
-                    "{}: key `project_id`: `{id}` is not a project id (letters, digits, - and _ only)",
-                    origin("project_id")
+                    "{}: key `project_id`: `{id}` is not a project id ({})",
+                    origin("project_id"),
+                    endpoint::PROJECT_ID_RULE
                 ));
                 Project::Id(id)
             }
@@ -303,7 +320,7 @@ impl Plan {
         let endpoints = Endpoints {
             template: raw.endpoint.clone(),
             cloud: raw.cloud,
-            region: raw.region.clone(),
+            region: region.clone(),
             overrides: BTreeMap::new(),
             iam: None,
         };
@@ -348,9 +365,7 @@ impl Plan {
             }
             None => None,
         };
-        if matches!(credentials_found, Ok(Some(Credentials::Password { .. })))
-            && raw.region.is_none()
-        {
+        if matches!(credentials_found, Ok(Some(Credentials::Password { .. }))) && region.is_none() {
             problems.push("IAM password authentication needs `region`: the project name its token is scoped to".to_owned());
         }
         let credentials = match credentials_found {
@@ -370,19 +385,19 @@ impl Plan {
             }
         };
 
-        if !loaded.problems.is_empty() {
+        if !dropped.is_empty() {
             // A key whose value was bad is missing from `raw`: its own "not set" problems
             // would only repeat what the value's problem already says.
             let mentions_dropped = |p: &String| {
-                loaded.dropped.iter().any(|k| {
+                dropped.iter().any(|&k| {
                     p.contains(&format!("`{k}`"))
                         || p.contains(&format!("{k}."))
                         || (k == "jobs" && p.starts_with("no jobs"))
                 })
             };
             problems.retain(|p| !mentions_dropped(p));
-            problems.splice(0..0, loaded.problems.iter().cloned());
         }
+        problems.splice(0..0, loaded.problems.iter().cloned().chain(refused));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -413,7 +428,7 @@ impl Plan {
             log_format: raw.log_format.unwrap_or(LogFormat::Text),
             project,
             iam,
-            region: raw.region.clone(),
+            region,
             credentials,
         })
     }
@@ -447,10 +462,19 @@ fn plan_jobs(
     for (i, job) in list.iter().enumerate() {
         let service = job.service.unwrap_or(Service::Ecs);
         let id = job.id.trim().to_owned();
-        if id.is_empty() || !is_plain_id(&id) {
+        if !endpoint::is_job_id(&id) {
             problems.push(format!(
-                "{}: key `jobs.{i}.id`: `{}` is not a job id (letters, digits, - and _ only)",
-                *where_jobs, job.id
+                "{}: key `jobs.{i}.id`: `{}` is not a job id ({})",
+                *where_jobs,
+                job.id,
+                endpoint::JOB_ID_RULE
+            ));
+            continue;
+        }
+        if job.timeout.is_some_and(|t| t.0.is_zero()) {
+            problems.push(format!(
+                "{}: key `jobs.{i}.timeout` must be more than 0",
+                *where_jobs
             ));
             continue;
         }
@@ -547,12 +571,4 @@ fn criteria(defaults: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
         confirm: pick(own, defaults, |c| c.confirm).unwrap_or(1),
         job_type: pick(own, defaults, |c| c.job_type.clone()),
     }
-}
-
-/// Ids travel in URL paths: keep them to the characters real ids use.
-fn is_plain_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }

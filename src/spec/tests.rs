@@ -470,3 +470,38 @@ fn project_from_region_and_password_login_need_iam() {
     ];
     assert!(plan(None, &bad, &[]).unwrap_err()[0].contains("key `endpoints.rds`"));
 }
+
+/// Ids are path segments and the region is part of a host name: each is held to what real ones
+/// look like, and the message names the key, where it came from and what is allowed.
+#[test]
+fn region_project_id_and_job_ids_are_checked() {
+    let env = [("JOBWAIT_PROJECT_ID", "p"), ("JOBWAIT_CLOUD", "otc")];
+    let problems = plan(None, &env, &[("region", "x@127.0.0.1:1/"), ("jobs", "a")]).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .starts_with("flag --region: key `region`: `x@127.0.0.1:1/` is not a region name"),
+        "{problems:?}"
+    );
+    for region in ["eu-de", "eu-ch2", "ap-southeast-1", "la-south-2"] {
+        assert!(plan(None, &env, &[("region", region), ("jobs", "a")]).is_ok());
+    }
+    let problems = plan(
+        None,
+        &[
+            ("JOBWAIT_PROJECT_ID", ".."),
+            ("JOBWAIT_ENDPOINT", "http://h"),
+        ],
+        &[("jobs", "a . .. b.c")],
+    )
+    .unwrap_err();
+    let text = problems.join("\n");
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    for wanted in [
+        "environment variable JOBWAIT_PROJECT_ID: key `project_id`: `..` is not a project id",
+        "key `jobs.1.id`: `.` is not a job id (letters, digits, -, _ and . only; not . or ..)",
+        "key `jobs.2.id`: `..` is not a job id",
+    ] {
+        assert!(text.contains(wanted), "{wanted} not in {text}");
+    }
+}

@@ -380,3 +380,84 @@ async fn spec_file_over_64_mib_is_refused() {
     let out = run(&["validate", "-f", s(&path)], &[]).await;
     assert_usage_error(&out, &[s(&path), "larger than 64 MiB"]);
 }
+
+/// `region` was pasted into the URL template unchecked: `x@127.0.0.1:PORT/` made the host
+/// 127.0.0.1, and the IAM password went there. Now it is refused before any connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_that_would_move_the_host_is_refused_before_any_connection() {
+    let (url, accepted) = crate::support::black_hole().await;
+    let hole = url.trim_start_matches("http://");
+    let region = format!("x@{hole}/");
+    let password = [
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", "pw-never-sent"),
+        ("OS_DOMAIN_NAME", "dom"),
+    ];
+    let out = wait(
+        &[
+            "a1",
+            "--cloud",
+            "otc",
+            "--region",
+            &region,
+            "--timeout",
+            "2s",
+        ],
+        &password,
+    )
+    .await;
+    assert_usage_error(&out, &["flag --region", "key `region`", "eu-de"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+    assert!(!out.all().contains("pw-never-sent"));
+    let mut env = base_env();
+    env.retain(|(k, _)| *k != "JOBWAIT_ENDPOINT");
+    env.push(("JOBWAIT_REGION", "eu-de.evil.example"));
+    let out = wait(&["a1", "--cloud", "huaweicloud"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_REGION", "region"]);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a connection was made"
+    );
+}
+
+/// `.` and `..` are path segments that mean "here" and "up": as ids they moved the request to
+/// another path. Job ids keep `.` otherwise (and the message says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_as_ids_are_refused() {
+    for id in [".", ".."] {
+        let out = wait(&[id], &base_env()).await;
+        assert_usage_error(&out, &["jobs.0.id", "letters, digits, -, _ and . only"]);
+    }
+    let out = wait(&["a.1", "--project-id", ".."], &base_env()).await;
+    assert_usage_error(&out, &["flag --project-id", "project_id", "`..`"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+}
+
+/// A password in an endpoint's userinfo never reaches `validate`'s output or an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_in_endpoints_are_never_shown() {
+    let env = [("JOBWAIT_PROJECT_ID", "p1"), ("JOBWAIT_JOBS", "a1 evs:b2")];
+    let out = run(
+        &["validate", "--endpoint", "https://u:s3cret@h.example"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("GET https://u:***@h.example/v1/p1/jobs/a1"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.all().contains("s3cret"), "{}", out.all());
+    for endpoint in [
+        "https://u:s3cret@h.example:99999",
+        "ftp://u:s3cret@h.example",
+        "https://u:s3cret@{service}.{region}.example",
+    ] {
+        let out = run(&["validate", "--endpoint", endpoint], &env).await;
+        assert_usage_error(&out, &["endpoint", "u:***@"]);
+        assert!(!out.all().contains("s3cret"), "{}", out.all());
+    }
+}
