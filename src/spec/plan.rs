@@ -29,6 +29,15 @@ pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 3600);
 /// The longest poll interval accepted.
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The shortest poll interval accepted: below it a job is polled as fast as the rate limit
+/// lets, which only burns the shared request budget.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// The shortest `request_timeout` accepted: no real API answers faster, so a shorter one only
+/// turns every request into a timeout and a retry.
+pub const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
+/// The shortest `progress_interval` accepted besides 0 (off): a summary every nanosecond would
+/// be millions of log lines.
+pub const MIN_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 /// The accepted range of `rate_limit`, requests per second.
 pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
 /// Requests in flight at once, across all jobs.
@@ -231,17 +240,33 @@ impl Plan {
                 ));
             }
         }
-        if raw.request_timeout.is_some_and(|d| d.0.is_zero()) {
-            problems.push(format!(
-                "{}: key `request_timeout` must be more than 0",
-                origin("request_timeout")
-            ));
-        }
-        if poll.interval.is_zero() {
-            problems.push(format!(
-                "{}: key `poll.interval` must be more than 0",
-                origin("poll.interval")
-            ));
+        for (key, value, min, what) in [
+            (
+                "poll.interval",
+                Some(poll.interval),
+                MIN_POLL_INTERVAL,
+                "at least",
+            ),
+            (
+                "request_timeout",
+                raw.request_timeout.map(|d| d.0),
+                MIN_REQUEST_TIMEOUT,
+                "at least",
+            ),
+            (
+                "progress_interval",
+                raw.progress_interval.map(|d| d.0).filter(|d| !d.is_zero()),
+                MIN_PROGRESS_INTERVAL,
+                "0s (off) or at least",
+            ),
+        ] {
+            if value.is_some_and(|v| v < min) {
+                problems.push(format!(
+                    "{}: key `{key}` must be {what} {}",
+                    origin(key),
+                    humantime::format_duration(min)
+                ));
+            }
         }
         if poll.max_interval < poll.interval {
             problems.push(format!(

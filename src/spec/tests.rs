@@ -471,6 +471,83 @@ fn project_from_region_and_password_login_need_iam() {
     assert!(plan(None, &bad, &[]).unwrap_err()[0].contains("key `endpoints.rds`"));
 }
 
+/// Zero and absurdly short durations: refused with the bound, at the bound accepted.
+#[test]
+fn durations_have_lower_bounds() {
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a"),
+    ];
+    for (key, value, wanted) in [
+        (
+            "poll.interval",
+            "9ms",
+            "flag --poll-interval: key `poll.interval` must be at least 10ms",
+        ),
+        (
+            "poll.interval",
+            "0s",
+            "key `poll.interval` must be at least 10ms",
+        ),
+        (
+            "request_timeout",
+            "99ms",
+            "key `request_timeout` must be at least 100ms",
+        ),
+        (
+            "progress_interval",
+            "1ns",
+            "key `progress_interval` must be 0s (off) or at least 1s",
+        ),
+        (
+            "progress_interval",
+            "999ms",
+            "key `progress_interval` must be 0s (off) or at least 1s",
+        ),
+    ] {
+        let problems = plan(None, &env, &[(key, value)]).unwrap_err();
+        assert_eq!(problems.len(), 1, "{key}={value}: {problems:?}");
+        assert!(problems[0].contains(wanted), "{key}={value}: {problems:?}");
+    }
+    let p = plan(
+        None,
+        &env,
+        &[
+            ("poll.interval", "10ms"),
+            ("request_timeout", "100ms"),
+            ("progress_interval", "1s"),
+            ("success.not_found_grace", "0s"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (p.poll.interval, p.request_timeout, p.progress_interval),
+        (
+            super::plan::MIN_POLL_INTERVAL,
+            super::plan::MIN_REQUEST_TIMEOUT,
+            super::plan::MIN_PROGRESS_INTERVAL
+        )
+    );
+    assert_eq!(p.jobs[0].criteria.not_found_grace, Duration::ZERO);
+    let off = plan(None, &env, &[("progress_interval", "0s")]).unwrap();
+    assert_eq!(off.progress_interval, Duration::ZERO);
+
+    // A per-job timeout of 0 was accepted, then reported as "the API never answered".
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://h\njobs:\n  - { id: a, timeout: 1s }\n  - { id: b, timeout: 0s }\n",
+    );
+    let problems = plan(Some(&path), &[], &[]).unwrap_err();
+    assert_eq!(
+        problems,
+        [format!(
+            "spec file {}: key `jobs.1.timeout` must be more than 0",
+            path.display()
+        )]
+    );
+}
+
 /// Ids are path segments and the region is part of a host name: each is held to what real ones
 /// look like, and the message names the key, where it came from and what is allowed.
 #[test]

@@ -461,3 +461,36 @@ async fn passwords_in_endpoints_are_never_shown() {
         assert!(!out.all().contains("s3cret"), "{}", out.all());
     }
 }
+
+/// A per-job `timeout: 0s` was accepted and then reported as "the API never answered";
+/// `progress_interval: 1ns` printed a summary line per wake-up. Both are refused up front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_job_timeout_and_absurd_intervals_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs:\n  - { id: a1, timeout: 0s }\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(
+        &out,
+        &[&format!(
+            "spec file {}: key `jobs.0.timeout` must be more than 0",
+            s(&spec)
+        )],
+    );
+    let mut env = base_env();
+    env.push(("JOBWAIT_PROGRESS_INTERVAL", "1ns"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(
+        &out,
+        &["JOBWAIT_PROGRESS_INTERVAL", "0s (off) or at least 1s"],
+    );
+    let out = wait(&["a1", "--poll-interval", "1ms"], &base_env()).await;
+    assert_usage_error(&out, &["--poll-interval", "at least 10ms"]);
+    let mut env = base_env();
+    env.push(("JOBWAIT_REQUEST_TIMEOUT", "1ms"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_REQUEST_TIMEOUT", "at least 100ms"]);
+}
