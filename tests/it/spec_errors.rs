@@ -494,3 +494,35 @@ async fn zero_job_timeout_and_absurd_intervals_are_refused() {
     let out = wait(&["a1"], &env).await;
     assert_usage_error(&out, &["JOBWAIT_REQUEST_TIMEOUT", "at least 100ms"]);
 }
+
+/// A token with a trailing newline (as `$(cat token)` or a pasted secret gives it) was sent as
+/// it is: every request failed and was retried until the deadline. It is trimmed now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_with_a_trailing_newline_is_trimmed_and_works() {
+    let sim = crate::support::sim_with_auth(
+        "  - { id: j1, timeline: [ { status: RUNNING, for: 100ms }, { status: SUCCESS } ] }\n",
+    )
+    .await;
+    let args = crate::support::wait_args(&sim.base_url(), &["j1"], "10s", &[]);
+    let token = format!("{}\n", crate::support::TOKEN);
+    let out = run(&args, &[("JOBWAIT_TOKEN", &token)]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    sim.shutdown().await;
+}
+
+/// A credential HTTP cannot carry is a usage error naming the variable, never its value, and
+/// nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_with_a_control_character_names_the_variable_not_the_value() {
+    let (url, accepted) = crate::support::black_hole().await;
+    let env = [
+        ("JOBWAIT_TOKEN", "tok\u{1}SECRETPART"),
+        ("JOBWAIT_PROJECT_ID", "p1"),
+        ("JOBWAIT_ENDPOINT", url.as_str()),
+    ];
+    let out = wait(&["a1", "--timeout", "2s"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_TOKEN", "control character"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+    assert!(!out.all().contains("SECRETPART"), "{}", out.all());
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
