@@ -280,6 +280,30 @@ pub fn redacted_text(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` (a message) with the password of every URL in it shown as `***`: a URL runs from its
+/// scheme to the next space or quote.
+pub fn redacted_in(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let bound = |c: char| c.is_whitespace() || "\"'`()".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| bound(*c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = rest[at..].find(bound).map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&redacted_text(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// What [`is_region`] accepts, for messages.
 pub const REGION_RULE: &str =
     "lowercase letters and digits in parts joined by -, e.g. eu-de or ap-southeast-1; at most 64 characters";
@@ -519,6 +543,15 @@ mod tests {
             "https://u:***@{service}.x:99999"
         );
         assert_eq!(redacted_text("not a url"), "not a url");
+        assert_eq!(
+            redacted_in("invalid type: string \"http://u:pw@h\", expected `https://a:b@c/x` (ok)"),
+            "invalid type: string \"http://u:***@h\", expected `https://a:***@c/x` (ok)"
+        );
+        assert_eq!(redacted_in("no url here"), "no url here");
+        assert_eq!(
+            redacted_in("é\u{a0}http://u:pw@h\u{a0}é"),
+            "é\u{a0}http://u:***@h\u{a0}é"
+        );
         assert_eq!(redacted_text("http://h/a@b"), "http://h/a@b");
         // In errors, too: an unparseable endpoint and one that is not http(s).
         let mut e = endpoints(None, None, Some("https://u:s3cret@h.example:99999"));

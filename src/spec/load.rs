@@ -278,11 +278,13 @@ fn explain(figment: &Figment, e: figment::Error) -> String {
         None => "spec".to_owned(),
     };
     // A variable, flag or query key already names the key; a file needs it said.
-    if key.is_empty() || !from_file {
+    let line = if key.is_empty() || !from_file {
         format!("{place}: {what}")
     } else {
         format!("{place}: key `{key}`: {what}")
-    }
+    };
+    // serde's messages quote values (and keys): an endpoint's password must not be in them.
+    crate::cloud::endpoint::redacted_in(&line).into_owned()
 }
 
 fn describe<K: AsRef<str>>(md: &Metadata, profile: &Profile, keys: &[K]) -> String {

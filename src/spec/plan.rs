@@ -424,7 +424,11 @@ impl Plan {
         }
         problems.splice(0..0, loaded.problems.iter().cloned().chain(refused));
         if !problems.is_empty() {
-            return Err(problems);
+            // Values are quoted in problems: a URL's password, wherever it was put, is not.
+            return Err(problems
+                .into_iter()
+                .map(|p| endpoint::redacted_in(&p).into_owned())
+                .collect());
         }
         Ok(Plan {
             jobs,
