@@ -302,7 +302,7 @@ async fn find_project(
             humantime::format_duration(std::time::Duration::from_secs(start.elapsed().as_secs()));
         let place = format!(
             "project discovery from IAM ({})",
-            cloud::endpoint::shown(iam)
+            cloud::endpoint::redacted(iam)
         );
         let Some(err) = failed else {
             let last = last_error.map_or_else(String::new, |e| format!(" (last error: {e})"));

@@ -3,6 +3,10 @@
 //! Credentials come only from the environment (or files it names, as Kubernetes mounts secrets),
 //! never from flags or the spec, so they stay out of shell history and process listings. They
 //! are held as [`Secret`]s; errors name the variable, never its value.
+//!
+//! Every value is trimmed of surrounding whitespace (a pasted newline is the usual stray), and
+//! one that still holds a character an HTTP request cannot carry is a usage error here: sent
+//! as it is, it failed every request and was retried until the deadline.
 
 use std::time::SystemTime;
 
@@ -57,17 +61,18 @@ const TOKEN_VARS: [&str; 2] = ["JOBWAIT_TOKEN", "OS_AUTH_TOKEN"];
 
 impl Credentials {
     /// Finds credentials in `env`: AK/SK first, then a token. `Ok(None)` when there are none;
-    /// `Err` (naming the variable) when they are incomplete or a `*_FILE` cannot be read.
+    /// `Err` (naming the variable) when they are incomplete, a `*_FILE` cannot be read, or a
+    /// value holds a character HTTP cannot carry.
     pub fn from_env(env: &Environment) -> Result<Option<Credentials>, String> {
         for (ak_var, sk_var, token_var, source) in AKSK_FAMILIES {
-            let ak = read(env, ak_var)?;
-            let sk = read(env, sk_var)?;
+            let ak = read(env, ak_var, Charset::Header)?;
+            let sk = read(env, sk_var, Charset::Header)?;
             match (ak, sk) {
                 (Some(ak), Some(sk)) => {
                     return Ok(Some(Credentials::AkSk {
                         ak,
                         sk,
-                        security_token: read(env, token_var)?,
+                        security_token: read(env, token_var, Charset::Header)?,
                         source,
                     }))
                 }
@@ -77,16 +82,16 @@ impl Credentials {
             }
         }
         for var in TOKEN_VARS {
-            if let Some(token) = read(env, var)? {
+            if let Some(token) = read(env, var, Charset::Header)? {
                 return Ok(Some(Credentials::Token { token, source: var }));
             }
         }
-        let user = env.get("OS_USERNAME").map(str::to_owned);
-        let password = read(env, "OS_PASSWORD")?;
-        let domain = env
-            .get("OS_DOMAIN_NAME")
-            .or_else(|| env.get("OS_USER_DOMAIN_NAME"))
-            .map(str::to_owned);
+        let user = read_text(env, "OS_USERNAME", Charset::Text)?;
+        let password = read(env, "OS_PASSWORD", Charset::Text)?;
+        let domain = match read_text(env, "OS_DOMAIN_NAME", Charset::Text)? {
+            Some(domain) => Some(domain),
+            None => read_text(env, "OS_USER_DOMAIN_NAME", Charset::Text)?,
+        };
         match (user, password, domain) {
             (None, None, _) => Ok(None),
             (Some(user), Some(password), Some(domain)) => Ok(Some(Credentials::Password {
@@ -211,10 +216,28 @@ pub fn host_header(url: &url::Url) -> String {
     }
 }
 
-/// A secret from `NAME`, else from the file named by `NAME_FILE` (trailing newline trimmed).
-fn read(env: &Environment, name: &str) -> Result<Option<Secret>, String> {
-    if let Some(value) = env.get(name) {
-        return Ok(Some(Secret::new(value)));
+/// What a credential value may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    /// Sent in an HTTP header (AK, SK, tokens): printable ASCII.
+    Header,
+    /// Sent in IAM's JSON body (user, password, domain): any text but control characters.
+    Text,
+}
+
+/// A secret from `NAME`, else from the file named by `NAME_FILE` (see [`read_text`]).
+fn read(env: &Environment, name: &str, charset: Charset) -> Result<Option<Secret>, String> {
+    Ok(read_text(env, name, charset)?.map(Secret::new))
+}
+
+/// A credential value from `NAME`, else from the file named by `NAME_FILE`, trimmed of
+/// surrounding whitespace. A variable that is empty after trimming counts as unset; such a file
+/// is an error. A value holding a character `charset` does not allow is an error naming the
+/// variable, never showing the value.
+fn read_text(env: &Environment, name: &str, charset: Charset) -> Result<Option<String>, String> {
+    if let Some(value) = env.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+        check(name, value, charset)?;
+        return Ok(Some(value.to_owned()));
     }
     let file_var = format!("{name}_FILE");
     let Some(path) = env.get(&file_var) else {
@@ -222,11 +245,31 @@ fn read(env: &Environment, name: &str) -> Result<Option<Secret>, String> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{file_var}: cannot read {path}: {e}"))?;
-    let value = text.trim_end_matches(['\n', '\r']);
+    let value = text.trim();
     if value.is_empty() {
         return Err(format!("{file_var}: {path} is empty"));
     }
-    Ok(Some(Secret::new(value)))
+    check(&file_var, value, charset)?;
+    Ok(Some(value.to_owned()))
+}
+
+/// `Err` naming `var` (not the value) when `value` holds a character `charset` does not allow.
+fn check(var: &str, value: &str, charset: Charset) -> Result<(), String> {
+    let what = value.chars().find_map(|c| {
+        if c.is_control() {
+            Some("a control character")
+        } else if charset == Charset::Header && !c.is_ascii() {
+            Some("a non-ASCII character")
+        } else {
+            None
+        }
+    });
+    match what {
+        None => Ok(()),
+        Some(what) => Err(format!(
+            "{var}: the value holds {what}, which an HTTP request cannot carry"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +332,102 @@ mod tests {
             err.starts_with("JOBWAIT_TOKEN_FILE: cannot read /nonexistent/token"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn values_are_trimmed_and_whitespace_only_counts_as_unset() {
+        let env = Environment::from_pairs([
+            ("HUAWEICLOUD_SDK_AK", "  \n"),
+            ("HUAWEICLOUD_SDK_SK", " "),
+            ("JOBWAIT_TOKEN", "tok\n"),
+        ]);
+        match Credentials::from_env(&env).unwrap().unwrap() {
+            Credentials::Token { token, source } => {
+                assert_eq!((token.expose(), source), ("tok", "JOBWAIT_TOKEN"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let env = Environment::from_pairs([
+            ("OS_USERNAME", " alice\r\n"),
+            ("OS_PASSWORD", "\tpäss wörd\n"),
+            ("OS_DOMAIN_NAME", " "),
+            ("OS_USER_DOMAIN_NAME", "dom\n"),
+        ]);
+        match Credentials::from_env(&env).unwrap().unwrap() {
+            Credentials::Password {
+                user,
+                password,
+                domain,
+            } => assert_eq!(
+                (user.as_str(), password.expose(), domain.as_str()),
+                ("alice", "päss wörd", "dom")
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A value HTTP cannot carry was accepted, then every request failed and was retried until
+    /// the deadline. Now it is an error naming the variable, never showing the value.
+    #[test]
+    fn values_http_cannot_carry_name_the_variable_not_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sk");
+        std::fs::write(&file, "SK\u{1}VALUE\n").unwrap();
+        let blank = dir.path().join("blank");
+        std::fs::write(&blank, " \n\t\n").unwrap();
+        let file = file.display().to_string();
+        let blank = blank.display().to_string();
+        let cases: [(&[(&str, &str)], &str); 8] = [
+            (&[("JOBWAIT_TOKEN", "a\u{1}b")], "JOBWAIT_TOKEN: "),
+            (&[("OS_AUTH_TOKEN", "a\nb")], "OS_AUTH_TOKEN: "),
+            (
+                &[("HUAWEICLOUD_SDK_AK", "AKé"), ("HUAWEICLOUD_SDK_SK", "s")],
+                "HUAWEICLOUD_SDK_AK: the value holds a non-ASCII character",
+            ),
+            (
+                &[("HW_ACCESS_KEY", "ak"), ("HW_SECRET_KEY_FILE", &file)],
+                "HW_SECRET_KEY_FILE: the value holds a control character",
+            ),
+            (
+                &[
+                    ("OS_ACCESS_KEY", "ak"),
+                    ("OS_SECRET_KEY", "sk"),
+                    ("OS_SECURITY_TOKEN", "t\u{7f}"),
+                ],
+                "OS_SECURITY_TOKEN: ",
+            ),
+            (
+                &[
+                    ("OS_USERNAME", "al\u{0}ice"),
+                    ("OS_PASSWORD", "p"),
+                    ("OS_DOMAIN_NAME", "d"),
+                ],
+                "OS_USERNAME: ",
+            ),
+            (
+                &[
+                    ("OS_USERNAME", "alice"),
+                    ("OS_PASSWORD", "p\u{1b}[0m"),
+                    ("OS_DOMAIN_NAME", "d"),
+                ],
+                "OS_PASSWORD: ",
+            ),
+            (&[("JOBWAIT_TOKEN_FILE", &blank)], "JOBWAIT_TOKEN_FILE: "),
+        ];
+        for (pairs, wanted) in cases {
+            let err =
+                Credentials::from_env(&Environment::from_pairs(pairs.iter().copied())).unwrap_err();
+            assert!(err.starts_with(wanted), "{pairs:?}: {err}");
+            for (name, value) in pairs {
+                // A file's path may be named; a value never.
+                let path = name.ends_with("_FILE");
+                assert!(path || value.len() < 3 || !err.contains(value), "{err}");
+            }
+            assert!(
+                !err.contains("VALUE") && !err.chars().any(char::is_control),
+                "{err}"
+            );
+        }
     }
 
     #[test]

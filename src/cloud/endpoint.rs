@@ -4,6 +4,7 @@
 //! differs. A job's URL is resolved once, while planning, so a wrong template is a usage error
 //! (exit 2) before any request is sent.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -141,30 +142,28 @@ pub struct Endpoints {
 impl Endpoints {
     /// The base URL (scheme, host, optional port and path prefix) that serves `service`.
     pub fn base(&self, service: Service) -> Result<Url, String> {
-        let (source, raw) = if let Some(url) = self.overrides.get(&service) {
-            (format!("endpoints.{service}"), url.clone())
+        let (source, url) = if let Some(url) = self.overrides.get(&service) {
+            let source = format!("endpoints.{service}");
+            let url = http_url(&source, url)?;
+            (source, url)
         } else if let Some(template) = &self.template {
-            ("endpoint".to_owned(), self.fill(template, service)?)
+            let source = "endpoint".to_owned();
+            let url = self.filled(&source, template, service.as_str())?;
+            (source, url)
         } else if let Some(cloud) = self.cloud {
+            let source = format!("cloud {}", cloud.as_str());
             let region = self.region.as_deref().unwrap_or_default();
-            (
-                format!("cloud {}", cloud.as_str()),
-                self.fill(cloud.template(region), service)?,
-            )
+            let url = self.filled(&source, cloud.template(region), service.as_str())?;
+            (source, url)
         } else {
             return Err(format!(
                 "no endpoint for service {service}: set `cloud` and `region`, `endpoint`, or `endpoints.{service}`"
             ));
         };
-        let url = Url::parse(&raw).map_err(|e| format!("{source}: `{raw}` is not a URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(format!(
-                "{source}: `{raw}` must be an http(s) URL with a host"
-            ));
-        }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(format!(
-                "{source}: `{raw}` must not have a query or fragment"
+                "{source}: `{}` must not have a query or fragment",
+                redacted(&url)
             ));
         }
         Ok(url)
@@ -173,45 +172,63 @@ impl Endpoints {
     /// The IAM base URL: `endpoints.iam`, else the template or cloud preset with service `iam`
     /// (OTC's Swiss region has its own IAM host).
     pub fn iam_base(&self) -> Result<Url, String> {
-        let raw = if let Some(url) = &self.iam {
-            url.clone()
+        if let Some(url) = &self.iam {
+            http_url("endpoints.iam", url)
         } else if let Some(template) = &self.template {
-            self.fill_name(template, "iam")?
+            self.filled("endpoint (for IAM)", template, "iam")
         } else if let Some(cloud) = self.cloud {
+            let source = format!("cloud {} (for IAM)", cloud.as_str());
             match (cloud, self.region.as_deref()) {
                 (Cloud::Otc, Some("eu-ch2")) => {
-                    "https://iam-pub.eu-ch2.sc.otc.t-systems.com".to_owned()
+                    http_url(&source, "https://iam-pub.eu-ch2.sc.otc.t-systems.com")
                 }
-                _ => self.fill_name(
-                    cloud.template(self.region.as_deref().unwrap_or_default()),
-                    "iam",
-                )?,
+                (_, region) => {
+                    self.filled(&source, cloud.template(region.unwrap_or_default()), "iam")
+                }
             }
         } else {
-            return Err(
+            Err(
                 "no IAM endpoint: set `cloud` and `region`, `endpoint`, or `endpoints.iam`"
                     .to_owned(),
-            );
-        };
-        let url =
-            Url::parse(&raw).map_err(|e| format!("IAM endpoint `{raw}` is not a URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            )
+        }
+    }
+
+    /// `template` with `{service}` and `{region}` filled in, as a URL whose host and port are
+    /// exactly the template's own with the placeholders filled in as text. A `region` holding
+    /// `@`, `/` or `:` would otherwise move the request (and the credentials it carries) to
+    /// another host.
+    fn filled(&self, source: &str, template: &str, service: &str) -> Result<Url, String> {
+        let url = http_url(source, &self.fill_name(template, service)?)?;
+        let after_scheme = template
+            .split_once("://")
+            .map_or(template, |(_, rest)| rest);
+        let authority = after_scheme
+            .find(['/', '?', '#', '\\'])
+            .map_or(after_scheme, |end| &after_scheme[..end]);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let expected = self.fill_name(host_port, service)?;
+        let same = !expected.contains(['@', '/', '?', '#', '\\'])
+            && Url::parse(&format!("{}://{expected}/", url.scheme()))
+                .is_ok_and(|e| e.host() == url.host() && e.port() == url.port());
+        if !same {
             return Err(format!(
-                "IAM endpoint `{raw}` must be an http(s) URL with a host"
+                "{source}: filling in `{}` gives the host `{}`, not `{expected}` (check `region`)",
+                redacted_text(template),
+                &url[url::Position::BeforeHost..url::Position::AfterPort]
             ));
         }
         Ok(url)
-    }
-
-    fn fill(&self, template: &str, service: Service) -> Result<String, String> {
-        self.fill_name(template, service.as_str())
     }
 
     fn fill_name(&self, template: &str, service: &str) -> Result<String, String> {
         let mut out = template.replace("{service}", service);
         if out.contains("{region}") {
             let region = self.region.as_deref().ok_or_else(|| {
-                format!("endpoint template `{template}` needs `region`, which is not set")
+                format!(
+                    "endpoint template `{}` needs `region`, which is not set",
+                    redacted_text(template)
+                )
             })?;
             out = out.replace("{region}", region);
         }
@@ -224,14 +241,104 @@ impl Endpoints {
     }
 }
 
-/// A URL as it may be shown (messages, `validate`): a password in it is replaced by `***`.
-pub fn shown(url: &Url) -> String {
+/// `raw` (from `source`) as an http(s) URL with a host.
+fn http_url(source: &str, raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw)
+        .map_err(|e| format!("{source}: `{}` is not a URL ({e})", redacted_text(raw)))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{source}: `{}` must be an http(s) URL with a host",
+            redacted(&url)
+        ));
+    }
+    Ok(url)
+}
+
+/// `url` as shown to people (`validate`, messages): a password in it becomes `***`.
+pub fn redacted(url: &Url) -> String {
     if url.password().is_none() {
         return url.to_string();
     }
     let mut shown = url.clone();
+    // Only fails for URLs that cannot have a password, and this one has one.
     let _ = shown.set_password(Some("***"));
     shown.to_string()
+}
+
+/// A URL as written (it may not even parse), as shown to people: a password between `://` and
+/// the last `@` becomes `***` (`https://user:***@host`).
+pub fn redacted_text(text: &str) -> Cow<'_, str> {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Cow::Borrowed(text);
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return Cow::Borrowed(text);
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => Cow::Owned(format!("{scheme}://{user}:***@{host}")),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// `text` (a message) with the password of every URL in it shown as `***`: a URL runs from its
+/// scheme to the next space or quote.
+pub fn redacted_in(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let bound = |c: char| c.is_whitespace() || "\"'`()".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let start = rest[..at]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| bound(*c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = rest[at..].find(bound).map_or(rest.len(), |i| at + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&redacted_text(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// What [`is_region`] accepts, for messages.
+pub const REGION_RULE: &str =
+    "lowercase letters and digits in parts joined by -, e.g. eu-de or ap-southeast-1; at most 64 characters";
+/// What [`is_project_id`] accepts, for messages.
+pub const PROJECT_ID_RULE: &str = "letters, digits, - and _ only; at most 64 characters";
+/// What [`is_job_id`] accepts, for messages.
+pub const JOB_ID_RULE: &str = "letters, digits, -, _ and . only; not . or ..";
+
+/// A region name as the clouds spell them (`eu-de`, `eu-ch2`, `ap-southeast-1`): it is pasted
+/// into host names, so nothing that could end or move a host gets through.
+pub fn is_region(region: &str) -> bool {
+    region.len() <= 64
+        && region.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// A project id: a path segment of every job URL (real ones are 32 hex digits).
+pub fn is_project_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A job id: opaque, but a path segment, so only the characters real ids use and never a
+/// segment that means "here" or "up" (`.`, `..`).
+pub fn is_job_id(id: &str) -> bool {
+    !matches!(id, "" | "." | "..")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// `base` + `/v1/{project_id}/jobs/{job_id}`, path segments encoded.
@@ -323,6 +430,141 @@ mod tests {
             .contains("needs `region`"));
         let bad = endpoints(None, None, Some("ftp://x"));
         assert!(bad.base(Service::Ecs).unwrap_err().contains("http(s)"));
+    }
+
+    /// A region (or any placeholder value) that would move the host is an error naming the key
+    /// that built the URL, for services and for IAM alike.
+    #[test]
+    fn filled_templates_keep_the_templates_host() {
+        for region in [
+            "x@127.0.0.1:1/",
+            "x@127.0.0.1",
+            "eu-de.evil.example/",
+            "eu-de:8080",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a\\b",
+        ] {
+            let cloud = endpoints(Some(Cloud::Otc), Some(region), None);
+            let err = cloud.base(Service::Ecs).unwrap_err();
+            assert!(err.starts_with("cloud otc: "), "{region}: {err}");
+            let err = cloud.iam_base().unwrap_err();
+            assert!(err.starts_with("cloud otc (for IAM): "), "{region}: {err}");
+            let template = endpoints(
+                None,
+                Some(region),
+                Some("https://u:pw@{service}.{region}.example.com:8443/x"),
+            );
+            let err = template.base(Service::Evs).unwrap_err();
+            assert!(err.starts_with("endpoint: "), "{region}: {err}");
+            assert!(!err.contains("pw"), "{err}");
+            assert!(template.iam_base().is_err(), "{region}");
+        }
+        // Placeholders in the path, a port and userinfo in the template are fine.
+        let ok = endpoints(
+            None,
+            Some("eu-de"),
+            Some("http://u:pw@{service}.{region}.example:8080/{region}/"),
+        );
+        assert_eq!(
+            ok.base(Service::Ims).unwrap().as_str(),
+            "http://u:pw@ims.eu-de.example:8080/eu-de/"
+        );
+        assert_eq!(
+            ok.iam_base().unwrap().as_str(),
+            "http://u:pw@iam.eu-de.example:8080/eu-de/"
+        );
+        // Upper case in the template is the same host (URLs lower-case it).
+        let upper = endpoints(
+            None,
+            Some("eu-de"),
+            Some("https://{service}.Example.COM:443"),
+        );
+        assert_eq!(
+            upper.base(Service::Ecs).unwrap().as_str(),
+            "https://ecs.example.com/"
+        );
+    }
+
+    #[test]
+    fn ids_and_regions() {
+        for good in [
+            "eu-de",
+            "eu-ch2",
+            "ap-southeast-1",
+            "la-south-2",
+            "cn-north-4",
+        ] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in [
+            "",
+            "EU-DE",
+            "eu_de",
+            "eu-",
+            "-eu",
+            "eu--de",
+            "eu.de",
+            "x@127.0.0.1:1/",
+            "eu de",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+        assert!(is_project_id("0123456789abcdef0123456789abcdef"));
+        assert!(is_project_id("A_b-1"));
+        for bad in ["", ".", "..", "a.b", "a/b", "a%2e", &"a".repeat(65)] {
+            assert!(!is_project_id(bad), "{bad}");
+        }
+        for good in [
+            "ff80808288d41e1b018a0b1c2d3e4f50",
+            "a.b",
+            "...",
+            "a_b-c",
+            ".a",
+        ] {
+            assert!(is_job_id(good), "{good}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "a%2F"] {
+            assert!(!is_job_id(bad), "{bad}");
+        }
+        assert!(JOB_ID_RULE.contains(", _ and . only"));
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        let url = Url::parse("https://user:s3cret@h.example/v1/p/jobs/j").unwrap();
+        assert_eq!(redacted(&url), "https://user:***@h.example/v1/p/jobs/j");
+        let plain = Url::parse("https://user@h.example/").unwrap();
+        assert_eq!(redacted(&plain), "https://user@h.example/");
+        assert_eq!(
+            redacted_text("https://u:s3/c@ret@{service}.x:99999"),
+            "https://u:***@{service}.x:99999"
+        );
+        assert_eq!(redacted_text("not a url"), "not a url");
+        assert_eq!(
+            redacted_in("invalid type: string \"http://u:pw@h\", expected `https://a:b@c/x` (ok)"),
+            "invalid type: string \"http://u:***@h\", expected `https://a:***@c/x` (ok)"
+        );
+        assert_eq!(redacted_in("no url here"), "no url here");
+        assert_eq!(
+            redacted_in("é\u{a0}http://u:pw@h\u{a0}é"),
+            "é\u{a0}http://u:***@h\u{a0}é"
+        );
+        assert_eq!(redacted_text("http://h/a@b"), "http://h/a@b");
+        // In errors, too: an unparseable endpoint and one that is not http(s).
+        let mut e = endpoints(None, None, Some("https://u:s3cret@h.example:99999"));
+        e.overrides
+            .insert(Service::Evs, "ftp://u:s3cret@h.example".into());
+        e.iam = Some("https://u:s3cret@".into());
+        for err in [
+            e.base(Service::Ecs).unwrap_err(),
+            e.base(Service::Evs).unwrap_err(),
+            e.iam_base().unwrap_err(),
+        ] {
+            assert!(err.contains("u:***@") && !err.contains("s3cret"), "{err}");
+        }
     }
 
     #[test]

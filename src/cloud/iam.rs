@@ -206,6 +206,11 @@ pub fn project_id_from(name: &str, body: &[u8]) -> Result<String, String> {
         .filter_map(|p| p["id"].as_str())
         .collect();
     match ids.as_slice() {
+        // It becomes a path segment of every job URL, like a project id from the spec.
+        [id] if !super::endpoint::is_project_id(id) => Err(format!(
+            "IAM's project {name} has an id that is not a project id ({}): set project_id",
+            super::endpoint::PROJECT_ID_RULE
+        )),
         [id] => Ok((*id).to_owned()),
         [] => Err(format!("IAM knows no project named {name}: set project_id")),
         _ => Err(format!(
@@ -243,6 +248,10 @@ mod tests {
             .unwrap_err()
             .contains("2 projects"));
         assert!(project_id_from("x", b"<html>").is_err());
+        let dots = br#"{"projects":[{"name":"eu-de","id":".."}]}"#;
+        assert!(project_id_from("eu-de", dots)
+            .unwrap_err()
+            .contains("not a project id"));
     }
 
     /// Real sockets: the simulator's IAM on 127.0.0.1:0 and the real client.

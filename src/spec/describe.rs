@@ -36,9 +36,8 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
             .map(|t| format!("; timeout {}", dur(t)))
             .unwrap_or_default();
         // The `{project_id}` placeholder is shown as written, not percent-encoded.
-        let url = job
-            .url(&project)
-            .as_str()
+        // A password in the endpoint is not shown.
+        let url = crate::cloud::endpoint::redacted(&job.url(&project))
             .replace("%7Bproject_id%7D", "{project_id}");
         let _ = writeln!(out, "  {}\n    GET {url}", job.label());
         let _ = writeln!(

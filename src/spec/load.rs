@@ -11,6 +11,7 @@ use figment::providers::{Format, Json, Toml, Yaml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
+use super::depth::{Syntax, MAX_DEPTH};
 use super::raw::RawSpec;
 use crate::environment::Environment;
 
@@ -168,26 +169,89 @@ fn remove(dict: &mut Dict, path: &[String]) -> bool {
     }
 }
 
+/// The largest spec file read (a real one is kilobytes; ten thousand jobs are about a megabyte).
+pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The spec file as a figment layer, after the checks that keep a hostile or broken file from
+/// costing more than reading it: its size ([`MAX_SPEC_BYTES`]) and its nesting depth
+/// ([`super::depth`]), both before any parser sees it.
 fn file_provider(path: &Path) -> Result<Figment, Vec<String>> {
     let shown = path.display();
-    if let Err(e) = std::fs::metadata(path) {
-        return Err(vec![format!("spec file {shown}: {e}")]);
-    }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
-        .unwrap_or_default();
-    let figment = Figment::new();
-    Ok(match ext.to_ascii_lowercase().as_str() {
-        "yaml" | "yml" => figment.merge(Yaml::file_exact(path)),
-        "toml" => figment.merge(Toml::file_exact(path)),
-        "json" => figment.merge(Json::file_exact(path)),
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let syntax = match ext.as_str() {
+        "yaml" | "yml" => Syntax::Yaml,
+        "toml" => Syntax::Toml,
+        "json" => Syntax::Json,
         _ => {
-            return Err(vec![format!(
-                "spec file {shown}: unknown extension; use .yaml, .yml, .toml or .json"
-            )])
+            let problem = match std::fs::metadata(path) {
+                Err(e) => format!("spec file {shown}: {e}"),
+                Ok(_) => {
+                    format!("spec file {shown}: unknown extension; use .yaml, .yml, .toml or .json")
+                }
+            };
+            return Err(vec![problem]);
         }
-    })
+    };
+    let text = read_spec(path).map_err(|e| vec![format!("spec file {shown}: {e}")])?;
+    if let Some(line) = super::depth::too_deep(&text, syntax, MAX_DEPTH) {
+        return Err(vec![format!(
+            "spec file {shown}: nested more than {MAX_DEPTH} levels deep (line {line})"
+        )]);
+    }
+    let file = SpecText {
+        text,
+        path: path.to_path_buf(),
+        syntax,
+    };
+    Ok(Figment::new().merge(file))
+}
+
+/// The file's text, refusing one larger than [`MAX_SPEC_BYTES`] without reading it all.
+fn read_spec(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(format!(
+            "larger than {} MiB; a spec this big is surely not one",
+            MAX_SPEC_BYTES / (1024 * 1024)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
+}
+
+/// A spec file already read (and checked): parsed from its text, named by its path in messages
+/// as figment's own file provider would be.
+struct SpecText {
+    text: String,
+    path: PathBuf,
+    syntax: Syntax,
+}
+
+impl Provider for SpecText {
+    fn metadata(&self) -> Metadata {
+        let name = match self.syntax {
+            Syntax::Yaml => "YAML file",
+            Syntax::Toml => "TOML file",
+            Syntax::Json => "JSON file",
+        };
+        Metadata::from(name, Source::File(self.path.clone()))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        match self.syntax {
+            Syntax::Yaml => Yaml::string(&self.text).data(),
+            Syntax::Toml => Toml::string(&self.text).data(),
+            Syntax::Json => Json::string(&self.text).data(),
+        }
+    }
 }
 
 /// One readable line for one figment error: `<where>: <key>: <what>`.
@@ -214,11 +278,13 @@ fn explain(figment: &Figment, e: figment::Error) -> String {
         None => "spec".to_owned(),
     };
     // A variable, flag or query key already names the key; a file needs it said.
-    if key.is_empty() || !from_file {
+    let line = if key.is_empty() || !from_file {
         format!("{place}: {what}")
     } else {
         format!("{place}: key `{key}`: {what}")
-    }
+    };
+    // serde's messages quote values (and keys): an endpoint's password must not be in them.
+    crate::cloud::endpoint::redacted_in(&line).into_owned()
 }
 
 fn describe<K: AsRef<str>>(md: &Metadata, profile: &Profile, keys: &[K]) -> String {

@@ -2,6 +2,7 @@
 //! environment and flags ([`load`]), and the validated [`plan::Plan`] that everything after
 //! it runs on. No request is made before a `Plan` exists.
 
+pub mod depth;
 pub mod describe;
 pub mod load;
 pub mod plan;

@@ -14,7 +14,7 @@ use super::raw::{
     UnknownStatus,
 };
 use crate::cloud::auth::Credentials;
-use crate::cloud::endpoint::{Endpoints, Service};
+use crate::cloud::endpoint::{self, Endpoints, Service};
 use crate::environment::Environment;
 use crate::verdict::Criteria;
 
@@ -29,6 +29,15 @@ pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(366 * 24 * 3600);
 /// The longest poll interval accepted.
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The shortest poll interval accepted: below it a job is polled as fast as the rate limit
+/// lets, which only burns the shared request budget.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// The shortest `request_timeout` accepted: no real API answers faster, so a shorter one only
+/// turns every request into a timeout and a retry.
+pub const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
+/// The shortest `progress_interval` accepted besides 0 (off): a summary every nanosecond would
+/// be millions of log lines.
+pub const MIN_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 /// The accepted range of `rate_limit`, requests per second.
 pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
 /// The accepted range of `max_response_size`: a job document fits in the smallest, and the
@@ -242,17 +251,33 @@ impl Plan {
                 ));
             }
         }
-        if raw.request_timeout.is_some_and(|d| d.0.is_zero()) {
-            problems.push(format!(
-                "{}: key `request_timeout` must be more than 0",
-                origin("request_timeout")
-            ));
-        }
-        if poll.interval.is_zero() {
-            problems.push(format!(
-                "{}: key `poll.interval` must be more than 0",
-                origin("poll.interval")
-            ));
+        for (key, value, min, what) in [
+            (
+                "poll.interval",
+                Some(poll.interval),
+                MIN_POLL_INTERVAL,
+                "at least",
+            ),
+            (
+                "request_timeout",
+                raw.request_timeout.map(|d| d.0),
+                MIN_REQUEST_TIMEOUT,
+                "at least",
+            ),
+            (
+                "progress_interval",
+                raw.progress_interval.map(|d| d.0).filter(|d| !d.is_zero()),
+                MIN_PROGRESS_INTERVAL,
+                "0s (off) or at least",
+            ),
+        ] {
+            if value.is_some_and(|v| v < min) {
+                problems.push(format!(
+                    "{}: key `{key}` must be {what} {}",
+                    origin(key),
+                    humantime::format_duration(min)
+                ));
+            }
         }
         if poll.max_interval < poll.interval {
             problems.push(format!(
@@ -301,11 +326,28 @@ impl Plan {
             ));
         }
 
-        let project = match (raw.project_id.clone(), raw.region.clone()) {
-            (Some(id), _) if !is_plain_id(&id) => {
+        // A value refused here is left out like one the loader could not read: the problems
+        // that only follow from its absence are not listed.
+        let mut refused = Vec::new();
+        let mut dropped: Vec<&str> = loaded.dropped.iter().map(String::as_str).collect();
+        let region = match raw.region.clone() {
+            Some(region) if !endpoint::is_region(&region) => {
+                refused.push(format!(
+                    "{}: key `region`: `{region}` is not a region name ({})",
+                    origin("region"),
+                    endpoint::REGION_RULE
+                ));
+                dropped.push("region");
+                None
+            }
+            region => region,
+        };
+        let project = match (raw.project_id.clone(), region.clone()) {
+            (Some(id), _) if !endpoint::is_project_id(&id) => {
                 problems.push(format!(
-                    "{}: key `project_id`: `{id}` is not a project id (letters, digits, - and _ only)",
-                    origin("project_id")
+                    "{}: key `project_id`: `{id}` is not a project id ({})",
+                    origin("project_id"),
+                    endpoint::PROJECT_ID_RULE
                 ));
                 Project::Id(id)
             }
@@ -324,7 +366,7 @@ impl Plan {
         let endpoints = Endpoints {
             template: raw.endpoint.clone(),
             cloud: raw.cloud,
-            region: raw.region.clone(),
+            region: region.clone(),
             overrides: BTreeMap::new(),
             iam: None,
         };
@@ -369,9 +411,7 @@ impl Plan {
             }
             None => None,
         };
-        if matches!(credentials_found, Ok(Some(Credentials::Password { .. })))
-            && raw.region.is_none()
-        {
+        if matches!(credentials_found, Ok(Some(Credentials::Password { .. }))) && region.is_none() {
             problems.push("IAM password authentication needs `region`: the project name its token is scoped to".to_owned());
         }
         let credentials = match credentials_found {
@@ -391,21 +431,25 @@ impl Plan {
             }
         };
 
-        if !loaded.problems.is_empty() {
+        if !dropped.is_empty() {
             // A key whose value was bad is missing from `raw`: its own "not set" problems
             // would only repeat what the value's problem already says.
             let mentions_dropped = |p: &String| {
-                loaded.dropped.iter().any(|k| {
+                dropped.iter().any(|&k| {
                     p.contains(&format!("`{k}`"))
                         || p.contains(&format!("{k}."))
                         || (k == "jobs" && p.starts_with("no jobs"))
                 })
             };
             problems.retain(|p| !mentions_dropped(p));
-            problems.splice(0..0, loaded.problems.iter().cloned());
         }
+        problems.splice(0..0, loaded.problems.iter().cloned().chain(refused));
         if !problems.is_empty() {
-            return Err(problems);
+            // Values are quoted in problems: a URL's password, wherever it was put, is not.
+            return Err(problems
+                .into_iter()
+                .map(|p| endpoint::redacted_in(&p).into_owned())
+                .collect());
         }
         Ok(Plan {
             jobs,
@@ -435,7 +479,7 @@ impl Plan {
             log_format: raw.log_format.unwrap_or(LogFormat::Text),
             project,
             iam,
-            region: raw.region.clone(),
+            region,
             credentials,
         })
     }
@@ -469,10 +513,19 @@ fn plan_jobs(
     for (i, job) in list.iter().enumerate() {
         let service = job.service.unwrap_or(Service::Ecs);
         let id = job.id.trim().to_owned();
-        if id.is_empty() || !is_plain_id(&id) {
+        if !endpoint::is_job_id(&id) {
             problems.push(format!(
-                "{}: key `jobs.{i}.id`: `{}` is not a job id (letters, digits, - and _ only)",
-                *where_jobs, job.id
+                "{}: key `jobs.{i}.id`: `{}` is not a job id ({})",
+                *where_jobs,
+                job.id,
+                endpoint::JOB_ID_RULE
+            ));
+            continue;
+        }
+        if job.timeout.is_some_and(|t| t.0.is_zero()) {
+            problems.push(format!(
+                "{}: key `jobs.{i}.timeout` must be more than 0",
+                *where_jobs
             ));
             continue;
         }
@@ -569,12 +622,4 @@ fn criteria(defaults: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
         confirm: pick(own, defaults, |c| c.confirm).unwrap_or(1),
         job_type: pick(own, defaults, |c| c.job_type.clone()),
     }
-}
-
-/// Ids travel in URL paths: keep them to the characters real ids use.
-fn is_plain_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }

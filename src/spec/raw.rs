@@ -21,10 +21,12 @@ use crate::cloud::endpoint::{Cloud, Service};
 pub struct RawSpec {
     /// Picks the endpoint domain.
     pub cloud: Option<Cloud>,
-    /// Region name, e.g. `eu-de`.
+    /// Region name, e.g. `eu-de`: lowercase letters and digits in parts joined by `-`, at most
+    /// 64 characters.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub region: Option<String>,
-    /// Project id the jobs belong to; without it, IAM is asked for the project named `region`.
+    /// Project id the jobs belong to (letters, digits, `-`, `_`; at most 64 characters); without
+    /// it, IAM is asked for the project named `region`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_id: Option<String>,
     /// A URL template with `{service}` and `{region}`, or one fixed URL for every service.
@@ -35,7 +37,8 @@ pub struct RawSpec {
     pub timeout: Option<HumanDuration>,
     /// Time between polls of one job.
     pub poll: Option<RawPoll>,
-    /// How long one request may take before it is abandoned and retried (default 30s).
+    /// How long one request may take before it is abandoned and retried (default 30s, at least
+    /// 100ms).
     pub request_timeout: Option<HumanDuration>,
     /// The largest response body read (e.g. `4MiB`, `512KiB` or a number of bytes; default
     /// 4MiB). A larger answer ends its job as errored: retrying cannot make it smaller.
@@ -68,7 +71,7 @@ pub struct RawSpec {
     /// Also write the JSON report to this file (atomically).
     pub report: Option<String>,
     /// In a log (not a terminal): a progress summary line this often, even when nothing
-    /// changed (default 30s; 0s turns it off).
+    /// changed (default 30s; 0s turns it off, otherwise at least 1s).
     pub progress_interval: Option<HumanDuration>,
     /// No progress on standard error.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
@@ -114,7 +117,9 @@ pub enum FailOn {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPoll {
+    /// The first delay between polls of a job (default 5s, at least 10ms).
     pub interval: Option<HumanDuration>,
+    /// The longest delay between polls of a job (default 60s).
     pub max_interval: Option<HumanDuration>,
     pub schedule: Option<PollSchedule>,
 }
@@ -239,7 +244,8 @@ pub enum PendingPayment {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJob {
-    /// The job id returned by the asynchronous call.
+    /// The job id returned by the asynchronous call: letters, digits, `-`, `_` and `.`, not `.`
+    /// or `..`.
     #[serde(deserialize_with = "lenient::string")]
     pub id: String,
     /// The service that created the job (default `ecs`).
@@ -247,7 +253,7 @@ pub struct RawJob {
     /// A label used in outputs.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
-    /// Deadline for this job (still bounded by the overall `timeout`).
+    /// Deadline for this job, more than 0 (still bounded by the overall `timeout`).
     pub timeout: Option<HumanDuration>,
     /// Criteria overriding the spec-wide `success`.
     pub success: Option<RawCriteria>,

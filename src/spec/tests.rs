@@ -470,3 +470,357 @@ fn project_from_region_and_password_login_need_iam() {
     ];
     assert!(plan(None, &bad, &[]).unwrap_err()[0].contains("key `endpoints.rds`"));
 }
+
+/// Zero and absurdly short durations: refused with the bound, at the bound accepted.
+#[test]
+fn durations_have_lower_bounds() {
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a"),
+    ];
+    for (key, value, wanted) in [
+        (
+            "poll.interval",
+            "9ms",
+            "flag --poll-interval: key `poll.interval` must be at least 10ms",
+        ),
+        (
+            "poll.interval",
+            "0s",
+            "key `poll.interval` must be at least 10ms",
+        ),
+        (
+            "request_timeout",
+            "99ms",
+            "key `request_timeout` must be at least 100ms",
+        ),
+        (
+            "progress_interval",
+            "1ns",
+            "key `progress_interval` must be 0s (off) or at least 1s",
+        ),
+        (
+            "progress_interval",
+            "999ms",
+            "key `progress_interval` must be 0s (off) or at least 1s",
+        ),
+    ] {
+        let problems = plan(None, &env, &[(key, value)]).unwrap_err();
+        assert_eq!(problems.len(), 1, "{key}={value}: {problems:?}");
+        assert!(problems[0].contains(wanted), "{key}={value}: {problems:?}");
+    }
+    let p = plan(
+        None,
+        &env,
+        &[
+            ("poll.interval", "10ms"),
+            ("request_timeout", "100ms"),
+            ("progress_interval", "1s"),
+            ("success.not_found_grace", "0s"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (p.poll.interval, p.request_timeout, p.progress_interval),
+        (
+            super::plan::MIN_POLL_INTERVAL,
+            super::plan::MIN_REQUEST_TIMEOUT,
+            super::plan::MIN_PROGRESS_INTERVAL
+        )
+    );
+    assert_eq!(p.jobs[0].criteria.not_found_grace, Duration::ZERO);
+    let off = plan(None, &env, &[("progress_interval", "0s")]).unwrap();
+    assert_eq!(off.progress_interval, Duration::ZERO);
+
+    // A per-job timeout of 0 was accepted, then reported as "the API never answered".
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://h\njobs:\n  - { id: a, timeout: 1s }\n  - { id: b, timeout: 0s }\n",
+    );
+    let problems = plan(Some(&path), &[], &[]).unwrap_err();
+    assert_eq!(
+        problems,
+        [format!(
+            "spec file {}: key `jobs.1.timeout` must be more than 0",
+            path.display()
+        )]
+    );
+}
+
+/// Ids are path segments and the region is part of a host name: each is held to what real ones
+/// look like, and the message names the key, where it came from and what is allowed.
+#[test]
+fn region_project_id_and_job_ids_are_checked() {
+    let env = [("JOBWAIT_PROJECT_ID", "p"), ("JOBWAIT_CLOUD", "otc")];
+    let problems = plan(None, &env, &[("region", "x@127.0.0.1:1/"), ("jobs", "a")]).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .starts_with("flag --region: key `region`: `x@127.0.0.1:1/` is not a region name"),
+        "{problems:?}"
+    );
+    for region in ["eu-de", "eu-ch2", "ap-southeast-1", "la-south-2"] {
+        assert!(plan(None, &env, &[("region", region), ("jobs", "a")]).is_ok());
+    }
+    let problems = plan(
+        None,
+        &[
+            ("JOBWAIT_PROJECT_ID", ".."),
+            ("JOBWAIT_ENDPOINT", "http://h"),
+        ],
+        &[("jobs", "a . .. b.c")],
+    )
+    .unwrap_err();
+    let text = problems.join("\n");
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    for wanted in [
+        "environment variable JOBWAIT_PROJECT_ID: key `project_id`: `..` is not a project id",
+        "key `jobs.1.id`: `.` is not a job id (letters, digits, -, _ and . only; not . or ..)",
+        "key `jobs.2.id`: `..` is not a job id",
+    ] {
+        assert!(text.contains(wanted), "{wanted} not in {text}");
+    }
+}
+
+mod properties {
+    //! Whatever text the spec file holds and whatever the environment says, loading and
+    //! planning end in a plan or in problems: never a panic, every problem one readable line as
+    //! printed, and never a credential or an endpoint's password in it.
+
+    use proptest::prelude::*;
+
+    use super::super::load::{load_from, load_top, TopKind, TopLayer};
+    use super::super::plan::{Context, Plan};
+    use super::Dict;
+    use crate::environment::Environment;
+
+    /// Cases per property: `PROPTEST_CASES`, else a modest default that keeps a debug run short.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(256),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Marks every secret the inputs hold: no problem may contain it.
+    const SECRET: &str = "S3CR3T";
+
+    /// Values with a meaning for some key, and the edge cases of each kind.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "0s",
+                "1ns",
+                "9ms",
+                "10ms",
+                "90s",
+                "-1s",
+                "5000000000y",
+                "eu-de",
+                "eu-ch2",
+                "x@127.0.0.1:1/",
+                "EU-DE",
+                ".",
+                "..",
+                "a.b",
+                "p1",
+                "0123",
+                "ecs:a",
+                "evs:b c,ims:d",
+                "rds:x",
+                ":",
+                "otc",
+                "aws",
+                "all",
+                "{ ratio: 2 }",
+                "1/2",
+                "auto",
+                "true",
+                "1e300",
+                "http://127.0.0.1:9",
+                "https://{service}.{region}.example",
+                "http://u:S3CR3T@h.example",
+                "https://u:S3CR3T@{service}.{region}.x",
+                "https://u:S3CR3T@h:99999",
+                "ftp://u:S3CR3T@h",
+                "tab\there",
+                "new\nline",
+                "\u{1b}[31m",
+                "\u{202e}bidi",
+                "é",
+            ])
+            .prop_map(str::to_owned),
+            ".{0,12}",
+        ]
+    }
+
+    /// YAML-ish text: keys, indicators, brackets, quotes, comments and values in any order.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                "jobs",
+                "region",
+                "project_id",
+                "endpoint",
+                "endpoints",
+                "evs",
+                "iam",
+                "cloud",
+                "timeout",
+                "poll",
+                "interval",
+                "max_interval",
+                "success",
+                "sub_jobs",
+                "not_found_grace",
+                "id",
+                "service",
+                "name",
+                "progress_interval",
+                "request_timeout",
+                "shard",
+                ": ",
+                ":",
+                "\n",
+                "\n  ",
+                "\n    ",
+                "- ",
+                "? ",
+                "[",
+                "]",
+                "{",
+                "}",
+                ", ",
+                "'",
+                "\"",
+                "# ",
+                "|",
+                ">-",
+                "&a ",
+                "*a",
+                "!!str ",
+                "---\n",
+                "\t",
+                "\\",
+            ])
+            .prop_map(str::to_owned),
+            value(),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    }
+
+    /// Spec keys and credential variables, with values (credentials' carry the secret marker).
+    fn environment() -> impl Strategy<Value = Vec<(String, String)>> {
+        let spec_var = (
+            prop::sample::select(vec![
+                "JOBWAIT_REGION",
+                "JOBWAIT_PROJECT_ID",
+                "JOBWAIT_ENDPOINT",
+                "JOBWAIT_ENDPOINTS__EVS",
+                "JOBWAIT_ENDPOINTS__IAM",
+                "JOBWAIT_CLOUD",
+                "JOBWAIT_TIMEOUT",
+                "JOBWAIT_POLL__INTERVAL",
+                "JOBWAIT_POLL__MAX_INTERVAL",
+                "JOBWAIT_PROGRESS_INTERVAL",
+                "JOBWAIT_REQUEST_TIMEOUT",
+                "JOBWAIT_JOBS",
+                "JOBWAIT_SHARD",
+                "JOBWAIT_RATE_LIMIT",
+                "JOBWAIT_SUCCESS__SUB_JOBS",
+                "JOBWAIT_SUCCESS__NOT_FOUND_GRACE",
+                "JOBWAIT_NOPE",
+                "JOB_COMPLETION_INDEX",
+            ]),
+            value(),
+        );
+        let secret_var = (
+            prop::sample::select(vec![
+                "JOBWAIT_TOKEN",
+                "OS_AUTH_TOKEN",
+                "HUAWEICLOUD_SDK_AK",
+                "HUAWEICLOUD_SDK_SK",
+                "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+                "OS_USERNAME",
+                "OS_PASSWORD",
+                "OS_DOMAIN_NAME",
+            ]),
+            prop::sample::select(vec!["", " ", "\n", "\u{1}", "é", "\t"]),
+        )
+            .prop_map(|(name, extra)| (name, format!("{extra}{SECRET}{extra}x")));
+        prop::collection::vec(
+            prop_oneof![
+                spec_var.prop_map(|(k, v)| (k.to_owned(), v)),
+                secret_var.prop_map(|(k, v)| (k.to_owned(), v)),
+            ],
+            0..8,
+        )
+    }
+
+    /// What a run prints for `problems` (as `main` does), checked.
+    fn check_problems(problems: &[String]) -> Result<(), TestCaseError> {
+        prop_assert!(!problems.is_empty(), "an error without a problem");
+        for problem in problems {
+            let shown = crate::diagnostics::one_line(problem);
+            prop_assert!(!shown.contains(SECRET), "a secret in {shown:?}");
+            prop_assert!(
+                !shown.chars().any(char::is_control),
+                "not one clean line: {shown:?}"
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_spec_text_and_environment_plan_or_say_why(
+            text in yamlish(),
+            ext in prop::sample::select(vec!["yaml", "json", "toml"]),
+            env in environment(),
+            flag_region in prop::option::of(value()),
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join(format!("spec.{ext}"));
+            std::fs::write(&path, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let env = Environment::from_pairs(env);
+            let mut flags = Dict::new();
+            if let Some(region) = flag_region {
+                flags.insert("region".into(), region.into());
+            }
+            let loaded = load_top(
+                Some(&path),
+                &env,
+                TopLayer { dict: flags, kind: TopKind::Flags },
+            );
+            let planned = loaded.and_then(|loaded| {
+                Plan::build(
+                    &loaded,
+                    &env,
+                    Context { stdout_is_terminal: false, require_credentials: true },
+                )
+            });
+            if let Err(problems) = planned {
+                check_problems(&problems)?;
+            }
+            // The text alone, without a file: the layer the demo uses.
+            let base = figment::Figment::new()
+                .merge(<figment::providers::Yaml as figment::providers::Format>::string(&text));
+            let top = TopLayer { dict: Dict::new(), kind: TopKind::Flags };
+            match load_from(base, None, &env, top) {
+                Ok(loaded) => {
+                    if let Err(problems) = Plan::build(&loaded, &env, super::CX) {
+                        check_problems(&problems)?;
+                    }
+                }
+                Err(problems) => check_problems(&problems)?,
+            }
+        }
+    }
+}

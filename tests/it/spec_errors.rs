@@ -297,3 +297,232 @@ async fn zero_timeout_is_an_error() {
     let out = wait(&["a1", "--timeout", "0s"], &base_env()).await;
     assert_usage_error(&out, &["--timeout", "timeout"]);
 }
+
+/// serde_yaml's scanner costs time proportional to the depth for every token: a 200 KB file of
+/// brackets took tens of seconds of CPU before it was refused. The pre-scan refuses it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_spec_files_are_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = 100_000;
+    let cases = [
+        (
+            "deep.yaml",
+            format!(
+                "project_id: p1\njobs: {}{}\n",
+                "[".repeat(deep),
+                "]".repeat(deep)
+            ),
+            2,
+        ),
+        (
+            "block.yaml",
+            (0..70)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect(),
+            65,
+        ),
+        (
+            "deep.json",
+            format!("{{\"jobs\": {}{}}}", "[".repeat(deep), "]".repeat(deep)),
+            1,
+        ),
+        (
+            "deep.toml",
+            format!("jobs = {}{}\n", "[".repeat(deep), "]".repeat(deep)),
+            1,
+        ),
+    ];
+    for (name, text, line) in cases {
+        let spec = write_file(dir.path(), name, &text);
+        let started = std::time::Instant::now();
+        let out = run(&["validate", "-f", s(&spec)], &[]).await;
+        let took = started.elapsed();
+        assert_usage_error(
+            &out,
+            &[&format!(
+                "spec file {}: nested more than 64 levels deep (line {line})",
+                s(&spec)
+            )],
+        );
+        assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+        // Generous for a debug build on a busy machine; parsing took tens of seconds.
+        assert!(took < std::time::Duration::from_secs(5), "{name}: {took:?}");
+    }
+}
+
+/// Brackets in quoted strings, comments and block scalars are text, not nesting: such a spec
+/// still validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brackets_in_strings_comments_and_block_scalars_do_not_count_as_nesting() {
+    let dir = tempfile::tempdir().unwrap();
+    let brackets = "[{".repeat(80);
+    let text = format!(
+        "# {brackets}\nproject_id: p1\nendpoint: http://127.0.0.1:9\n\
+         success: {{ sub_jobs: {{ at_least: 1 }} }}  # {brackets}\n\
+         jobs:\n  - id: a1\n    name: '{brackets}'\n  - id: a2\n    name: \"{brackets}\"\n\
+         \x20 - id: a3\n    name: |\n      {brackets}\n        {brackets}\n\
+         \x20 - {{ id: a4, success: {{ sub_jobs: {{ ratio: 0.5 }} }} }}\n"
+    );
+    let spec = write_file(dir.path(), "spec.yaml", &text);
+    let out = run(&["validate", "-f", s(&spec)], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("4 job(s)"), "{}", out.stdout);
+}
+
+/// A spec file larger than 64 MiB is refused without being parsed (or even read whole).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_file_over_64_mib_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    // Sparse: no disk space is used.
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(64 * 1024 * 1024 + 1).unwrap();
+    let out = run(&["validate", "-f", s(&path)], &[]).await;
+    assert_usage_error(&out, &[s(&path), "larger than 64 MiB"]);
+}
+
+/// `region` was pasted into the URL template unchecked: `x@127.0.0.1:PORT/` made the host
+/// 127.0.0.1, and the IAM password went there. Now it is refused before any connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_that_would_move_the_host_is_refused_before_any_connection() {
+    let (url, accepted) = crate::support::black_hole().await;
+    let hole = url.trim_start_matches("http://");
+    let region = format!("x@{hole}/");
+    let password = [
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", "pw-never-sent"),
+        ("OS_DOMAIN_NAME", "dom"),
+    ];
+    let out = wait(
+        &[
+            "a1",
+            "--cloud",
+            "otc",
+            "--region",
+            &region,
+            "--timeout",
+            "2s",
+        ],
+        &password,
+    )
+    .await;
+    assert_usage_error(&out, &["flag --region", "key `region`", "eu-de"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+    assert!(!out.all().contains("pw-never-sent"));
+    let mut env = base_env();
+    env.retain(|(k, _)| *k != "JOBWAIT_ENDPOINT");
+    env.push(("JOBWAIT_REGION", "eu-de.evil.example"));
+    let out = wait(&["a1", "--cloud", "huaweicloud"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_REGION", "region"]);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a connection was made"
+    );
+}
+
+/// `.` and `..` are path segments that mean "here" and "up": as ids they moved the request to
+/// another path. Job ids keep `.` otherwise (and the message says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_segments_as_ids_are_refused() {
+    for id in [".", ".."] {
+        let out = wait(&[id], &base_env()).await;
+        assert_usage_error(&out, &["jobs.0.id", "letters, digits, -, _ and . only"]);
+    }
+    let out = wait(&["a.1", "--project-id", ".."], &base_env()).await;
+    assert_usage_error(&out, &["flag --project-id", "project_id", "`..`"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+}
+
+/// A password in an endpoint's userinfo never reaches `validate`'s output or an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_in_endpoints_are_never_shown() {
+    let env = [("JOBWAIT_PROJECT_ID", "p1"), ("JOBWAIT_JOBS", "a1 evs:b2")];
+    let out = run(
+        &["validate", "--endpoint", "https://u:s3cret@h.example"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("GET https://u:***@h.example/v1/p1/jobs/a1"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.all().contains("s3cret"), "{}", out.all());
+    for endpoint in [
+        "https://u:s3cret@h.example:99999",
+        "ftp://u:s3cret@h.example",
+        "https://u:s3cret@{service}.{region}.example",
+    ] {
+        let out = run(&["validate", "--endpoint", endpoint], &env).await;
+        assert_usage_error(&out, &["endpoint", "u:***@"]);
+        assert!(!out.all().contains("s3cret"), "{}", out.all());
+    }
+}
+
+/// A per-job `timeout: 0s` was accepted and then reported as "the API never answered";
+/// `progress_interval: 1ns` printed a summary line per wake-up. Both are refused up front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_job_timeout_and_absurd_intervals_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "spec.yaml",
+        "jobs:\n  - { id: a1, timeout: 0s }\n",
+    );
+    let out = wait(&["-f", s(&spec)], &base_env()).await;
+    assert_usage_error(
+        &out,
+        &[&format!(
+            "spec file {}: key `jobs.0.timeout` must be more than 0",
+            s(&spec)
+        )],
+    );
+    let mut env = base_env();
+    env.push(("JOBWAIT_PROGRESS_INTERVAL", "1ns"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(
+        &out,
+        &["JOBWAIT_PROGRESS_INTERVAL", "0s (off) or at least 1s"],
+    );
+    let out = wait(&["a1", "--poll-interval", "1ms"], &base_env()).await;
+    assert_usage_error(&out, &["--poll-interval", "at least 10ms"]);
+    let mut env = base_env();
+    env.push(("JOBWAIT_REQUEST_TIMEOUT", "1ms"));
+    let out = wait(&["a1"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_REQUEST_TIMEOUT", "at least 100ms"]);
+}
+
+/// A token with a trailing newline (as `$(cat token)` or a pasted secret gives it) was sent as
+/// it is: every request failed and was retried until the deadline. It is trimmed now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_with_a_trailing_newline_is_trimmed_and_works() {
+    let sim = crate::support::sim_with_auth(
+        "  - { id: j1, timeline: [ { status: RUNNING, for: 100ms }, { status: SUCCESS } ] }\n",
+    )
+    .await;
+    let args = crate::support::wait_args(&sim.base_url(), &["j1"], "10s", &[]);
+    let token = format!("{}\n", crate::support::TOKEN);
+    let out = run(&args, &[("JOBWAIT_TOKEN", &token)]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    sim.shutdown().await;
+}
+
+/// A credential HTTP cannot carry is a usage error naming the variable, never its value, and
+/// nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_with_a_control_character_names_the_variable_not_the_value() {
+    let (url, accepted) = crate::support::black_hole().await;
+    let env = [
+        ("JOBWAIT_TOKEN", "tok\u{1}SECRETPART"),
+        ("JOBWAIT_PROJECT_ID", "p1"),
+        ("JOBWAIT_ENDPOINT", url.as_str()),
+    ];
+    let out = wait(&["a1", "--timeout", "2s"], &env).await;
+    assert_usage_error(&out, &["JOBWAIT_TOKEN", "control character"]);
+    assert_eq!(problems(&out).len(), 1, "{}", out.stderr);
+    assert!(!out.all().contains("SECRETPART"), "{}", out.all());
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
