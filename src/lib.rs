@@ -187,7 +187,7 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
             .discover_project(iam, region)
             .await
             .map_err(RunError::Failed)?;
-        tracing::info!(project_id = %id, region = %region, "project found in IAM");
+        tracing::info!(project_id = %sanitize::Clean(&id), region = %region, "project found in IAM");
         client.set_project_id(id);
     }
     let (stop_tx, _) = watch::channel(None);

@@ -65,6 +65,14 @@ pub fn line(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`line`] for text already owned: no copy when it is clean.
+pub fn owned(text: String) -> String {
+    match line(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => clean,
+    }
+}
+
 /// [`line`] as a `Display` wrapper: `format!("{}", Clean(&reason))`, `tracing` fields
 /// (`reason = %Clean(&reason)`).
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +131,10 @@ mod tests {
         assert_eq!(line("x ##[error]forged"), "x #\\#[error]forged");
         assert_eq!(line("###[x"), "##\\#[x");
         // A newline can no longer start a line with a command.
-        assert_eq!(line("ok\n::set-output name=x::1"), "ok ::set-output name=x::1");
+        assert_eq!(
+            line("ok\n::set-output name=x::1"),
+            "ok ::set-output name=x::1"
+        );
     }
 
     #[test]

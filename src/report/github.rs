@@ -3,6 +3,10 @@
 //!
 //! Workflow commands go to standard error: the runner reads commands from both streams, and
 //! standard output stays reserved for results (`--output json`).
+//!
+//! Text from the API reaches the runner's files and commands only after [`crate::sanitize`]: an
+//! annotation stays one command, a summary cell stays one cell of plain text (the Markdown and
+//! HTML punctuation in it is escaped, so a server cannot add links, images or markup).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -136,7 +140,7 @@ pub fn annotations(report: &Report) -> Vec<String> {
             format!(
                 "::error title={}::{}",
                 escape_property(&format!("jobwait: {label} {word}")),
-                escape_data(&j.reason)
+                escape_data(&crate::sanitize::line(&j.reason))
             )
         })
         .collect()
@@ -154,9 +158,22 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A Markdown table cell: no pipes or newlines.
+/// ASCII punctuation that Markdown or HTML act on in a table cell (`|` ends the cell).
+const MARKDOWN_PUNCTUATION: &[char] =
+    &['\\', '`', '*', '_', '[', ']', '<', '>', '!', '~', '&', '|'];
+
+/// A Markdown table cell: one harmless line, its Markdown/HTML punctuation backslash-escaped
+/// (CommonMark renders an escaped ASCII punctuation character as itself).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let clean = crate::sanitize::line(s);
+    let mut out = String::with_capacity(clean.len() + 8);
+    for c in clean.chars() {
+        if MARKDOWN_PUNCTUATION.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -214,5 +231,43 @@ mod tests {
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(mask_commands(["s3cr3t", ""]), ["::add-mask::s3cr3t"]);
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(cell("[x](y) <b>"), "\\[x\\](y) \\<b\\>");
+    }
+
+    /// What is left of a Markdown line once its backslash escapes are taken out.
+    fn unescaped(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                chars.next();
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn summary_cells_stay_plain_text_in_their_columns() {
+        let report = crate::report::fixtures::hostile();
+        let text = summary(&report);
+        crate::report::fixtures::assert_harmless(&text, &[]);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 3, "header, separator, one job:\n{text}");
+        let row = unescaped(rows[2]);
+        assert_eq!(row.matches('|').count(), 6, "five columns: {}", rows[2]);
+        for c in MARKDOWN_PUNCTUATION.iter().filter(|c| **c != '|') {
+            assert!(!row.contains(*c), "unescaped {c:?} in {}", rows[2]);
+        }
+    }
+
+    #[test]
+    fn an_annotation_is_one_command_whatever_the_server_says() {
+        let report = crate::report::fixtures::hostile();
+        let lines = annotations(&report);
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].contains(['\n', '\r']), "{}", lines[0]);
+        crate::report::fixtures::assert_harmless(&lines[0], &["::error title=jobwait%3A "]);
     }
 }
