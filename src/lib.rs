@@ -230,7 +230,7 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
 /// Kubernetes termination message. The report file comes first: it matters most.
 pub fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment) -> Result<(), RunError> {
     if let Some(path) = &plan.report_path {
-        report::write::atomic_write(path, |w| report.write_json_pretty(w)).map_err(|e| {
+        report::write::write_file(path, |w| report.write_json_pretty(w)).map_err(|e| {
             RunError::Failed(format!(
                 "cannot write the report to {}: {e}",
                 path.display()
