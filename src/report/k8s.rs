@@ -53,7 +53,7 @@ pub fn write(report: &Report, env: &Environment) -> Result<(), String> {
     let text = message(report);
     if let Some(path) = env.get("JOBWAIT_TERMINATION_LOG") {
         return std::fs::write(path, text)
-            .map_err(|e| format!("JOBWAIT_TERMINATION_LOG {path}: {e}"));
+            .map_err(|e| format!("cannot write JOBWAIT_TERMINATION_LOG {path}: {e}"));
     }
     // Only an existing, writable file: never create one under /dev.
     if let Ok(mut file) = std::fs::OpenOptions::new()
