@@ -240,7 +240,9 @@ pub fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment) -> Ve
     let mut written = None;
     if let Some(path) = &plan.report_path {
         match report::write::write_file(path, |w| report.write_json_pretty(w)) {
-            Ok(()) => written = Some(path.as_path()),
+            // A FIFO or `/dev/stdout` cannot be read back: GitHub's report_file gets its own.
+            Ok(()) if path.is_file() => written = Some(path.as_path()),
+            Ok(()) => {}
             Err(e) => errors.push(format!(
                 "cannot write the report to {}: {e}",
                 path.display()

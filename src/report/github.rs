@@ -42,7 +42,7 @@ impl GitHub {
 
     /// Writes every output the runner asked for, each whatever happened to the others, and
     /// returns one message per output that could not be written. `report_file` is the
-    /// `--report` file, when one was written.
+    /// `--report` file, when one was written and is a regular file.
     ///
     /// The runner allows 1 MiB of outputs per step: the `report` output is set only while it
     /// fits [`Limits::GITHUB`], and `report_file` always names a file with the whole report.

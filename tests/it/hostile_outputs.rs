@@ -3,6 +3,7 @@
 //! be written costs neither the verdict on stdout nor the other outputs; GitHub's outputs stay
 //! under the runner's 1 MiB however big the report.
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -389,5 +390,47 @@ async fn github_outputs_stay_under_one_mib_whatever_the_report_size() {
     assert!(warnings
         .iter()
         .any(|w| w.contains("`volume_ids`") && w.contains("report_file")));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_into_a_fifo_is_written_through_and_report_file_is_a_regular_file() {
+    let sim = sim_with_auth("  - { id: ok, status: SUCCESS }\n").await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let (output, _) = github_files(dir.path());
+    let mut env = aksk_env();
+    env.extend([
+        ("GITHUB_OUTPUT", s(&output)),
+        ("RUNNER_TEMP", s(dir.path())),
+    ]);
+    let args = wait_args(
+        &sim.base_url(),
+        &["ok"],
+        "10s",
+        &["-q", "--report", s(&fifo)],
+    );
+    let out = run(&args, &env).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Checked before joining: a reader left on a replaced FIFO would wait forever.
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let stdout = json(&out.stdout);
+    assert_eq!(json(&reader.join().unwrap()), stdout);
+    let outputs = runner_outputs(&output);
+    let file = Path::new(&outputs["report_file"]);
+    assert_ne!(file, fifo);
+    assert_eq!(json(&std::fs::read_to_string(file).unwrap()), stdout);
     sim.shutdown().await;
 }

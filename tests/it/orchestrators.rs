@@ -117,6 +117,7 @@ fn action_inputs_reach_the_program_only_through_the_environment() {
         "timed_out",
         "cancelled",
         "report",
+        "report_file",
     ] {
         assert!(
             outputs.contains(&fixed),
