@@ -1,5 +1,7 @@
 //! What goes to standard error besides progress: the tracing subscriber (text or JSON lines,
-//! verbosity, `JOBWAIT_LOG`) and [`one_line`], which keeps every error message one readable line.
+//! verbosity, `JOBWAIT_LOG`), [`one_line`], which keeps every error message one readable line,
+//! and [`error`] / [`warning`], the program's own `jobwait: error: …` lines (they show whatever
+//! the log level, because they change what the run produced).
 
 use std::io::IsTerminal;
 
@@ -24,6 +26,16 @@ pub fn one_line(message: &str) -> String {
             + &format!("... ({} more characters)", total - MAX);
     }
     out
+}
+
+/// `jobwait: error: MESSAGE` on standard error, as one line.
+pub fn error(message: &str) {
+    eprintln!("jobwait: error: {}", one_line(message));
+}
+
+/// `jobwait: warning: MESSAGE` on standard error, as one line.
+pub fn warning(message: &str) {
+    eprintln!("jobwait: warning: {}", one_line(message));
 }
 
 /// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides. JSON lines

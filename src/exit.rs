@@ -1,5 +1,7 @@
 //! The process exit codes of the contract, as one enum: every path through the program ends in
-//! one of these, decided in one place ([`ExitStatus::decide`] for a wait).
+//! one of these, decided in one place ([`ExitStatus::decide`] for a wait). When a second reason
+//! to fail comes on top of the wait's (an output that could not be written), the contract's
+//! precedence picks the code ([`ExitStatus::worst`]).
 
 /// How the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,30 @@ impl ExitStatus {
         }
     }
 
+    /// The contract's precedence when several codes apply: 2, then 130/143, then 1, then 3,
+    /// then 124, then 0. Higher wins.
+    fn rank(self) -> u8 {
+        match self {
+            ExitStatus::Usage => 6,
+            ExitStatus::Interrupted | ExitStatus::Terminated => 5,
+            ExitStatus::Failure => 4,
+            ExitStatus::Error => 3,
+            ExitStatus::Timeout => 2,
+            ExitStatus::Success => 1,
+        }
+    }
+
+    /// Of two reasons to end, the one the contract's precedence puts first (`self` on a tie):
+    /// a failed job and an output that could not be written exit 1, a timeout and a write
+    /// error exit 3, a signal stays a signal.
+    pub fn worst(self, other: ExitStatus) -> ExitStatus {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
     pub fn from_code(code: i32) -> ExitStatus {
         match code {
             0 => ExitStatus::Success,
@@ -42,6 +68,35 @@ impl ExitStatus {
             130 => ExitStatus::Interrupted,
             143 => ExitStatus::Terminated,
             _ => ExitStatus::Error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitStatus::*;
+
+    #[test]
+    fn worst_follows_the_contract_precedence() {
+        let cases = [
+            (Success, Error, Error),
+            (Failure, Error, Failure),
+            (Timeout, Error, Error),
+            (Interrupted, Error, Interrupted),
+            (Terminated, Error, Terminated),
+            (Usage, Error, Usage),
+            (Error, Error, Error),
+            (Success, Success, Success),
+            (Timeout, Success, Timeout),
+            (Failure, Interrupted, Interrupted),
+            (Usage, Terminated, Usage),
+            (Timeout, Failure, Failure),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(a.worst(b), want, "{a:?}.worst({b:?})");
+            if a != Interrupted && b != Interrupted {
+                assert_eq!(b.worst(a), want, "{b:?}.worst({a:?}) is symmetric");
+            }
         }
     }
 }

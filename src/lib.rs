@@ -138,9 +138,10 @@ async fn wait(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> 
         eprintln!("::endgroup::");
     }
     let report = report?;
-    write_side_outputs(&plan, &report, &env)?;
+    // The verdict reaches standard output whatever happened to the other outputs.
+    let errors = write_side_outputs(&plan, &report, &env);
     print_result(&plan, &report);
-    Ok(final_status(&plan, &report))
+    Ok(with_write_errors(final_status(&plan, &report), &errors))
 }
 
 /// The report's exit status, unless `fail_on: never` asks for 0 after a completed wait.
@@ -335,20 +336,47 @@ async fn find_project(
 }
 
 /// Everything but standard output: the `--report` file, GitHub's files and annotations, the
-/// Kubernetes termination message. The report file comes first: it matters most.
-pub fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment) -> Result<(), RunError> {
+/// Kubernetes termination message. Each is attempted whatever happened to the others — a full
+/// disk under the report must not cost a pipeline its outputs — and each that could not be
+/// written is one message in the returned list (see [`with_write_errors`]).
+///
+/// A SIGTERM that arrives now is not acted on: the signal task ended with the wait, and tokio's
+/// handler stays installed, so the signal is swallowed. That is acceptable because these writes
+/// (and printing the result) are short; the process exits right after them.
+pub fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut written = None;
     if let Some(path) = &plan.report_path {
-        report::write::atomic_write(path, |w| report.write_json_pretty(w)).map_err(|e| {
-            RunError::Failed(format!(
+        match report::write::write_file(path, |w| report.write_json_pretty(w)) {
+            // A FIFO or `/dev/stdout` cannot be read back: GitHub's report_file gets its own.
+            Ok(()) if path.is_file() => written = Some(path.as_path()),
+            Ok(()) => {}
+            Err(e) => errors.push(format!(
                 "cannot write the report to {}: {e}",
                 path.display()
-            ))
-        })?;
+            )),
+        }
     }
-    report::github::GitHub::from_env(env)
-        .write(report)
-        .map_err(RunError::Failed)?;
-    report::k8s::write(report, env).map_err(RunError::Failed)
+    errors.extend(report::github::GitHub::from_env(env).write(report, written));
+    if let Err(e) = report::k8s::write(report, env) {
+        errors.push(e);
+    }
+    errors
+}
+
+/// The exit status once the outputs are written: `status`, or — when an output could not be
+/// written — 3 by the contract's precedence (a failed job still exits 1, a signal 130/143, a
+/// timeout becomes 3; `fail_on: never` does not hide it). Each error is one line on standard
+/// error.
+pub fn with_write_errors(status: ExitStatus, errors: &[String]) -> ExitStatus {
+    for error in errors {
+        diagnostics::error(error);
+    }
+    if errors.is_empty() {
+        status
+    } else {
+        status.worst(ExitStatus::Error)
+    }
 }
 
 /// Standard output: the report document or the text table.

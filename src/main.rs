@@ -13,10 +13,7 @@ fn main() {
             jobwait::exit::ExitStatus::Usage.code()
         }
         Err(jobwait::RunError::Failed(message)) => {
-            eprintln!(
-                "jobwait: error: {}",
-                jobwait::diagnostics::one_line(&message)
-            );
+            jobwait::diagnostics::error(&message);
             jobwait::exit::ExitStatus::Error.code()
         }
     };

@@ -7,7 +7,9 @@
 //! - On a terminal: the same job-end lines scroll, under a live block redrawn in place (a summary
 //!   and the jobs still pending, longest-waiting first).
 //!
-//! Plain ASCII, no colour: it reads the same in every terminal and log.
+//! Plain ASCII, no colour: it reads the same in every terminal and log. Statuses and reasons come
+//! from the API and labels from the spec: all pass through [`crate::sanitize`] as they enter the
+//! board, so no escape sequence reaches the terminal and no line of the log is a runner command.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -17,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::report::text::outcome_word;
+use crate::sanitize::{self, Clean};
 use crate::spec::PlannedJob;
 use crate::verdict::SubJobCounts;
 use crate::wait::{Event, Outcome};
@@ -56,7 +59,7 @@ impl Board {
             jobs: jobs
                 .iter()
                 .map(|j| JobLine {
-                    label: j.label(),
+                    label: sanitize::owned(j.label()),
                     status: None,
                     sub_jobs: SubJobCounts::default(),
                     outcome: None,
@@ -76,7 +79,7 @@ impl Board {
                 sub_jobs,
             } => {
                 let job = &mut self.jobs[index];
-                job.status = Some(status);
+                job.status = Some(sanitize::owned(status));
                 job.sub_jobs = sub_jobs;
                 format!("[{t:7.1}s] {} {}", job.label, state_text(job))
             }
@@ -88,9 +91,10 @@ impl Board {
                 let job = &mut self.jobs[index];
                 job.outcome = Some(outcome);
                 format!(
-                    "[{t:7.1}s] {} {}: {reason}",
+                    "[{t:7.1}s] {} {}: {}",
                     job.label,
-                    outcome_word(outcome)
+                    outcome_word(outcome),
+                    Clean(&reason)
                 )
             }
         }
@@ -327,6 +331,30 @@ mod tests {
             "[   31.5s] waiting: 1 of 5 done (1 failed); pending: ecs:job0 RUNNING, sub-jobs 1/3, \
              ecs:job1 RUNNING, sub-jobs 1/3 (1 failed), ecs:job3 (no answer yet) and 1 more"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_and_spec_text_cannot_drive_the_terminal_or_the_runner() {
+        use crate::report::fixtures::{assert_harmless, HOSTILE};
+        let mut planned = jobs(2);
+        planned[0].name = Some(format!("::warning::{HOSTILE}"));
+        let mut board = Board::new(&planned);
+        let mut lines = vec![board.apply(Event::Changed {
+            index: 0,
+            status: HOSTILE.into(),
+            sub_jobs: SubJobCounts::default(),
+        })];
+        lines.push(board.summary());
+        lines.extend(board.block(400));
+        lines.push(board.apply(Event::Finished {
+            index: 0,
+            outcome: Outcome::Failed,
+            reason: HOSTILE.into(),
+        }));
+        for line in &lines {
+            assert!(!line.contains(['\n', '\r']), "{line:?}");
+            assert_harmless(line, &[]);
+        }
     }
 
     #[tokio::test(start_paused = true)]

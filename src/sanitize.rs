@@ -65,6 +65,14 @@ pub fn line(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`line`] for text already owned: no copy when it is clean.
+pub fn owned(text: String) -> String {
+    match line(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => clean,
+    }
+}
+
 /// [`line`] as a `Display` wrapper: `format!("{}", Clean(&reason))`, `tracing` fields
 /// (`reason = %Clean(&reason)`).
 #[derive(Debug, Clone, Copy)]

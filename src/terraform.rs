@@ -52,18 +52,22 @@ pub async fn run(env: Environment) -> Result<ExitStatus, RunError> {
     )
     .map_err(RunError::Usage)?;
     let report = crate::execute(&plan, &env).await?;
-    crate::write_side_outputs(&plan, &report, &env)?;
-    let map = flat::flat(&report);
+    let errors = crate::write_side_outputs(&plan, &report, &env);
+    let flat = flat::flat(&report, flat::Limits::NONE);
+    for left in &flat.left_out {
+        crate::diagnostics::warning(&left.message());
+    }
     println!(
         "{}",
-        serde_json::to_string(&map).expect("strings serialize")
+        serde_json::to_string(&flat.map).expect("strings serialize")
     );
-    let status = report.exit_status();
+    let mut status = report.exit_status();
     if status == ExitStatus::Success || plan.fail_on == FailOn::Never {
-        return Ok(ExitStatus::Success);
+        status = ExitStatus::Success;
+    } else {
+        eprint!("{}", k8s::message(&report));
     }
-    eprint!("{}", k8s::message(&report));
-    Ok(status)
+    Ok(crate::with_write_errors(status, &errors))
 }
 
 /// The query: an object whose values are all strings (the provider's rule). `a__b` keys nest.

@@ -297,8 +297,9 @@ impl EntityIds {
 #[derive(Debug, Default)]
 pub struct EntityCollector(IndexMap<String, IndexSet<String>>);
 
-/// The longest entity key and id kept (real ones are a few dozen characters).
-const MAX_ENTITY_TEXT: usize = 256;
+/// The longest entity key and id kept (real ones are a few dozen characters; longer text is
+/// not an id, and is left out rather than cut into a wrong one).
+const MAX_ENTITY_TEXT: usize = 1024;
 
 impl EntityCollector {
     fn add(&mut self, key: &str, id: &str) {

@@ -3,12 +3,18 @@
 //!
 //! Workflow commands go to standard error: the runner reads commands from both streams, and
 //! standard output stays reserved for results (`--output json`).
+//!
+//! Text from the API reaches the runner's files and commands only after [`crate::sanitize`]: an
+//! annotation stays one command, a summary cell stays one cell of plain text (the Markdown and
+//! HTML punctuation in it is escaped, so a server cannot add links, images or markup).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use super::flat::{flat, Limits};
 use super::Report;
 use crate::environment::Environment;
 use crate::wait::Outcome;
@@ -20,6 +26,8 @@ pub struct GitHub {
     pub summary_file: Option<String>,
     /// `GITHUB_ACTIONS=true`: workflow commands are understood.
     pub commands: bool,
+    /// `RUNNER_TEMP`: where the `report_file` output's file goes when `--report` named none.
+    pub temp_dir: Option<String>,
 }
 
 impl GitHub {
@@ -28,18 +36,37 @@ impl GitHub {
             output_file: env.get("GITHUB_OUTPUT").map(str::to_owned),
             summary_file: env.get("GITHUB_STEP_SUMMARY").map(str::to_owned),
             commands: env.get("GITHUB_ACTIONS") == Some("true"),
+            temp_dir: env.get("RUNNER_TEMP").map(str::to_owned),
         }
     }
 
-    /// Writes every output the runner asked for; errors name the file.
-    pub fn write(&self, report: &Report) -> Result<(), String> {
+    /// Writes every output the runner asked for, each whatever happened to the others, and
+    /// returns one message per output that could not be written. `report_file` is the
+    /// `--report` file, when one was written and is a regular file.
+    ///
+    /// The runner allows 1 MiB of outputs per step: the `report` output is set only while it
+    /// fits [`Limits::GITHUB`], and `report_file` always names a file with the whole report.
+    pub fn write(&self, report: &Report, report_file: Option<&Path>) -> Vec<String> {
+        let mut errors = Vec::new();
         if let Some(path) = &self.output_file {
-            append(path, &outputs_file(&super::flat::flat(report)))
-                .map_err(|e| format!("GITHUB_OUTPUT {path}: {e}"))?;
+            let mut flat = flat(report, Limits::GITHUB);
+            match self.report_file(report, report_file) {
+                Ok(file) => {
+                    flat.map.insert("report_file".to_owned(), file);
+                }
+                Err(e) => errors.push(e),
+            }
+            for left in &flat.left_out {
+                crate::diagnostics::warning(&left.message());
+            }
+            if let Err(e) = append(path, &outputs_file(&flat.map)) {
+                errors.push(format!("cannot write GITHUB_OUTPUT {path}: {e}"));
+            }
         }
         if let Some(path) = &self.summary_file {
-            append(path, &summary(report))
-                .map_err(|e| format!("GITHUB_STEP_SUMMARY {path}: {e}"))?;
+            if let Err(e) = append(path, &summary(report)) {
+                errors.push(format!("cannot write GITHUB_STEP_SUMMARY {path}: {e}"));
+            }
         }
         if self.commands {
             let mut err = std::io::stderr().lock();
@@ -47,7 +74,39 @@ impl GitHub {
                 let _ = writeln!(err, "{line}");
             }
         }
-        Ok(())
+        errors
+    }
+
+    /// The `report_file` output: the `--report` file (absolute), else a new file with the
+    /// pretty report under `RUNNER_TEMP` (or the system's temporary directory).
+    fn report_file(&self, report: &Report, given: Option<&Path>) -> Result<String, String> {
+        if let Some(path) = given {
+            return std::path::absolute(path)
+                .map(|p| p.to_string_lossy().into_owned())
+                .map_err(|e| format!("cannot make {} absolute: {e}", path.display()));
+        }
+        let dir = self
+            .temp_dir
+            .as_ref()
+            .map_or_else(std::env::temp_dir, PathBuf::from);
+        let written = (|| {
+            let mut file = tempfile::Builder::new()
+                .prefix("jobwait-report-")
+                .suffix(".json")
+                .tempfile_in(&dir)?;
+            let mut out = std::io::BufWriter::new(file.as_file_mut());
+            report.write_json_pretty(&mut out)?;
+            out.flush()?;
+            drop(out);
+            file.keep().map_err(|e| e.error)
+        })();
+        match written {
+            Ok((_, path)) => Ok(path.to_string_lossy().into_owned()),
+            Err(e) => Err(format!(
+                "cannot write the report file for report_file in {}: {e}",
+                dir.display()
+            )),
+        }
     }
 }
 
@@ -86,6 +145,39 @@ pub fn outputs_file(flat: &IndexMap<String, String>) -> String {
         }
     }
     out
+}
+
+/// Reads a `GITHUB_OUTPUT` file as the runner does: `key=value` lines, and `key<<DELIMITER`
+/// heredocs up to a line that is the delimiter. For tests (unit and end-to-end) that check what
+/// a workflow's next step would see.
+#[doc(hidden)]
+pub fn parse_runner_outputs(text: &str) -> Result<IndexMap<String, String>, String> {
+    let mut out = IndexMap::new();
+    let mut lines = text.split('\n');
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        match (line.find('='), line.find("<<")) {
+            (Some(eq), heredoc) if heredoc.is_none_or(|h| eq < h) => {
+                out.insert(line[..eq].to_owned(), line[eq + 1..].to_owned());
+            }
+            (_, Some(h)) => {
+                let (key, delimiter) = (&line[..h], &line[h + 2..]);
+                let mut value = Vec::new();
+                loop {
+                    match lines.next() {
+                        Some(l) if l == delimiter => break,
+                        Some(l) => value.push(l),
+                        None => return Err(format!("heredoc {key:?} never ends")),
+                    }
+                }
+                out.insert(key.to_owned(), value.join("\n"));
+            }
+            _ => return Err(format!("invalid line {line:?}")),
+        }
+    }
+    Ok(out)
 }
 
 /// A Markdown table of the jobs and a summary line.
@@ -136,7 +228,7 @@ pub fn annotations(report: &Report) -> Vec<String> {
             format!(
                 "::error title={}::{}",
                 escape_property(&format!("jobwait: {label} {word}")),
-                escape_data(&j.reason)
+                escape_data(&crate::sanitize::line(&j.reason))
             )
         })
         .collect()
@@ -154,45 +246,27 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A Markdown table cell: no pipes or newlines.
+/// ASCII punctuation that Markdown or HTML act on in a table cell (`|` ends the cell).
+const MARKDOWN_PUNCTUATION: &[char] =
+    &['\\', '`', '*', '_', '[', ']', '<', '>', '!', '~', '&', '|'];
+
+/// A Markdown table cell: one harmless line, its Markdown/HTML punctuation backslash-escaped
+/// (CommonMark renders an escaped ASCII punctuation character as itself).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let clean = crate::sanitize::line(s);
+    let mut out = String::with_capacity(clean.len() + 8);
+    for c in clean.chars() {
+        if MARKDOWN_PUNCTUATION.contains(&c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Parses a GITHUB_OUTPUT file as the runner does: `k=v` lines and `k<<D` heredocs.
-    fn parse_runner_outputs(text: &str) -> IndexMap<String, String> {
-        let mut out = IndexMap::new();
-        let mut lines = text.split('\n');
-        while let Some(line) = lines.next() {
-            if line.is_empty() {
-                continue;
-            }
-            let eq = line.find('=');
-            let heredoc = line.find("<<");
-            match (eq, heredoc) {
-                (Some(e), h) if h.is_none_or(|h| e < h) => {
-                    out.insert(line[..e].to_owned(), line[e + 1..].to_owned());
-                }
-                (_, Some(h)) => {
-                    let (key, delim) = (&line[..h], &line[h + 2..]);
-                    let mut value = Vec::new();
-                    for l in lines.by_ref() {
-                        if l == delim {
-                            break;
-                        }
-                        value.push(l);
-                    }
-                    out.insert(key.to_owned(), value.join("\n"));
-                }
-                _ => panic!("invalid line {line:?}"),
-            }
-        }
-        out
-    }
 
     #[test]
     fn outputs_round_trip_through_the_runner_format() {
@@ -204,8 +278,13 @@ mod tests {
             "line one\nline=two\nghadelimiter_1".to_owned(),
         );
         flat.insert("report".to_owned(), r#"{"a":"x<<y"}"#.to_owned());
+        flat.insert("cr".to_owned(), "a\rb=c\r".to_owned());
+        flat.insert(
+            "crlf".to_owned(),
+            "x\r\nghadelimiter_\nresult=success\n".to_owned(),
+        );
         let text = outputs_file(&flat);
-        assert_eq!(parse_runner_outputs(&text), flat);
+        assert_eq!(parse_runner_outputs(&text), Ok(flat));
     }
 
     #[test]
@@ -214,5 +293,43 @@ mod tests {
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(mask_commands(["s3cr3t", ""]), ["::add-mask::s3cr3t"]);
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(cell("[x](y) <b>"), "\\[x\\](y) \\<b\\>");
+    }
+
+    /// What is left of a Markdown line once its backslash escapes are taken out.
+    fn unescaped(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                chars.next();
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn summary_cells_stay_plain_text_in_their_columns() {
+        let report = crate::report::fixtures::hostile();
+        let text = summary(&report);
+        crate::report::fixtures::assert_harmless(&text, &[]);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 3, "header, separator, one job:\n{text}");
+        let row = unescaped(rows[2]);
+        assert_eq!(row.matches('|').count(), 6, "five columns: {}", rows[2]);
+        for c in MARKDOWN_PUNCTUATION.iter().filter(|c| **c != '|') {
+            assert!(!row.contains(*c), "unescaped {c:?} in {}", rows[2]);
+        }
+    }
+
+    #[test]
+    fn an_annotation_is_one_command_whatever_the_server_says() {
+        let report = crate::report::fixtures::hostile();
+        let lines = annotations(&report);
+        assert_eq!(lines.len(), 1);
+        assert!(!lines[0].contains(['\n', '\r']), "{}", lines[0]);
+        crate::report::fixtures::assert_harmless(&lines[0], &["::error title=jobwait%3A "]);
     }
 }

@@ -1,13 +1,15 @@
 //! Kubernetes: the termination message, a short summary of at most 4096 bytes that
 //! `kubectl describe pod` shows, written to `/dev/termination-log` when it is writable or to the
 //! file `JOBWAIT_TERMINATION_LOG` names. Jobs that did not succeed come first, so a truncated
-//! message still says what went wrong.
+//! message still says what went wrong. One line per job: the reasons, from the API, pass through
+//! [`crate::sanitize`] (this message is also what `jobwait terraform` prints on a failed wait).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 use super::Report;
 use crate::environment::Environment;
+use crate::sanitize::Clean;
 use crate::wait::Outcome;
 
 pub const LIMIT: usize = 4096;
@@ -26,7 +28,7 @@ pub fn message(report: &Report) -> String {
     jobs.sort_by_key(|j| j.outcome == Outcome::Succeeded);
     for job in jobs {
         let word = super::text::outcome_word(job.outcome);
-        let _ = writeln!(out, "{word} {}: {}", job.label(), job.reason);
+        let _ = writeln!(out, "{word} {}: {}", job.label(), Clean(&job.reason));
     }
     truncate(out, LIMIT)
 }
@@ -51,7 +53,7 @@ pub fn write(report: &Report, env: &Environment) -> Result<(), String> {
     let text = message(report);
     if let Some(path) = env.get("JOBWAIT_TERMINATION_LOG") {
         return std::fs::write(path, text)
-            .map_err(|e| format!("JOBWAIT_TERMINATION_LOG {path}: {e}"));
+            .map_err(|e| format!("cannot write JOBWAIT_TERMINATION_LOG {path}: {e}"));
     }
     // Only an existing, writable file: never create one under /dev.
     if let Ok(mut file) = std::fs::OpenOptions::new()
@@ -75,5 +77,12 @@ mod tests {
         assert!(cut.len() <= LIMIT, "{}", cut.len());
         assert!(cut.ends_with("(truncated)"));
         assert_eq!(truncate("short".into(), LIMIT), "short");
+    }
+
+    #[test]
+    fn one_line_per_job_whatever_the_server_says() {
+        let text = message(&crate::report::fixtures::hostile());
+        crate::report::fixtures::assert_harmless(&text, &[]);
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 }

@@ -96,12 +96,14 @@ pub struct JobReport {
 }
 
 impl JobReport {
-    /// `name (service:id)`, or `service:id` for a job without a name.
+    /// `name (service:id)`, or `service:id` for a job without a name, as one harmless line for
+    /// the text outputs (the name and id come from a spec or a command line).
     pub fn label(&self) -> String {
-        match &self.name {
+        let label = match &self.name {
             Some(name) => format!("{name} ({}:{})", self.service, self.id),
             None => format!("{}:{}", self.service, self.id),
-        }
+        };
+        crate::sanitize::owned(label)
     }
 }
 
@@ -232,6 +234,81 @@ fn round_ms(d: Duration) -> f64 {
 
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Reports for the writers' tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// What a hostile server can put in the text of a job: a newline followed by runner
+    /// commands, the runner's old command syntax, ANSI and OSC escapes, Markdown and HTML.
+    pub const HOSTILE: &str = "x\n::add-mask::y\n::error::forged\n##[error]old \u{1b}[31mred\u{1b}]0;t\u{7} [a](http://e) ![i](http://e) <b>&amp;</b> *_~`|\\";
+
+    /// Every kind of text a writer shows, from a hostile server and spec.
+    pub fn hostile() -> Report {
+        let evil_key = format!("evil\nresult=success\n{HOSTILE}_id");
+        let entities = EntityIds(
+            [
+                ("server_id".to_owned(), vec![format!("srv-{HOSTILE}")]),
+                (evil_key.clone(), vec!["v".to_owned()]),
+            ]
+            .into(),
+        );
+        let job = JobReport {
+            name: Some(format!("::warning::{HOSTILE}")),
+            id: format!("id{HOSTILE}"),
+            service: Service::Ecs,
+            outcome: Outcome::Failed,
+            reason: format!("FAIL: {HOSTILE}"),
+            status: Some(format!("FAIL{HOSTILE}")),
+            job_type: Some(HOSTILE.to_owned()),
+            begin_time: None,
+            end_time: None,
+            error_code: Some(HOSTILE.to_owned()),
+            fail_reason: Some(HOSTILE.to_owned()),
+            polls: 1,
+            waited_seconds: 0.1,
+            sub_jobs: SubJobCounts::default(),
+            entities: entities.clone(),
+            failures: vec![Failure {
+                job_id: Some(HOSTILE.to_owned()),
+                job_type: Some(HOSTILE.to_owned()),
+                error_code: Some(format!("E{HOSTILE}")),
+                fail_reason: Some(format!("R{HOSTILE}")),
+                errorcode_message: Some(format!("M{HOSTILE}")),
+                entities: entities.clone(),
+            }],
+        };
+        Report {
+            version: 1,
+            result: RunResult::Failure,
+            exit_code: 1,
+            started_at: "2026-01-01T00:00:00Z".to_owned(),
+            finished_at: "2026-01-01T00:00:01Z".to_owned(),
+            elapsed_seconds: 1.0,
+            summary: Summary {
+                total: 1,
+                failed: 1,
+                ..Summary::default()
+            },
+            entities,
+            jobs: vec![job],
+        }
+    }
+
+    /// Fails when a text output lets server text act: a line (as the runner trims it) that is a
+    /// command other than jobwait's own annotation, the old `##[` syntax, or an escape.
+    pub fn assert_harmless(text: &str, own_lines: &[&str]) {
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            let own = own_lines.iter().any(|own| trimmed.starts_with(own));
+            assert!(!trimmed.starts_with("::") || own, "a command: {line:?}");
+            assert!(!line.contains("##["), "old command syntax: {line:?}");
+            assert!(!line.contains('\u{1b}'), "an escape: {line:?}");
+            assert!(!line.contains('\u{7}'), "a control: {line:?}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The end-of-run table for people: one block per job (label, outcome, sub-jobs, reason,
-//! ids), then one summary line. Plain ASCII, readable at 80 columns.
+//! ids), then one summary line. Plain ASCII, readable at 80 columns. Every text from the API or
+//! the spec goes through [`crate::sanitize`]: one job's block stays its lines, whatever a server
+//! puts in a reason or an entity key.
 
 use std::fmt::Write;
 
 use super::Report;
+use crate::sanitize::Clean;
 use crate::verdict::failure_words;
 use crate::wait::Outcome;
 
@@ -20,9 +23,9 @@ pub fn render(report: &Report) -> String {
             String::new()
         };
         let _ = writeln!(out, "{:<10} {label}{subs}", outcome_word(job.outcome));
-        let _ = writeln!(out, "           {}", job.reason);
+        let _ = writeln!(out, "           {}", Clean(&job.reason));
         for (key, ids) in &job.entities.0 {
-            let _ = writeln!(out, "           {key}: {}", ids.join(", "));
+            let _ = writeln!(out, "           {}: {}", Clean(key), Clean(&ids.join(", ")));
         }
         for f in &job.failures {
             let what = failure_words([
@@ -33,8 +36,8 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "           failed sub-job {}: {}",
-                f.job_id.as_deref().unwrap_or("?"),
-                what.join(" ")
+                Clean(f.job_id.as_deref().unwrap_or("?")),
+                Clean(&what.join(" "))
             );
         }
     }
@@ -69,5 +72,19 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::Errored => "ERRORED",
         Outcome::TimedOut => "TIMED OUT",
         Outcome::Cancelled => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{assert_harmless, hostile};
+
+    #[test]
+    fn server_text_cannot_add_lines_commands_or_escapes() {
+        let text = render(&hostile());
+        assert_harmless(&text, &[]);
+        // label, reason, two entity kinds, one failed sub-job, a blank line, the summary.
+        assert_eq!(text.lines().count(), 7, "{text}");
     }
 }

@@ -4,7 +4,6 @@
 //! Terraform (the external data source protocol, `terraform_data` + `local-exec`), Kubernetes
 //! (manifest validation, the termination message, sharding over an Indexed Job).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -24,24 +23,9 @@ fn tool(name: &str, version_arg: &str) -> bool {
 }
 
 /// Reads a GITHUB_OUTPUT file by the runner's rules: `key=value`, or `key<<DELIM` … `DELIM`.
-fn runner_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        match (line.find('='), line.find("<<")) {
-            (Some(eq), heredoc) if heredoc.is_none_or(|h| eq < h) => {
-                out.insert(line[..eq].to_owned(), line[eq + 1..].to_owned());
-            }
-            (_, Some(h)) => {
-                let delimiter = &line[h + 2..];
-                let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-                out.insert(line[..h].to_owned(), value.join("\n"));
-            }
-            _ if line.is_empty() => {}
-            _ => panic!("not a runner output line: {line:?}"),
-        }
-    }
-    out
+fn runner_outputs(text: &str) -> indexmap::IndexMap<String, String> {
+    jobwait::report::github::parse_runner_outputs(text)
+        .unwrap_or_else(|e| panic!("not a runner output file ({e}):\n{text}"))
 }
 
 const JOBS: &str = "\
@@ -133,6 +117,7 @@ fn action_inputs_reach_the_program_only_through_the_environment() {
         "timed_out",
         "cancelled",
         "report",
+        "report_file",
     ] {
         assert!(
             outputs.contains(&fixed),
@@ -151,6 +136,7 @@ async fn github_outputs_summary_and_annotations() {
         ("GITHUB_OUTPUT", s(&out_file)),
         ("GITHUB_STEP_SUMMARY", s(&summary_file)),
         ("GITHUB_ACTIONS", "true"),
+        ("RUNNER_TEMP", s(dir.path())),
     ]);
     let out = run(
         &wait_args(
@@ -184,6 +170,10 @@ async fn github_outputs_summary_and_annotations() {
         json(&out.stdout),
         "the report output is the stdout document"
     );
+    // Without --report, report_file names a file jobwait wrote under RUNNER_TEMP.
+    let file = Path::new(&outputs["report_file"]);
+    assert!(file.starts_with(dir.path()), "{}", file.display());
+    assert_eq!(json(&std::fs::read_to_string(file).unwrap()), report);
 
     let summary = std::fs::read_to_string(&summary_file).unwrap();
     assert!(
