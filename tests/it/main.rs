@@ -4,6 +4,7 @@
 
 mod criteria;
 mod demo;
+mod hostile_api;
 mod hostile_outputs;
 mod iam;
 mod orchestrators;
