@@ -708,6 +708,19 @@ mod tests {
         assert_eq!(parse_retry_after("99999999999999999999999"), None);
     }
 
+    proptest::proptest! {
+        /// Whatever a server sends as `Retry-After`, it parses without a panic and never asks
+        /// for more than the cap.
+        #[test]
+        fn retry_after_of_any_text_is_capped(text in ".{0,40}", n: u64) {
+            for value in [text, n.to_string(), format!(" {n}0 ")] {
+                if let Some(d) = parse_retry_after(&value) {
+                    proptest::prop_assert!(d <= MAX_RETRY_AFTER);
+                }
+            }
+        }
+    }
+
     #[test]
     fn what_proves_credentials() {
         let raw = |status: u16, body: &str| Raw {
