@@ -21,7 +21,6 @@
 //! them all); credentials read from `*_FILE` files are read once more first, in case they were
 //! rotated under us.
 
-use std::error::Error as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -30,101 +29,19 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use url::Url;
 
+pub use super::error::{ErrorClass, FetchError};
+pub use super::http::{DEFAULT_MAX_BODY, MAX_RETRY_AFTER};
+
 use super::auth::Credentials;
+use super::error::transport_error;
+use super::http::{parse_retry_after, read_body};
 use super::iam::{PasswordLogin, TokenCache};
 use super::wire::{ApiErrorBody, Job};
 use crate::environment::Environment;
-use crate::sanitize::{cap, MAX_TEXT};
+use crate::sanitize::cap;
 
 /// How long one request may take at most (the engine shortens it near a deadline).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The largest response body read by default. A 500-server batch job is about 100 KB.
-pub const DEFAULT_MAX_BODY: u64 = 4 << 20;
-
-/// The longest `Retry-After` honoured: a server asking for more is asked again after this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// What a failed fetch means for the wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Transport trouble, 5xx, garbled bodies: try again later.
-    Retryable,
-    /// 429: try again later, and slow down for the whole host.
-    Throttled,
-    /// The API does not know this job id (yet): pending within `not_found_grace`.
-    NotFound,
-    /// The credentials were refused: every job that uses them stops (retrying locks them).
-    CredentialsRejected,
-    /// A request the API will never accept, or an answer retrying cannot change.
-    Fatal,
-}
-
-/// A fetch that produced no job document.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FetchError {
-    #[error("network error: {0}")]
-    Transport(String),
-    #[error("HTTP {status}{}", .error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
-    Http {
-        status: u16,
-        error: Option<ApiErrorBody>,
-        retry_after: Option<Duration>,
-    },
-    #[error("unreadable response (HTTP {status}): {message}")]
-    Garbled { status: u16, message: String },
-    #[error("HTTP {status} redirect to {}: not followed (the API does not redirect, and credentials stay with the configured host)", .location.as_deref().unwrap_or("(no Location)"))]
-    Redirect {
-        status: u16,
-        location: Option<String>,
-    },
-    #[error("the response is larger than {limit} bytes (max_response_size): not read; retrying cannot help")]
-    TooLarge { limit: u64 },
-    /// Anything else retrying cannot fix (a certificate error, a value HTTP cannot carry, an
-    /// unknown project).
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl FetchError {
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            FetchError::Transport(_) | FetchError::Garbled { .. } => ErrorClass::Retryable,
-            FetchError::Redirect { .. }
-            | FetchError::TooLarge { .. }
-            | FetchError::Permanent(_) => ErrorClass::Fatal,
-            FetchError::Http { status, error, .. } => {
-                let code = error
-                    .as_ref()
-                    .and_then(|e| e.code.as_deref())
-                    .unwrap_or_default();
-                match status {
-                    429 => ErrorClass::Throttled,
-                    500..=599 => ErrorClass::Retryable,
-                    401 => ErrorClass::CredentialsRejected,
-                    400 if code == "Common.0011" => ErrorClass::NotFound,
-                    // 404 from the gateway itself means a wrong host or path, not a missing job.
-                    404 if code.starts_with("APIG") || error.is_none() => ErrorClass::Fatal,
-                    404 => ErrorClass::NotFound,
-                    _ => ErrorClass::Fatal,
-                }
-            }
-        }
-    }
-
-    /// The server's `Retry-After`, when it sent one (capped at [`MAX_RETRY_AFTER`]).
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            FetchError::Http { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// Whether the server answered at all (the host's pace learns from answers).
-    pub fn answered(&self) -> bool {
-        !matches!(self, FetchError::Transport(_))
-    }
-}
 
 /// How the client is set up beyond its credentials.
 #[derive(Debug, Clone)]
@@ -180,16 +97,7 @@ impl Client {
         project_id: String,
         options: ClientOptions,
     ) -> Result<Client, String> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("jobwait/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none())
-            // The system's roots (honouring SSL_CERT_FILE / SSL_CERT_DIR) and the bundled ones
-            // for systems that have none (scratch images); none at all for plain-HTTP plans.
-            .tls_built_in_root_certs(options.tls)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = super::http::client(options.tls)?;
         let tokens = match (&credentials, options.iam) {
             (
                 Credentials::Password {
@@ -425,111 +333,6 @@ fn proves_credentials(raw: &Raw) -> bool {
     }
 }
 
-/// The body of `response`, refused beyond `limit` bytes (by `Content-Length` before reading,
-/// and while reading for bodies that do not say).
-pub(super) async fn read_body(
-    mut response: reqwest::Response,
-    limit: u64,
-) -> Result<Bytes, FetchError> {
-    if response.content_length().is_some_and(|n| n > limit) {
-        return Err(FetchError::TooLarge { limit });
-    }
-    // Most bodies come in one chunk: no copy then.
-    let Some(first) = response.chunk().await.map_err(transport_error)? else {
-        return Ok(Bytes::new());
-    };
-    let mut more = Vec::new();
-    let mut size = first.len() as u64;
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(FetchError::TooLarge { limit });
-        }
-        more.push(chunk);
-    }
-    if size > limit {
-        return Err(FetchError::TooLarge { limit });
-    }
-    if more.is_empty() {
-        return Ok(first);
-    }
-    let mut body = Vec::with_capacity(size as usize);
-    body.extend_from_slice(&first);
-    for chunk in more {
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(body))
-}
-
-/// A reqwest error as a [`FetchError`]: certificate failures and requests that could not be
-/// built are permanent, the rest (DNS, refused, reset, timeouts) worth retrying. The URL is
-/// left out of the text: it may carry userinfo.
-pub(super) fn transport_error(e: reqwest::Error) -> FetchError {
-    let builder = e.is_builder();
-    let e = e.without_url();
-    let text = transport_text(&e);
-    if is_certificate_error(&e) {
-        return FetchError::Permanent(format!(
-            "TLS: {text} (the server's certificate is not trusted: for a private CA, set SSL_CERT_FILE or SSL_CERT_DIR)"
-        ));
-    }
-    if builder {
-        return FetchError::Permanent(format!("cannot build the request: {text}"));
-    }
-    FetchError::Transport(text)
-}
-
-/// Whether a rustls certificate error is somewhere in the chain (also inside an `io::Error`,
-/// whose `source()` skips the error it wraps).
-fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return matches!(
-                tls,
-                rustls::Error::InvalidCertificate(_)
-                    | rustls::Error::NoCertificatesPresented
-                    | rustls::Error::InvalidCertRevocationList(_)
-            );
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            if is_certificate_error(inner) {
-                return true;
-            }
-        }
-        current = err.source();
-    }
-    false
-}
-
-/// The error chain in one line (reqwest's top-level text alone is just "error sending request").
-fn transport_text(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        e.to_string()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text += &format!(": {s_text}");
-        }
-        source = s.source();
-    }
-    cap(text, MAX_TEXT)
-}
-
-/// `Retry-After` in seconds, capped at [`MAX_RETRY_AFTER`] (the HTTP-date form is rare for
-/// APIs; ignored).
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs = value.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
-}
-
 /// Whether credentials have been accepted yet (see the module docs). The epoch names one set
 /// of credentials: the IAM token's generation with password login, otherwise how often the
 /// credential files were read again.
@@ -604,123 +407,6 @@ impl Gate {
 mod tests {
     use super::*;
 
-    fn http(status: u16, body: &str) -> FetchError {
-        FetchError::Http {
-            status,
-            error: ApiErrorBody::parse(body.as_bytes()),
-            retry_after: None,
-        }
-    }
-
-    #[test]
-    fn classification() {
-        use ErrorClass::*;
-        let cases = [
-            (http(500, ""), Retryable),
-            (http(503, "<html>"), Retryable),
-            (
-                http(
-                    429,
-                    r#"{"error_code":"APIGW.0308","error_msg":"throttled"}"#,
-                ),
-                Throttled,
-            ),
-            (
-                http(
-                    400,
-                    r#"{"error":{"code":"Common.0011","message":"no job"}}"#,
-                ),
-                NotFound,
-            ),
-            (
-                http(404, r#"{"error":{"code":"Ecs.0011","message":"no job"}}"#),
-                NotFound,
-            ),
-            (
-                http(404, r#"{"error_code":"APIG.0101","error_msg":"no api"}"#),
-                Fatal,
-            ),
-            (http(404, ""), Fatal),
-            (
-                http(401, r#"{"error_code":"APIGW.0301","error_msg":"bad sig"}"#),
-                CredentialsRejected,
-            ),
-            (http(403, ""), Fatal),
-            (
-                http(400, r#"{"error":{"code":"Ecs.0005","message":"bad"}}"#),
-                Fatal,
-            ),
-            (FetchError::Transport("reset".into()), Retryable),
-            (
-                FetchError::Garbled {
-                    status: 200,
-                    message: "not JSON".into(),
-                },
-                Retryable,
-            ),
-            (
-                FetchError::Redirect {
-                    status: 302,
-                    location: Some("http://elsewhere/".into()),
-                },
-                Fatal,
-            ),
-            (FetchError::TooLarge { limit: 10 }, Fatal),
-            (FetchError::Permanent("TLS".into()), Fatal),
-        ];
-        for (err, want) in cases {
-            assert_eq!(err.class(), want, "{err}");
-        }
-    }
-
-    #[test]
-    fn display_is_one_readable_line() {
-        let err = http(
-            429,
-            r#"{"error_code":"APIGW.0308","error_msg":"throttled","request_id":"r1"}"#,
-        );
-        assert_eq!(
-            err.to_string(),
-            "HTTP 429: APIGW.0308: throttled (request_id r1)"
-        );
-        assert_eq!(http(502, "").to_string(), "HTTP 502");
-        let redirect = FetchError::Redirect {
-            status: 302,
-            location: Some("https://evil.example/x".into()),
-        };
-        assert!(
-            redirect
-                .to_string()
-                .starts_with("HTTP 302 redirect to https://evil.example/x: not followed"),
-            "{redirect}"
-        );
-    }
-
-    #[test]
-    fn retry_after_seconds_capped() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(
-            parse_retry_after("18446744073709551615"),
-            Some(MAX_RETRY_AFTER)
-        );
-        assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(parse_retry_after("99999999999999999999999"), None);
-    }
-
-    proptest::proptest! {
-        /// Whatever a server sends as `Retry-After`, it parses without a panic and never asks
-        /// for more than the cap.
-        #[test]
-        fn retry_after_of_any_text_is_capped(text in ".{0,40}", n: u64) {
-            for value in [text, n.to_string(), format!(" {n}0 ")] {
-                if let Some(d) = parse_retry_after(&value) {
-                    proptest::prop_assert!(d <= MAX_RETRY_AFTER);
-                }
-            }
-        }
-    }
-
     #[test]
     fn what_proves_credentials() {
         let raw = |status: u16, body: &str| Raw {
@@ -740,5 +426,174 @@ mod tests {
         assert!(!proves_credentials(&raw(401, "")));
         assert!(!proves_credentials(&raw(429, "")));
         assert!(!proves_credentials(&raw(503, "")));
+    }
+
+    /// Password login and project discovery through the real client, against the
+    /// simulator's IAM on 127.0.0.1:0.
+    mod against_the_simulator {
+        use std::sync::Arc;
+
+        use crate::cloud::auth::Credentials;
+        use crate::cloud::client::{Client, ClientOptions, FetchError};
+        use crate::secret::Secret;
+        use crate::sim::{start, Scenario, SimHandle};
+
+        const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+        const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+        async fn sim(iam_extra: &str) -> SimHandle {
+            let yaml = format!(
+                "project_id: {PROJECT}\niam: {{ user: alice, password: pw, domain: dom, projects: {{ eu-de: {PROJECT} }}{iam_extra} }}\n\
+                 jobs: [{{ id: j1, status: SUCCESS }}]"
+            );
+            start(
+                Scenario::from_yaml(&yaml).unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap()
+        }
+
+        fn client(sim: &SimHandle, password: &str) -> Arc<Client> {
+            let creds = Credentials::Password {
+                user: "alice".into(),
+                password: Secret::new(password),
+                domain: "dom".into(),
+            };
+            let iam = Some((
+                url::Url::parse(&sim.base_url()).unwrap(),
+                "eu-de".to_owned(),
+            ));
+            Arc::new(
+                Client::new(
+                    creds,
+                    PROJECT.to_owned(),
+                    ClientOptions {
+                        iam,
+                        ..ClientOptions::default()
+                    },
+                )
+                .unwrap(),
+            )
+        }
+
+        async fn get_concurrently(
+            client: &Arc<Client>,
+            sim: &SimHandle,
+            n: usize,
+        ) -> Vec<Result<(), FetchError>> {
+            let url = url::Url::parse(&format!("{}/v1/{PROJECT}/jobs/j1", sim.base_url())).unwrap();
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let (client, url) = (client.clone(), url.clone());
+                    tokio::spawn(async move {
+                        client
+                            .get_job(&url, std::time::Duration::from_secs(10))
+                            .await
+                            .map(|_| ())
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for h in handles {
+                out.push(h.await.unwrap());
+            }
+            out
+        }
+
+        #[tokio::test]
+        async fn one_token_serves_concurrent_requests() {
+            let sim = sim("").await;
+            let client = client(&sim, "pw");
+            let results = get_concurrently(&client, &sim, 20).await;
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            let stats = sim.stats();
+            assert_eq!(
+                stats.tokens_issued, 1,
+                "single-flight: one login for 20 requests"
+            );
+            assert_eq!(stats.rejected_auth, 0);
+        }
+
+        #[tokio::test]
+        async fn a_rejected_token_is_renewed_once_not_in_a_loop() {
+            // Every token is refused at once: the request renews once, then gives up with 401.
+            let sim = sim(", revoke_after: 0s").await;
+            let client = client(&sim, "pw");
+            let results = get_concurrently(&client, &sim, 1).await;
+            assert!(
+                matches!(results[0], Err(FetchError::Http { status: 401, .. })),
+                "{results:?}"
+            );
+            assert_eq!(
+                sim.stats().tokens_issued,
+                2,
+                "the first token and one renewal"
+            );
+            assert_eq!(sim.stats().rejected_auth, 2);
+        }
+
+        #[tokio::test]
+        async fn a_wrong_password_is_tried_once_and_never_echoed() {
+            let sim = sim("").await;
+            let client = client(&sim, "WRONGPASSWORD");
+            let results = get_concurrently(&client, &sim, 10).await;
+            for r in &results {
+                let err = r.as_ref().unwrap_err();
+                assert!(
+                    err.to_string().contains("username or password is wrong"),
+                    "{err}"
+                );
+                assert!(!err.to_string().contains("WRONGPASSWORD"));
+            }
+            assert_eq!(
+                sim.stats().rejected_auth,
+                1,
+                "IAM locks users after failed logins: ask once"
+            );
+            assert_eq!(sim.stats().tokens_issued, 0);
+        }
+
+        #[tokio::test]
+        async fn project_discovery_with_a_token_and_with_aksk() {
+            let sim = sim("").await;
+            let iam = url::Url::parse(&sim.base_url()).unwrap();
+            assert_eq!(
+                client(&sim, "pw")
+                    .discover_project(&iam, "eu-de", TIMEOUT)
+                    .await
+                    .unwrap(),
+                PROJECT
+            );
+            let err = client(&sim, "pw")
+                .discover_project(&iam, "eu-nl", TIMEOUT)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("no project named eu-nl"), "{err}");
+
+            let yaml = format!(
+                "project_id: {PROJECT}\nauth: {{ ak: AK1, sk: SK1 }}\niam: {{ user: u, password: p, domain: d, projects: {{ eu-de: {PROJECT} }} }}\n\
+                 jobs: [{{ id: j1, status: SUCCESS }}]"
+            );
+            let signed = start(
+                Scenario::from_yaml(&yaml).unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+            let creds = Credentials::AkSk {
+                ak: Secret::new("AK1"),
+                sk: Secret::new("SK1"),
+                security_token: None,
+                source: "test",
+            };
+            let aksk = Client::new(creds, String::new(), ClientOptions::default()).unwrap();
+            let iam = url::Url::parse(&signed.base_url()).unwrap();
+            assert_eq!(
+                aksk.discover_project(&iam, "eu-de", TIMEOUT).await.unwrap(),
+                PROJECT
+            );
+            assert_eq!(signed.stats().rejected_auth, 0);
+        }
     }
 }

@@ -13,7 +13,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::client::{read_body, transport_error, FetchError};
+use super::error::{transport_error, ErrorClass, FetchError};
+use super::http::read_body;
 use super::wire::ApiErrorBody;
 use crate::secret::Secret;
 
@@ -101,8 +102,7 @@ impl TokenCache {
             Err(err) => {
                 if matches!(
                     err.class(),
-                    super::client::ErrorClass::Fatal
-                        | super::client::ErrorClass::CredentialsRejected
+                    ErrorClass::Fatal | ErrorClass::CredentialsRejected
                 ) {
                     *state = State::Rejected(err.clone());
                 }
@@ -252,173 +252,5 @@ mod tests {
         assert!(project_id_from("eu-de", dots)
             .unwrap_err()
             .contains("not a project id"));
-    }
-
-    /// Real sockets: the simulator's IAM on 127.0.0.1:0 and the real client.
-    mod against_the_simulator {
-        use std::sync::Arc;
-
-        use crate::cloud::auth::Credentials;
-        use crate::cloud::client::{Client, ClientOptions, FetchError};
-        use crate::secret::Secret;
-        use crate::sim::{start, Scenario, SimHandle};
-
-        const PROJECT: &str = "0123456789abcdef0123456789abcdef";
-        const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-        async fn sim(iam_extra: &str) -> SimHandle {
-            let yaml = format!(
-                "project_id: {PROJECT}\niam: {{ user: alice, password: pw, domain: dom, projects: {{ eu-de: {PROJECT} }}{iam_extra} }}\n\
-                 jobs: [{{ id: j1, status: SUCCESS }}]"
-            );
-            start(
-                Scenario::from_yaml(&yaml).unwrap(),
-                "127.0.0.1:0".parse().unwrap(),
-            )
-            .await
-            .unwrap()
-        }
-
-        fn client(sim: &SimHandle, password: &str) -> Arc<Client> {
-            let creds = Credentials::Password {
-                user: "alice".into(),
-                password: Secret::new(password),
-                domain: "dom".into(),
-            };
-            let iam = Some((
-                url::Url::parse(&sim.base_url()).unwrap(),
-                "eu-de".to_owned(),
-            ));
-            Arc::new(
-                Client::new(
-                    creds,
-                    PROJECT.to_owned(),
-                    ClientOptions {
-                        iam,
-                        ..ClientOptions::default()
-                    },
-                )
-                .unwrap(),
-            )
-        }
-
-        async fn get_concurrently(
-            client: &Arc<Client>,
-            sim: &SimHandle,
-            n: usize,
-        ) -> Vec<Result<(), FetchError>> {
-            let url = url::Url::parse(&format!("{}/v1/{PROJECT}/jobs/j1", sim.base_url())).unwrap();
-            let handles: Vec<_> = (0..n)
-                .map(|_| {
-                    let (client, url) = (client.clone(), url.clone());
-                    tokio::spawn(async move {
-                        client
-                            .get_job(&url, std::time::Duration::from_secs(10))
-                            .await
-                            .map(|_| ())
-                    })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for h in handles {
-                out.push(h.await.unwrap());
-            }
-            out
-        }
-
-        #[tokio::test]
-        async fn one_token_serves_concurrent_requests() {
-            let sim = sim("").await;
-            let client = client(&sim, "pw");
-            let results = get_concurrently(&client, &sim, 20).await;
-            assert!(results.iter().all(Result::is_ok), "{results:?}");
-            let stats = sim.stats();
-            assert_eq!(
-                stats.tokens_issued, 1,
-                "single-flight: one login for 20 requests"
-            );
-            assert_eq!(stats.rejected_auth, 0);
-        }
-
-        #[tokio::test]
-        async fn a_rejected_token_is_renewed_once_not_in_a_loop() {
-            // Every token is refused at once: the request renews once, then gives up with 401.
-            let sim = sim(", revoke_after: 0s").await;
-            let client = client(&sim, "pw");
-            let results = get_concurrently(&client, &sim, 1).await;
-            assert!(
-                matches!(results[0], Err(FetchError::Http { status: 401, .. })),
-                "{results:?}"
-            );
-            assert_eq!(
-                sim.stats().tokens_issued,
-                2,
-                "the first token and one renewal"
-            );
-            assert_eq!(sim.stats().rejected_auth, 2);
-        }
-
-        #[tokio::test]
-        async fn a_wrong_password_is_tried_once_and_never_echoed() {
-            let sim = sim("").await;
-            let client = client(&sim, "WRONGPASSWORD");
-            let results = get_concurrently(&client, &sim, 10).await;
-            for r in &results {
-                let err = r.as_ref().unwrap_err();
-                assert!(
-                    err.to_string().contains("username or password is wrong"),
-                    "{err}"
-                );
-                assert!(!err.to_string().contains("WRONGPASSWORD"));
-            }
-            assert_eq!(
-                sim.stats().rejected_auth,
-                1,
-                "IAM locks users after failed logins: ask once"
-            );
-            assert_eq!(sim.stats().tokens_issued, 0);
-        }
-
-        #[tokio::test]
-        async fn project_discovery_with_a_token_and_with_aksk() {
-            let sim = sim("").await;
-            let iam = url::Url::parse(&sim.base_url()).unwrap();
-            assert_eq!(
-                client(&sim, "pw")
-                    .discover_project(&iam, "eu-de", TIMEOUT)
-                    .await
-                    .unwrap(),
-                PROJECT
-            );
-            let err = client(&sim, "pw")
-                .discover_project(&iam, "eu-nl", TIMEOUT)
-                .await
-                .unwrap_err();
-            assert!(err.to_string().contains("no project named eu-nl"), "{err}");
-
-            let yaml = format!(
-                "project_id: {PROJECT}\nauth: {{ ak: AK1, sk: SK1 }}\niam: {{ user: u, password: p, domain: d, projects: {{ eu-de: {PROJECT} }} }}\n\
-                 jobs: [{{ id: j1, status: SUCCESS }}]"
-            );
-            let signed = start(
-                Scenario::from_yaml(&yaml).unwrap(),
-                "127.0.0.1:0".parse().unwrap(),
-            )
-            .await
-            .unwrap();
-            let creds = Credentials::AkSk {
-                ak: Secret::new("AK1"),
-                sk: Secret::new("SK1"),
-                security_token: None,
-                source: "test",
-            };
-            let aksk = Client::new(creds, String::new(), ClientOptions::default()).unwrap();
-            let iam = url::Url::parse(&signed.base_url()).unwrap();
-            assert_eq!(
-                aksk.discover_project(&iam, "eu-de", TIMEOUT).await.unwrap(),
-                PROJECT
-            );
-            assert_eq!(signed.stats().rejected_auth, 0);
-        }
     }
 }

@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod client;
 pub mod endpoint;
+pub mod error;
+pub mod http;
 pub mod iam;
 pub mod signer;
 pub mod wire;
