@@ -10,6 +10,7 @@ pub mod demo;
 pub mod diagnostics;
 pub mod environment;
 pub mod exit;
+pub mod lenient;
 pub mod progress;
 pub mod report;
 pub mod sanitize;

@@ -13,6 +13,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::cloud::endpoint::{Cloud, Service};
+use crate::lenient;
+pub use crate::verdict::{PendingPayment, SubJobPolicy, UnknownStatus};
 
 /// A jobwait spec: what to wait on and what counts as done.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -180,66 +182,6 @@ pub struct RawCriteria {
     pub job_type: Option<String>,
 }
 
-/// What a status outside the documented set (SUCCESS, FAIL, RUNNING, INIT, PENDING_PAYMENT) means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UnknownStatus {
-    /// Keep waiting: it may be a transitional state.
-    Wait,
-    /// Count the job as failed.
-    Fail,
-}
-
-/// How sub-jobs decide the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubJobPolicy {
-    /// The main job and every sub-job succeed.
-    All,
-    /// At least one sub-job succeeds.
-    Any,
-    /// Sub-jobs are ignored; the main status decides.
-    None,
-    /// At least N sub-jobs succeed.
-    AtLeast(u32),
-    /// At least this fraction (0..=1) of the sub-jobs succeed.
-    Ratio(f64),
-}
-
-impl fmt::Display for SubJobPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SubJobPolicy::All => f.write_str("all"),
-            SubJobPolicy::Any => f.write_str("any"),
-            SubJobPolicy::None => f.write_str("none"),
-            SubJobPolicy::AtLeast(n) => write!(f, "at_least {n}"),
-            SubJobPolicy::Ratio(r) => write!(f, "ratio {r}"),
-        }
-    }
-}
-
-impl fmt::Display for PendingPayment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PendingPayment::Wait => "wait",
-            PendingPayment::Success => "success",
-            PendingPayment::Fail => "fail",
-        })
-    }
-}
-
-/// What PENDING_PAYMENT means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PendingPayment {
-    /// Keep waiting for the order to be paid.
-    Wait,
-    /// Count the job as succeeded.
-    Success,
-    /// Count the job as failed.
-    Fail,
-}
-
 /// A job entry.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -364,56 +306,6 @@ impl<'de> Deserialize<'de> for JobEntry {
     }
 }
 
-impl<'de> Deserialize<'de> for SubJobPolicy {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct PolicyVisitor;
-        const EXPECTED: &str = "all, any, none, { at_least: N } or { ratio: R }";
-        impl<'de> Visitor<'de> for PolicyVisitor {
-            type Value = SubJobPolicy;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(EXPECTED)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<SubJobPolicy, E> {
-                match v.trim() {
-                    "all" => Ok(SubJobPolicy::All),
-                    "any" => Ok(SubJobPolicy::Any),
-                    "none" => Ok(SubJobPolicy::None),
-                    other => Err(E::custom(format!("`{other}` is not one of {EXPECTED}"))),
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SubJobPolicy, A::Error> {
-                let key: String = map
-                    .next_key()?
-                    .ok_or_else(|| de::Error::custom(format!("expected {EXPECTED}")))?;
-                let policy = match key.as_str() {
-                    "at_least" => SubJobPolicy::AtLeast(map.next_value::<LenientU32>()?.0),
-                    "ratio" => {
-                        let r = map.next_value::<LenientF64>()?.0;
-                        if !(0.0..=1.0).contains(&r) {
-                            return Err(de::Error::custom(format!(
-                                "ratio {r} is not within 0..=1"
-                            )));
-                        }
-                        SubJobPolicy::Ratio(r)
-                    }
-                    other => {
-                        return Err(de::Error::custom(format!(
-                            "`{other}` is not one of {EXPECTED}"
-                        )))
-                    }
-                };
-                if map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom(format!(
-                        "expected only one of {EXPECTED}"
-                    )));
-                }
-                Ok(policy)
-            }
-        }
-        d.deserialize_any(PolicyVisitor)
-    }
-}
-
 /// A humantime duration (`90s`, `15m`, `1h 30m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[schemars(with = "String", description = "a duration such as 90s, 15m or 1h 30m")]
@@ -476,130 +368,5 @@ impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = lenient::string(d)?;
         ByteSize::parse(&text).map_err(de::Error::custom)
-    }
-}
-
-struct LenientU32(u32);
-impl<'de> Deserialize<'de> for LenientU32 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lenient::number(d).map(LenientU32)
-    }
-}
-
-struct LenientF64(f64);
-impl<'de> Deserialize<'de> for LenientF64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lenient::number(d).map(LenientF64)
-    }
-}
-
-/// Scalars that may arrive as text (environment, flags) or as native values (files).
-pub mod lenient {
-    use std::fmt;
-    use std::str::FromStr;
-
-    use serde::de::{self, Deserializer, Visitor};
-    use serde::Deserialize;
-
-    /// Any scalar as its text: YAML reads `project_id: 0123` as a number.
-    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = String;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-                Ok(v.to_owned())
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-                Ok(v.to_string())
-            }
-        }
-        d.deserialize_any(V)
-    }
-
-    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        string(d).map(Some)
-    }
-
-    /// A number written natively or as text.
-    pub fn number<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<T, D::Error> {
-        let text = NumberText::deserialize(d)?.0;
-        text.trim()
-            .parse::<T>()
-            .map_err(|_| de::Error::custom(format!("`{text}` is not a valid number here")))
-    }
-
-    struct NumberText(String);
-    impl<'de> Deserialize<'de> for NumberText {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl Visitor<'_> for V {
-                type Value = NumberText;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("a number")
-                }
-                fn visit_str<E: de::Error>(self, v: &str) -> Result<NumberText, E> {
-                    Ok(NumberText(v.to_owned()))
-                }
-                fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumberText, E> {
-                    Ok(NumberText(v.to_string()))
-                }
-                fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumberText, E> {
-                    Ok(NumberText(v.to_string()))
-                }
-                fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumberText, E> {
-                    Ok(NumberText(v.to_string()))
-                }
-            }
-            d.deserialize_any(V)
-        }
-    }
-
-    pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        number(d).map(Some)
-    }
-
-    pub fn opt_u8<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-        number(d).map(Some)
-    }
-
-    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-        number(d).map(Some)
-    }
-
-    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = bool;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("true or false")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
-                Ok(v)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-                match v.trim().to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "1" | "on" => Ok(true),
-                    "false" | "no" | "0" | "off" => Ok(false),
-                    _ => Err(E::custom(format!("`{v}` is not true or false"))),
-                }
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
-                match v {
-                    0 => Ok(false),
-                    1 => Ok(true),
-                    _ => Err(E::custom(format!("`{v}` is not true or false"))),
-                }
-            }
-        }
-        d.deserialize_any(V).map(Some)
     }
 }

@@ -12,9 +12,12 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+mod criteria;
+
+pub use criteria::{PendingPayment, SubJobPolicy, UnknownStatus};
+
 use crate::cloud::wire::{Job, JobStatus};
 use crate::sanitize::{cap, MAX_TEXT};
-use crate::spec::raw::{PendingPayment, SubJobPolicy, UnknownStatus};
 
 /// What counts as success for one job.
 #[derive(Debug, Clone, PartialEq)]
@@ -422,7 +425,7 @@ mod tests {
     use proptest::sample::select;
     use serde_json::{json, Map};
 
-    use crate::spec::raw::SubJobPolicy::{All, Any, AtLeast, Ratio};
+    use SubJobPolicy::{All, Any, AtLeast, Ratio};
 
     fn parse(value: Value) -> Job {
         Job::from_slice(&serde_json::to_vec(&value).unwrap()).unwrap()
