@@ -15,4 +15,5 @@ mod snapshots;
 mod spec_errors;
 mod spec_layering;
 mod support;
+mod tls;
 mod wait;
