@@ -16,4 +16,5 @@ mod snapshots;
 mod spec_errors;
 mod spec_layering;
 mod support;
+mod tls;
 mod wait;
