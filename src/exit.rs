@@ -1,9 +1,64 @@
-//! The process exit codes of the contract, as one enum: every path through the program ends in
+//! How a run ends, in the contract's terms: the counts of its outcomes ([`Summary`]), the word
+//! for it ([`RunResult`]) and the process exit code ([`ExitStatus`]). The exit codes are one enum: every path through the program ends in
 //! one of these, decided in one place ([`ExitStatus::decide`] for a wait). When a second reason
 //! to fail comes on top of the wait's (an output that could not be written), the contract's
 //! precedence picks the code ([`ExitStatus::worst`]).
 
-/// How the process ends.
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// The run as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    Success,
+    Failure,
+    Error,
+    Timeout,
+    Interrupted,
+}
+
+impl RunResult {
+    /// The name the report uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunResult::Success => "success",
+            RunResult::Failure => "failure",
+            RunResult::Error => "error",
+            RunResult::Timeout => "timeout",
+            RunResult::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// How many jobs ended which way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Summary {
+    pub total: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub timed_out: usize,
+    pub cancelled: usize,
+}
+
+/// A signal that stops a wait (130 / 143).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// How the process ends. In the report it is the number (`exit_code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// Every job met its criteria.
@@ -35,6 +90,31 @@ impl ExitStatus {
         }
     }
 
+    /// The contract's precedence among the codes a wait can end with: 130/143, then 1, 3, 124.
+    pub fn decide(summary: &Summary, signal: Option<Signal>) -> ExitStatus {
+        match signal {
+            Some(Signal::Interrupt) => ExitStatus::Interrupted,
+            Some(Signal::Terminate) => ExitStatus::Terminated,
+            None if summary.failed > 0 => ExitStatus::Failure,
+            None if summary.errored > 0 => ExitStatus::Error,
+            None if summary.timed_out > 0 => ExitStatus::Timeout,
+            // Cancelled without a signal only happens under fail_fast, which implies a failure.
+            None if summary.cancelled > 0 => ExitStatus::Failure,
+            None => ExitStatus::Success,
+        }
+    }
+
+    /// The report's word for the run.
+    pub fn result(self) -> RunResult {
+        match self {
+            ExitStatus::Success => RunResult::Success,
+            ExitStatus::Failure => RunResult::Failure,
+            ExitStatus::Usage | ExitStatus::Error => RunResult::Error,
+            ExitStatus::Timeout => RunResult::Timeout,
+            ExitStatus::Interrupted | ExitStatus::Terminated => RunResult::Interrupted,
+        }
+    }
+
     /// The contract's precedence when several codes apply: 2, then 130/143, then 1, then 3,
     /// then 124, then 0. Higher wins.
     fn rank(self) -> u8 {
@@ -58,17 +138,32 @@ impl ExitStatus {
             self
         }
     }
+}
 
-    pub fn from_code(code: i32) -> ExitStatus {
-        match code {
-            0 => ExitStatus::Success,
-            1 => ExitStatus::Failure,
-            2 => ExitStatus::Usage,
-            124 => ExitStatus::Timeout,
-            130 => ExitStatus::Interrupted,
-            143 => ExitStatus::Terminated,
-            _ => ExitStatus::Error,
-        }
+impl std::fmt::Display for ExitStatus {
+    /// The number, as the shell sees it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code())
+    }
+}
+
+impl serde::Serialize for ExitStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(self.code())
+    }
+}
+
+impl schemars::JsonSchema for ExitStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "int32".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        i32::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        true
     }
 }
 

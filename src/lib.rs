@@ -31,10 +31,10 @@ use tokio::time::Instant;
 use cli::{Cli, Command, WaitArgs};
 use environment::Environment;
 use exit::ExitStatus;
+use exit::Signal;
 use report::Report;
 use spec::plan::Context;
 use spec::{OutputFormat, Plan};
-use wait::{Signal, Stop};
 
 /// Why the program could not do what it was asked.
 #[derive(Debug)]
@@ -191,8 +191,8 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
     };
     let mut client =
         cloud::client::Client::new(credentials, known, options).map_err(RunError::Failed)?;
-    let (stop_tx, _) = watch::channel(None);
-    let signals = tokio::spawn(forward_signals(stop_tx.clone()));
+    let (signal_tx, interrupts) = watch::channel(None);
+    let signals = tokio::spawn(forward_signals(signal_tx));
     let (events_tx, progress) = if plan.quiet {
         (None, None)
     } else {
@@ -213,16 +213,16 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
     let t0 = Instant::now();
     let found = match (&plan.project, &plan.iam) {
         (spec::plan::Project::FromRegion(region), Some(iam)) => {
-            find_project(plan, &client, iam, region, t0, stop_tx.subscribe()).await
+            find_project(plan, &client, iam, region, t0, interrupts.clone()).await
         }
         _ => Ok(None),
     };
-    let results = match found {
+    let outcome = match found {
         Ok(project) => {
             if let Some(id) = project {
                 client.set_project_id(id);
             }
-            wait::wait_all_from(plan, client, t0, stop_tx.clone(), events_tx).await
+            wait::wait_all_from(plan, client, t0, interrupts.clone(), events_tx).await
         }
         Err((outcome, reason)) => {
             let reason = sanitize::cap(reason, sanitize::MAX_TEXT);
@@ -237,10 +237,16 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
             }
             // (The progress printer ends when its sender is gone.)
             drop(events_tx);
-            plan.jobs
+            let results = plan
+                .jobs
                 .iter()
                 .map(|_| wait::JobResult::unpolled(outcome, reason.clone(), t0.elapsed()))
-                .collect()
+                .collect();
+            let end = match *interrupts.borrow() {
+                Some(sig) => wait::End::Interrupted(sig),
+                None => wait::End::Completed,
+            };
+            wait::RunOutcome { results, end }
         }
     };
     let elapsed = t0.elapsed();
@@ -250,13 +256,12 @@ pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError>
     if let Some(progress) = progress {
         let _ = progress.await;
     }
-    let stop = stop_tx.borrow().clone();
-    Ok(Report::build(
-        plan,
-        results,
+    let signal = outcome.signal();
+    Ok(Report::new(
+        outcome.into_reports(plan),
         started,
         elapsed,
-        stop.as_ref(),
+        signal,
     ))
 }
 
@@ -269,7 +274,7 @@ async fn find_project(
     iam: &url::Url,
     region: &str,
     start: Instant,
-    mut stop: watch::Receiver<Option<Stop>>,
+    mut interrupts: watch::Receiver<Option<Signal>>,
 ) -> Result<Option<String>, (wait::Outcome, String)> {
     use cloud::client::ErrorClass;
     let deadline = start + plan.timeout;
@@ -281,16 +286,16 @@ async fn find_project(
             .min(deadline.saturating_duration_since(Instant::now()));
         let attempt = tokio::select! {
             biased;
-            _ = stop.wait_for(Option::is_some) => None,
+            _ = interrupts.wait_for(Option::is_some) => None,
             () = tokio::time::sleep_until(deadline) => Some(None),
             found = client.discover_project(iam, region, timeout) => Some(Some(found)),
         };
         let failed = match attempt {
             None => {
-                let stop = stop.borrow().clone();
-                let reason = stop
-                    .as_ref()
-                    .map_or_else(String::new, wait::cancelled_reason);
+                let reason = interrupts
+                    .borrow()
+                    .map(wait::cancelled_by)
+                    .unwrap_or_default();
                 return Err((wait::Outcome::Cancelled, reason));
             }
             Some(None) => None,
@@ -325,7 +330,7 @@ async fn find_project(
                     .min(deadline);
                 tokio::select! {
                     biased;
-                    _ = stop.wait_for(Option::is_some) => {}
+                    _ = interrupts.wait_for(Option::is_some) => {}
                     () = tokio::time::sleep_until(wake) => {}
                 }
             }
@@ -392,7 +397,7 @@ pub fn print_result(plan: &Plan, report: &Report) {
 }
 
 /// SIGINT / SIGTERM stop the wait; a second signal ends the process at once.
-async fn forward_signals(stop: watch::Sender<Option<Stop>>) {
+async fn forward_signals(interrupts: watch::Sender<Option<Signal>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -418,6 +423,6 @@ async fn forward_signals(stop: watch::Sender<Option<Stop>>) {
             "{} received: stopping the wait and writing the report",
             sig.name()
         );
-        stop.send_replace(Some(Stop::Signal(sig)));
+        interrupts.send_replace(Some(sig));
     }
 }

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use super::flat::{flat, Limits};
+use super::Outcome;
 use super::Report;
 use crate::environment::Environment;
-use crate::wait::Outcome;
 
 /// Where the runner wants things, from its environment.
 #[derive(Debug, Clone, Default)]

@@ -7,10 +7,10 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use super::Outcome;
 use super::Report;
 use crate::environment::Environment;
 use crate::sanitize::Clean;
-use crate::wait::Outcome;
 
 pub const LIMIT: usize = 4096;
 const DEFAULT_PATH: &str = "/dev/termination-log";

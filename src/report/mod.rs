@@ -14,10 +14,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::cloud::endpoint::Service;
-use crate::exit::ExitStatus;
-use crate::spec::Plan;
+use crate::exit::{ExitStatus, Signal};
+pub use crate::exit::{RunResult, Summary};
 use crate::verdict::{EntityCollector, EntityIds, Failure, SubJobCounts};
-use crate::wait::{JobResult, Outcome, Signal, Stop};
 
 /// The report document (`jobwait schema report` prints its JSON Schema).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -26,7 +25,7 @@ pub struct Report {
     /// Always 1 for this layout.
     pub version: u32,
     pub result: RunResult,
-    pub exit_code: i32,
+    pub exit_code: ExitStatus,
     /// RFC 3339 UTC.
     pub started_at: String,
     pub finished_at: String,
@@ -38,38 +37,33 @@ pub struct Report {
     pub jobs: Vec<JobReport>,
 }
 
-/// The run as a whole.
+/// How one job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum RunResult {
-    Success,
-    Failure,
-    Error,
-    Timeout,
-    Interrupted,
+pub enum Outcome {
+    /// Met its criteria.
+    Succeeded,
+    /// Reached a state that violates its criteria.
+    Failed,
+    /// An API, auth or network error left it without a verdict.
+    Errored,
+    /// Its deadline passed while it was still pending.
+    TimedOut,
+    /// The wait was stopped (signal or fail-fast) before it had a verdict.
+    Cancelled,
 }
 
-impl RunResult {
+impl Outcome {
     /// The name the report uses.
     pub fn as_str(self) -> &'static str {
         match self {
-            RunResult::Success => "success",
-            RunResult::Failure => "failure",
-            RunResult::Error => "error",
-            RunResult::Timeout => "timeout",
-            RunResult::Interrupted => "interrupted",
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Summary {
-    pub total: usize,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub errored: usize,
-    pub timed_out: usize,
-    pub cancelled: usize,
 }
 
 /// One job's outcome and what the API last said about it.
@@ -108,54 +102,15 @@ impl JobReport {
 }
 
 impl Report {
-    /// `stop` is the reason the wait was stopped early, if it was. Takes the results by value:
-    /// each job document is dropped as soon as its entry is made, so ten thousand documents and
-    /// their report never sit in memory together.
-    pub fn build(
-        plan: &Plan,
-        results: Vec<JobResult>,
+    /// The report of a wait: its jobs' entries in plan order, when it started and how long it
+    /// took, and the signal that stopped it, if one did. The summary, the entities of all jobs
+    /// and the exit status follow from those.
+    pub fn new(
+        jobs: Vec<JobReport>,
         started: SystemTime,
         elapsed: Duration,
-        stop: Option<&Stop>,
+        signal: Option<Signal>,
     ) -> Report {
-        let jobs: Vec<JobReport> = plan
-            .jobs
-            .iter()
-            .zip(results)
-            .map(|(job, r)| {
-                let agg = r.summary;
-                let last = r.last.map(|doc| *doc);
-                let (status, job_type, begin_time, end_time, error_code, fail_reason) = match last {
-                    Some(doc) => (
-                        Some(doc.status.as_str().to_owned()),
-                        doc.job_type,
-                        doc.begin_time.filter(|s| !s.is_empty()),
-                        doc.end_time.filter(|s| !s.is_empty()),
-                        doc.error_code,
-                        doc.fail_reason,
-                    ),
-                    None => (None, None, None, None, None, None),
-                };
-                JobReport {
-                    name: job.name.clone(),
-                    id: job.id.clone(),
-                    service: job.service,
-                    outcome: r.outcome,
-                    reason: r.reason,
-                    status,
-                    job_type,
-                    begin_time,
-                    end_time,
-                    error_code,
-                    fail_reason,
-                    polls: r.polls,
-                    waited_seconds: round_ms(r.waited),
-                    sub_jobs: agg.sub_jobs,
-                    entities: agg.entities,
-                    failures: agg.failures,
-                }
-            })
-            .collect();
         let mut summary = Summary {
             total: jobs.len(),
             ..Summary::default()
@@ -171,27 +126,22 @@ impl Report {
             }
             entities.merge(&job.entities);
         }
-        let entities = entities.finish();
-        let signal = match stop {
-            Some(Stop::Signal(sig)) => Some(*sig),
-            _ => None,
-        };
         let status = ExitStatus::decide(&summary, signal);
         Report {
             version: 1,
             result: status.result(),
-            exit_code: status.code(),
+            exit_code: status,
             started_at: rfc3339(started),
             finished_at: rfc3339(started + elapsed),
-            elapsed_seconds: round_ms(elapsed),
+            elapsed_seconds: round_seconds(elapsed),
             summary,
-            entities,
+            entities: entities.finish(),
             jobs,
         }
     }
 
     pub fn exit_status(&self) -> ExitStatus {
-        ExitStatus::from_code(self.exit_code)
+        self.exit_code
     }
 
     /// Pretty JSON and a final newline, as `--output json` prints it and `--report` writes it,
@@ -202,33 +152,8 @@ impl Report {
     }
 }
 
-impl ExitStatus {
-    /// The contract's precedence among the codes a wait can end with: 130/143, then 1, 3, 124.
-    pub fn decide(summary: &Summary, signal: Option<Signal>) -> ExitStatus {
-        match signal {
-            Some(Signal::Interrupt) => ExitStatus::Interrupted,
-            Some(Signal::Terminate) => ExitStatus::Terminated,
-            None if summary.failed > 0 => ExitStatus::Failure,
-            None if summary.errored > 0 => ExitStatus::Error,
-            None if summary.timed_out > 0 => ExitStatus::Timeout,
-            // Cancelled without a signal only happens under fail_fast, which implies a failure.
-            None if summary.cancelled > 0 => ExitStatus::Failure,
-            None => ExitStatus::Success,
-        }
-    }
-
-    pub fn result(self) -> RunResult {
-        match self {
-            ExitStatus::Success => RunResult::Success,
-            ExitStatus::Failure => RunResult::Failure,
-            ExitStatus::Usage | ExitStatus::Error => RunResult::Error,
-            ExitStatus::Timeout => RunResult::Timeout,
-            ExitStatus::Interrupted | ExitStatus::Terminated => RunResult::Interrupted,
-        }
-    }
-}
-
-fn round_ms(d: Duration) -> f64 {
+/// Seconds, rounded to the millisecond.
+pub fn round_seconds(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
@@ -283,7 +208,7 @@ pub(crate) mod fixtures {
         Report {
             version: 1,
             result: RunResult::Failure,
-            exit_code: 1,
+            exit_code: ExitStatus::Failure,
             started_at: "2026-01-01T00:00:00Z".to_owned(),
             finished_at: "2026-01-01T00:00:01Z".to_owned(),
             elapsed_seconds: 1.0,

@@ -5,10 +5,10 @@
 
 use std::fmt::Write;
 
+use super::Outcome;
 use super::Report;
 use crate::sanitize::Clean;
 use crate::verdict::failure_words;
-use crate::wait::Outcome;
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use super::job::{cancelled_reason, JobState, Next, Phase, Seen};
 use super::pacer::Pacer;
 use super::schedule::TypeDurations;
-use super::{Event, JobResult, JobSource, Outcome, Stop};
+use super::{End, Event, JobResult, JobSource, Outcome, RunOutcome, Signal, Stop};
 use crate::cloud::client::{ErrorClass, FetchError};
 use crate::cloud::wire::Job;
 use crate::sanitize::{cap, MAX_TEXT};
@@ -80,7 +80,10 @@ pub(super) struct Driver<'a, S> {
     timers: BinaryHeap<Reverse<Timer>>,
     hosts: Vec<Host>,
     in_flight: FuturesUnordered<Fetch<'a>>,
-    stop: watch::Sender<Option<Stop>>,
+    /// Signals from outside (SIGINT/SIGTERM); closed when the sender is gone.
+    interrupts: watch::Receiver<Option<Signal>>,
+    /// Why the wait stopped early, once it did (a signal, or `fail_fast`).
+    stop: Option<Stop>,
     events: Option<mpsc::UnboundedSender<Event>>,
 }
 
@@ -89,7 +92,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
         plan: &'a Plan,
         source: &'a S,
         start: Instant,
-        stop: watch::Sender<Option<Stop>>,
+        interrupts: watch::Receiver<Option<Signal>>,
         events: Option<mpsc::UnboundedSender<Event>>,
     ) -> Driver<'a, S> {
         let overall = start + plan.timeout;
@@ -131,18 +134,22 @@ impl<'a, S: JobSource> Driver<'a, S> {
             timers,
             hosts,
             in_flight: FuturesUnordered::new(),
-            stop,
+            interrupts,
+            stop: None,
             events,
         }
     }
 
-    pub async fn run(mut self) -> Vec<JobResult> {
-        let mut stop_rx = self.stop.subscribe();
+    pub async fn run(mut self) -> RunOutcome {
         let sleep = tokio::time::sleep_until(self.start);
         tokio::pin!(sleep);
+        let mut interrupts_open = true;
         loop {
-            let stopped = stop_rx.borrow_and_update().clone();
-            if let Some(stop) = stopped {
+            let signal = *self.interrupts.borrow_and_update();
+            if let (Some(sig), None) = (signal, &self.stop) {
+                self.stop = Some(Stop::Signal(sig));
+            }
+            if let Some(stop) = self.stop.clone() {
                 self.cancel_all(&stop);
             }
             if self.unfinished == 0 {
@@ -160,10 +167,13 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     sleep.as_mut().reset(at);
                 }
             }
-            // A stop or a timer only needs the next turn of the loop; an answer is handled.
+            // A signal or a timer only needs the next turn of the loop; an answer is handled.
             let answer = tokio::select! {
                 biased;
-                _ = stop_rx.changed() => None,
+                changed = self.interrupts.changed(), if interrupts_open => {
+                    interrupts_open = changed.is_ok();
+                    None
+                }
                 Some(answer) = self.in_flight.next(), if !self.in_flight.is_empty() => Some(answer),
                 () = &mut sleep, if wake_at.is_some() => None,
             };
@@ -172,7 +182,13 @@ impl<'a, S: JobSource> Driver<'a, S> {
             }
         }
         let start = self.start;
-        self.results
+        let end = match self.stop {
+            None => End::Completed,
+            Some(Stop::Signal(sig)) => End::Interrupted(sig),
+            Some(Stop::FailFast(label)) => End::FailFast(label),
+        };
+        let results = self
+            .results
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
@@ -183,7 +199,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     )
                 })
             })
-            .collect()
+            .collect();
+        RunOutcome { results, end }
     }
 
     /// Ends jobs whose deadline passed and queues jobs whose poll is due.
@@ -359,12 +376,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
         }
         self.results[index] = Some(result);
         self.unfinished -= 1;
-        if outcome == Outcome::Failed && self.plan.fail_fast {
-            self.stop.send_if_modified(|s| {
-                s.is_none()
-                    .then(|| *s = Some(Stop::FailFast(job.label())))
-                    .is_some()
-            });
+        if outcome == Outcome::Failed && self.plan.fail_fast && self.stop.is_none() {
+            self.stop = Some(Stop::FailFast(job.label()));
         }
     }
 

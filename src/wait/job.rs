@@ -267,10 +267,15 @@ impl JobState {
     }
 }
 
+/// The reason of a job cancelled by a signal.
+pub fn cancelled_by(sig: super::Signal) -> String {
+    format!("cancelled by {}", sig.name())
+}
+
 /// The reason of a job cancelled by `stop`.
-pub fn cancelled_reason(stop: &Stop) -> String {
+pub(super) fn cancelled_reason(stop: &Stop) -> String {
     match stop {
-        Stop::Signal(sig) => format!("cancelled by {}", sig.name()),
+        Stop::Signal(sig) => cancelled_by(*sig),
         Stop::FailFast(by) => format!("cancelled: fail_fast after {by} failed"),
     }
 }

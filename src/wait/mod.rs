@@ -12,15 +12,13 @@
 pub mod backoff;
 mod driver;
 mod job;
-pub use job::cancelled_reason;
+pub use job::cancelled_by;
 pub mod pacer;
 pub mod schedule;
 
 use std::future::Future;
 use std::time::Duration;
 
-use schemars::JsonSchema;
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -49,56 +47,53 @@ impl JobSource for Client {
     }
 }
 
-/// How one job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Met its criteria.
-    Succeeded,
-    /// Reached a state that violates its criteria.
-    Failed,
-    /// An API, auth or network error left it without a verdict.
-    Errored,
-    /// Its deadline passed while it was still pending.
-    TimedOut,
-    /// The wait was stopped (signal or fail-fast) before it had a verdict.
-    Cancelled,
-}
+pub use crate::exit::Signal;
+pub use crate::report::Outcome;
 
-impl Outcome {
-    /// The name the report uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::Errored => "errored",
-            Outcome::TimedOut => "timed_out",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// Why the whole wait is being stopped.
+/// Why the whole wait was stopped before every job had a verdict (the engine's own; callers
+/// learn of it from [`RunOutcome::end`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// SIGINT (130) or SIGTERM (143).
     Signal(Signal),
     /// `fail_fast`, after this job failed.
     FailFast(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    Interrupt,
-    Terminate,
+/// How a wait ended as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Every job has its verdict (or its deadline passed).
+    Completed,
+    /// A signal stopped it; the jobs without a verdict were cancelled.
+    Interrupted(Signal),
+    /// `fail_fast`: this job failed and the others were cancelled.
+    FailFast(String),
 }
 
-impl Signal {
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Interrupt => "SIGINT",
-            Signal::Terminate => "SIGTERM",
+/// What a wait returns: one result per job of the plan, in plan order, and how it ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub results: Vec<JobResult>,
+    pub end: End,
+}
+
+impl RunOutcome {
+    /// The signal that stopped the wait, if one did.
+    pub fn signal(&self) -> Option<Signal> {
+        match self.end {
+            End::Interrupted(sig) => Some(sig),
+            _ => None,
         }
+    }
+
+    /// The report's entries, in plan order.
+    pub fn into_reports(self, plan: &Plan) -> Vec<crate::report::JobReport> {
+        plan.jobs
+            .iter()
+            .zip(self.results)
+            .map(|(job, r)| r.into_report(job))
+            .collect()
     }
 }
 
@@ -118,6 +113,45 @@ pub struct JobResult {
 }
 
 impl JobResult {
+    /// This result as the report's entry for `job`. Takes the result by value: its document is
+    /// dropped as soon as the entry is made, so ten thousand documents and their report never
+    /// sit in memory together.
+    pub fn into_report(self, job: &PlannedJob) -> crate::report::JobReport {
+        let agg = self.summary;
+        let (status, job_type, begin_time, end_time, error_code, fail_reason) = match self.last {
+            Some(doc) => {
+                let doc = *doc;
+                (
+                    Some(doc.status.as_str().to_owned()),
+                    doc.job_type,
+                    doc.begin_time.filter(|s| !s.is_empty()),
+                    doc.end_time.filter(|s| !s.is_empty()),
+                    doc.error_code,
+                    doc.fail_reason,
+                )
+            }
+            None => (None, None, None, None, None, None),
+        };
+        crate::report::JobReport {
+            name: job.name.clone(),
+            id: job.id.clone(),
+            service: job.service,
+            outcome: self.outcome,
+            reason: self.reason,
+            status,
+            job_type,
+            begin_time,
+            end_time,
+            error_code,
+            fail_reason,
+            polls: self.polls,
+            waited_seconds: crate::report::round_seconds(self.waited),
+            sub_jobs: agg.sub_jobs,
+            entities: agg.entities,
+            failures: agg.failures,
+        }
+    }
+
     /// The result of a job that was never polled (the wait ended before it began).
     pub fn unpolled(outcome: Outcome, reason: String, waited: Duration) -> JobResult {
         JobResult {
@@ -148,15 +182,15 @@ pub enum Event {
     },
 }
 
-/// Waits on every job of `plan`; returns one result per job, in plan order. A `Stop` sent on
-/// `stop` cancels the jobs that have no verdict yet.
+/// Waits on every job of `plan`; one result per job, in plan order. A signal sent on
+/// `interrupts` cancels the jobs that have no verdict yet.
 pub async fn wait_all<S: JobSource>(
     plan: &Plan,
     source: S,
-    stop: watch::Sender<Option<Stop>>,
+    interrupts: watch::Receiver<Option<Signal>>,
     events: Option<mpsc::UnboundedSender<Event>>,
-) -> Vec<JobResult> {
-    wait_all_from(plan, source, Instant::now(), stop, events).await
+) -> RunOutcome {
+    wait_all_from(plan, source, Instant::now(), interrupts, events).await
 }
 
 /// [`wait_all`] for a wait that began at `start` (deadlines count from there: the time spent
@@ -165,10 +199,10 @@ pub async fn wait_all_from<S: JobSource>(
     plan: &Plan,
     source: S,
     start: Instant,
-    stop: watch::Sender<Option<Stop>>,
+    interrupts: watch::Receiver<Option<Signal>>,
     events: Option<mpsc::UnboundedSender<Event>>,
-) -> Vec<JobResult> {
-    driver::Driver::new(plan, &source, start, stop, events)
+) -> RunOutcome {
+    driver::Driver::new(plan, &source, start, interrupts, events)
         .run()
         .await
 }

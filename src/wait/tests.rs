@@ -254,8 +254,10 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
 }
 
 async fn run(plan: &Plan, source: &FakeSource) -> Vec<JobResult> {
-    let (stop_tx, _) = watch::channel(None);
-    wait_all(plan, source.clone(), stop_tx, None).await
+    let (_signals, interrupts) = watch::channel(None);
+    wait_all(plan, source.clone(), interrupts, None)
+        .await
+        .results
 }
 
 fn outcomes(results: &[JobResult]) -> Vec<Outcome> {
@@ -778,17 +780,19 @@ async fn a_stop_signal_cancels_pending_jobs_at_once_and_keeps_finished_ones() {
         .script("hung", vec![st("hung", "SUCCESS")])
         .latencies("hung", vec![secs(3600)])
         .script("p2", running_then("p2", 100, "SUCCESS"));
-    let (stop_tx, _) = watch::channel(None);
+    let (signals, interrupts) = watch::channel(None);
     let t0 = Instant::now();
     let handle = tokio::spawn({
-        let (source, stop_tx) = (source.clone(), stop_tx.clone());
-        async move { wait_all(&plan, source, stop_tx, None).await }
+        let source = source.clone();
+        async move { wait_all(&plan, source, interrupts, None).await }
     });
 
     tokio::time::sleep(secs(30)).await;
     let fetched_before_stop = source.fetch_count();
-    stop_tx.send_replace(Some(Stop::Signal(Signal::Terminate)));
-    let results = handle.await.unwrap();
+    signals.send_replace(Some(Signal::Terminate));
+    let outcome = handle.await.unwrap();
+    assert_eq!(outcome.end, End::Interrupted(Signal::Terminate));
+    let results = outcome.results;
 
     assert_eq!(
         outcomes(&results),
@@ -821,9 +825,11 @@ async fn a_stop_before_the_wait_cancels_everything_without_a_fetch() {
     let source = FakeSource::new()
         .script("a", vec![st("a", "SUCCESS")])
         .script("b", vec![st("b", "SUCCESS")]);
-    let (stop_tx, _) = watch::channel(Some(Stop::Signal(Signal::Interrupt)));
+    let (_signals, interrupts) = watch::channel(Some(Signal::Interrupt));
 
-    let results = wait_all(&plan, source.clone(), stop_tx, None).await;
+    let results = wait_all(&plan, source.clone(), interrupts, None)
+        .await
+        .results;
 
     assert_eq!(outcomes(&results), [Outcome::Cancelled; 2]);
     assert!(results.iter().all(|r| r.reason == "cancelled by SIGINT"));
@@ -1028,10 +1034,12 @@ async fn events_report_each_change_once_and_one_finish_per_job() {
         )
         .script("b", vec![st("b", "FAIL")])
         .script("slow", running("slow", 1));
-    let (stop_tx, _) = watch::channel(None);
+    let (_signals, interrupts) = watch::channel(None);
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
 
-    let results = wait_all(&plan, source.clone(), stop_tx, Some(events_tx)).await;
+    let results = wait_all(&plan, source.clone(), interrupts, Some(events_tx))
+        .await
+        .results;
 
     let mut by_job: Vec<Vec<String>> = vec![Vec::new(); 3];
     while let Some(event) = events_rx.recv().await {
@@ -1346,8 +1354,8 @@ async fn the_adaptive_schedule_needs_fewer_polls_than_the_backoff_within_the_sam
 }
 
 async fn run_with<S: JobSource>(plan: &Plan, source: S) -> Vec<JobResult> {
-    let (stop_tx, _) = watch::channel(None);
-    wait_all(plan, source, stop_tx, None).await
+    let (_signals, interrupts) = watch::channel(None);
+    wait_all(plan, source, interrupts, None).await.results
 }
 
 #[tokio::test(start_paused = true)]
