@@ -140,6 +140,13 @@ impl ExitStatus {
     }
 }
 
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        // Every code of the contract fits in a byte.
+        std::process::ExitCode::from(status.code() as u8)
+    }
+}
+
 impl std::fmt::Display for ExitStatus {
     /// The number, as the shell sees it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,21 +1,25 @@
 //! The `jobwait` binary: parse, run, exit. Everything else is in the library.
 
-use clap::Parser;
+use std::process::ExitCode;
 
-fn main() {
+use clap::Parser;
+use jobwait::app::{run_on_runtime, RunError};
+use jobwait::exit::ExitStatus;
+
+fn main() -> ExitCode {
     let cli = jobwait::cli::Cli::parse();
-    let code = match jobwait::run_on_runtime(cli) {
-        Ok(status) => status.code(),
-        Err(jobwait::RunError::Usage(problems)) => {
+    let status = match run_on_runtime(cli) {
+        Ok(status) => status,
+        Err(RunError::Usage(problems)) => {
             for problem in problems {
                 eprintln!("jobwait: {}", jobwait::diagnostics::one_line(&problem));
             }
-            jobwait::exit::ExitStatus::Usage.code()
+            ExitStatus::Usage
         }
-        Err(jobwait::RunError::Failed(message)) => {
+        Err(RunError::Failed(message)) => {
             jobwait::diagnostics::error(&message);
-            jobwait::exit::ExitStatus::Error.code()
+            ExitStatus::Error
         }
     };
-    std::process::exit(code);
+    status.into()
 }

@@ -8,15 +8,17 @@ use std::io::Read;
 
 use figment::value::{Dict, Value};
 
+use super::execute::execute;
+use super::outputs::{with_write_errors, write_side_outputs};
+use super::RunError;
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::report::{flat, k8s};
 use crate::spec::load::{insert, load_top, TopKind, TopLayer};
 use crate::spec::raw::FailOn;
-use crate::RunError;
 
 /// Reads the query, waits, prints the flat map.
-pub async fn run(env: Environment) -> Result<ExitStatus, RunError> {
+pub(super) async fn run(env: Environment) -> Result<ExitStatus, RunError> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).map_err(|e| {
         RunError::Usage(vec![format!(
@@ -51,8 +53,8 @@ pub async fn run(env: Environment) -> Result<ExitStatus, RunError> {
         },
     )
     .map_err(RunError::Usage)?;
-    let report = crate::execute(&plan, &env).await?;
-    let errors = crate::write_side_outputs(&plan, &report, &env);
+    let report = execute(&plan, &env).await?;
+    let errors = write_side_outputs(&plan, &report, &env);
     let flat = flat::flat(&report, flat::Limits::NONE);
     for left in &flat.left_out {
         crate::diagnostics::warning(&left.message());
@@ -67,7 +69,7 @@ pub async fn run(env: Environment) -> Result<ExitStatus, RunError> {
     } else {
         eprint!("{}", k8s::message(&report));
     }
-    Ok(crate::with_write_errors(status, &errors))
+    Ok(with_write_errors(status, &errors))
 }
 
 /// The query: an object whose values are all strings (the provider's rule). `a__b` keys nest.

@@ -3,14 +3,15 @@
 //! signing, HTTP, engine, report). The demo checks its own outcome against what the scenario
 //! scripts, so it is also a smoke test of the whole program on a fresh machine.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use figment::providers::{Format, Yaml};
 use figment::value::Value;
 use figment::Figment;
 
+use super::execute::execute;
+use super::outputs::print_result;
+use super::RunError;
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::sim::scenario::Auth;
@@ -19,12 +20,11 @@ use crate::spec::load::{insert, load_from, TopKind, TopLayer};
 use crate::spec::plan::Context;
 use crate::spec::{OutputFormat, Plan};
 use crate::wait::Outcome;
-use crate::RunError;
 
 /// The simulated cloud of the demo.
-pub const SCENARIO: &str = include_str!("scenario.yaml");
+pub const SCENARIO: &str = include_str!("../demo/scenario.yaml");
 /// The spec a user would write for it.
-pub const SPEC: &str = include_str!("spec.yaml");
+pub const SPEC: &str = include_str!("../demo/spec.yaml");
 /// What the scenario scripts for each job of the spec, in order.
 const EXPECTED: [Outcome; 4] = [
     Outcome::Succeeded,
@@ -33,7 +33,7 @@ const EXPECTED: [Outcome; 4] = [
     Outcome::Failed,
 ];
 
-pub async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunError> {
+pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunError> {
     let ak = random_key(20);
     let sk = random_key(40);
     let mut scenario = Scenario::from_yaml(SCENARIO)
@@ -78,9 +78,9 @@ pub async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunErr
             plan.jobs.len()
         );
     }
-    let report = crate::execute(&plan, &env).await?;
+    let report = execute(&plan, &env).await?;
     sim.shutdown().await;
-    crate::print_result(&plan, &report);
+    print_result(&plan, &report);
     let outcomes: Vec<Outcome> = report.jobs.iter().map(|j| j.outcome).collect();
     if report.exit_status() != ExitStatus::Failure || outcomes != EXPECTED {
         // Interrupted, or something really went wrong: the demo's exit code is the wait's.
@@ -98,45 +98,6 @@ pub async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunErr
         );
     }
     Ok(ExitStatus::Success)
-}
-
-/// `jobwait simulate`: serve a scenario until SIGINT/SIGTERM. The base URL goes to standard
-/// output (one line, for scripts); everything else to standard error.
-pub async fn simulate(listen: SocketAddr, scenario: Option<&Path>) -> Result<ExitStatus, RunError> {
-    let scenario = match scenario {
-        Some(path) => {
-            Scenario::from_file(path).map_err(|e| RunError::Usage(vec![e.to_string()]))?
-        }
-        None => Scenario::from_yaml(SCENARIO).map_err(|e| RunError::Failed(e.to_string()))?,
-    };
-    let jobs = scenario.jobs.len();
-    let sim = crate::sim::start(scenario, listen)
-        .await
-        .map_err(|e| RunError::Usage(vec![format!("cannot listen on {listen}: {e}")]))?;
-    println!("{}", sim.base_url());
-    let _ = std::io::stdout().flush();
-    eprintln!(
-        "jobwait simulate: serving {jobs} jobs on {}; stop with Ctrl-C",
-        sim.base_url()
-    );
-    shutdown_signal().await;
-    sim.shutdown().await;
-    Ok(ExitStatus::Success)
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 fn random_key(len: usize) -> String {

@@ -1,0 +1,87 @@
+//! The application layer: what each command does, from the parsed command line to the exit
+//! status. One file per command (`wait`, `validate`, `terraform`, `demo`, `simulate`), plus the
+//! steps they share: the wait itself ([`execute`]: signals, progress, the project lookup, the
+//! engine, the report), the project lookup ([`discovery`]), signal forwarding ([`signals`]) and
+//! writing the outputs ([`outputs`]).
+//!
+//! This is the top of the house: it uses every other module and none uses it (only `main.rs`).
+//! The library below it — spec, cloud, engine, verdict, report — never calls back up here.
+
+mod demo;
+mod discovery;
+mod execute;
+mod outputs;
+mod signals;
+mod simulate;
+mod terraform;
+mod validate;
+mod wait;
+
+use crate::cli::{Cli, Command};
+use crate::environment::Environment;
+use crate::exit::ExitStatus;
+use crate::spec::OutputFormat;
+
+/// Why the program could not do what it was asked.
+#[derive(Debug)]
+pub enum RunError {
+    /// Invalid usage, configuration or spec: one line per problem (exit 2).
+    Usage(Vec<String>),
+    /// Anything else that stopped the run (exit 3).
+    Failed(String),
+}
+
+/// Runs one command line on a runtime made for it, to its exit status.
+///
+/// Waiting runs on the calling thread alone: the engine is one driver future, and a second
+/// thread would only add wake-ups and hand-offs between threads to every poll. The simulator
+/// serves many clients at once, so `simulate` gets a worker per core.
+pub fn run_on_runtime(cli: Cli) -> Result<ExitStatus, RunError> {
+    let mut builder = match cli.command {
+        Some(Command::Simulate { .. }) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run(cli))
+}
+
+/// Runs one command line to its exit status.
+pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
+    match cli.command {
+        None => wait::run(cli.wait, Environment::capture()).await,
+        Some(Command::Wait(args)) => wait::run(args, Environment::capture()).await,
+        Some(Command::Validate(args)) => validate::run(args, Environment::capture()),
+        Some(Command::Schema { which }) => {
+            println!("{}", crate::schema::schema(which));
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Simulate { listen, scenario }) => {
+            simulate::run(listen, scenario.as_deref()).await
+        }
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "jobwait", &mut std::io::stdout());
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(RunError::Failed(format!("cannot write the man page: {e}")))
+                }
+                _ => {}
+            }
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Terraform) => terraform::run(Environment::capture()).await,
+        Some(Command::Demo { output, quiet }) => {
+            demo::run(output.unwrap_or(OutputFormat::Text), quiet).await
+        }
+    }
+}
+
+/// The demo's spec, as a user would write it (tests check it against the schema).
+pub const DEMO_SPEC: &str = demo::SPEC;
