@@ -141,8 +141,8 @@ impl Tokens {
             .unwrap_or_default();
         let document = json!({"token": {
             "methods": ["password"],
-            "issued_at": super::server::format_time(now),
-            "expires_at": super::server::format_time(now + iam.token_ttl),
+            "issued_at": super::timeline::format_time(now),
+            "expires_at": super::timeline::format_time(now + iam.token_ttl),
             "user": {"name": iam.user, "domain": {"name": iam.domain}},
             "project": {"name": project, "id": iam.projects.get(project)},
         }});

@@ -18,6 +18,7 @@ pub mod faults;
 pub mod iam;
 pub mod scenario;
 mod server;
+mod timeline;
 
 use std::collections::BTreeMap;
 

@@ -471,11 +471,17 @@ impl RawJob {
     }
 }
 
+/// `SUCCESS` and `FAIL` end a job; every other status (known or not) is non-terminal. (Here, with
+/// the data, because validation needs it as much as the timeline evaluation does.)
+pub(crate) fn is_terminal(status: &str) -> bool {
+    status == "SUCCESS" || status == "FAIL"
+}
+
 /// When a timeline reaches its first terminal status, if it does.
 pub(crate) fn ends_at(steps: &[Step]) -> Option<Duration> {
     let mut t = Duration::ZERO;
     for step in steps {
-        if step.status == "SUCCESS" || step.status == "FAIL" {
+        if is_terminal(&step.status) {
             return Some(t);
         }
         t = t.saturating_add(step.duration?);
