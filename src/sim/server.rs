@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::faults::{Fault, Faults, RateWindow};
-use super::iam::{Iam, TokenCheck, Tokens};
-use super::scenario::{Auth, Job, Scenario};
+use super::iam::{TokenCheck, Tokens};
+use super::scenario::{Auth, Iam, Job, Scenario};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
 use super::{JobStats, Stats};
 use crate::cloud::signer;
