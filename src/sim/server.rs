@@ -28,8 +28,8 @@ use tokio::time::Instant;
 use super::faults::{Fault, Faults, RateWindow};
 use super::iam::{TokenCheck, Tokens};
 use super::scenario::{Auth, Iam, Job, Scenario};
+use super::stats::{JobStats, Stats};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
-use super::{JobStats, Stats};
 use crate::cloud::signer;
 
 /// Where the statistics are served (no auth, not counted in the statistics).
@@ -608,7 +608,6 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use crate::sim::Scenario;
     use serde_json::Value;
 
     fn secs(s: f64) -> Duration {

@@ -119,7 +119,7 @@ pub(crate) fn format_time(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::Scenario;
+    use crate::sim::scenario::Scenario;
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
