@@ -52,16 +52,16 @@ impl Faults {
 
 /// Request times of the last second, for a server-side limit and for measuring the peak.
 #[derive(Debug, Default)]
-pub struct RateWindow {
+pub(crate) struct RateWindow {
     recent: VecDeque<Instant>,
     /// The most requests seen in any one-second window so far.
-    pub peak: u64,
+    pub(crate) peak: u64,
 }
 
 impl RateWindow {
     /// Records a request at `now` unless `limit` requests are already in the last second;
     /// returns whether it was admitted.
-    pub fn admit(&mut self, now: Instant, limit: Option<u32>) -> bool {
+    pub(crate) fn admit(&mut self, now: Instant, limit: Option<u32>) -> bool {
         while let Some(&front) = self.recent.front() {
             if now.duration_since(front) >= Duration::from_secs(1) {
                 self.recent.pop_front();

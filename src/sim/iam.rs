@@ -18,20 +18,20 @@ use super::timeline::format_time;
 
 /// Tokens issued so far and when each expires.
 #[derive(Debug, Default)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     issued: Mutex<HashMap<String, Instant>>,
 }
 
 /// Whether a presented token is one of ours.
 #[derive(Debug, PartialEq, Eq)]
-pub enum TokenCheck {
+pub(crate) enum TokenCheck {
     Valid,
     Expired,
     Unknown,
 }
 
 impl Tokens {
-    pub fn check(&self, token: &str) -> TokenCheck {
+    pub(crate) fn check(&self, token: &str) -> TokenCheck {
         let issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         match issued.get(token) {
             Some(expires) if Instant::now() < *expires => TokenCheck::Valid,
@@ -40,7 +40,7 @@ impl Tokens {
         }
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.issued
             .lock()
             .map(|m| m.len() as u64)
@@ -48,7 +48,7 @@ impl Tokens {
     }
 
     /// Handles `POST /v3/auth/tokens`: `Ok((token, body))` for a 201, `Err(body)` for a 401.
-    pub fn issue(&self, iam: &Iam, request: &[u8]) -> Result<(String, Value), Value> {
+    pub(crate) fn issue(&self, iam: &Iam, request: &[u8]) -> Result<(String, Value), Value> {
         let unauthorized = |message: &str| json!({"error": {"code": 401, "message": message, "title": "Unauthorized"}});
         let body: Value = serde_json::from_slice(request)
             .map_err(|_| unauthorized("The request body is not JSON."))?;
@@ -88,7 +88,7 @@ impl Tokens {
 }
 
 /// `GET /v3/projects?name=X` → the documented list shape.
-pub fn projects(iam: &Iam, query: Option<&str>) -> Value {
+pub(crate) fn projects(iam: &Iam, query: Option<&str>) -> Value {
     let name = query
         .into_iter()
         .flat_map(|q| q.split('&'))

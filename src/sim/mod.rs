@@ -34,8 +34,8 @@
 //! layer can be tested without the ones above it. This file only declares and re-exports.
 
 pub mod faults;
-pub mod iam;
-pub mod scenario;
+mod iam;
+pub(crate) mod scenario;
 mod server;
 mod stats;
 mod timeline;

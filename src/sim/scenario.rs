@@ -37,59 +37,59 @@ use serde::Deserialize;
 use crate::secret::Secret;
 
 /// The `job_type` of a job whose scenario does not name one.
-pub const DEFAULT_JOB_TYPE: &str = "unknown";
+const DEFAULT_JOB_TYPE: &str = "unknown";
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// When set, jobs are found only under this project id.
-    pub project_id: Option<String>,
+    pub(crate) project_id: Option<String>,
     /// When `None`, every request is accepted.
-    pub auth: Option<Auth>,
+    pub(crate) auth: Option<Auth>,
     /// The top-level jobs (the ones `GET /v1/{project_id}/jobs/{job_id}` finds), in file order.
-    pub jobs: Vec<Job>,
+    pub(crate) jobs: Vec<Job>,
     /// What goes wrong on purpose (none by default).
-    pub faults: Faults,
+    pub(crate) faults: Faults,
     /// An IAM that issues tokens for a password (none by default).
-    pub iam: Option<Iam>,
+    pub(crate) iam: Option<Iam>,
 }
 
 /// Which credentials the simulator accepts. At least one of `token` and `ak`/`sk` is set.
 #[derive(Debug, Clone)]
-pub struct Auth {
+pub(crate) struct Auth {
     /// An `X-Auth-Token` value that is accepted.
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// An access key and its secret key; requests signed with them (SDK-HMAC-SHA256) are accepted.
-    pub aksk: Option<(String, Secret)>,
+    pub(crate) aksk: Option<(String, Secret)>,
 }
 
 /// One job (top-level or sub-job).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: String,
-    pub job_type: String,
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) id: String,
+    pub(crate) job_type: String,
     /// The statuses over time; `None` when the status is derived from `sub_jobs`.
-    pub timeline: Option<Vec<Step>>,
+    pub(crate) timeline: Option<Vec<Step>>,
     /// Merged into the document's `entities`.
-    pub entities: serde_json::Map<String, serde_json::Value>,
+    pub(crate) entities: serde_json::Map<String, serde_json::Value>,
     /// Sent when the status is `FAIL`.
-    pub error_code: Option<String>,
+    pub(crate) error_code: Option<String>,
     /// Sent when the status is `FAIL`.
-    pub fail_reason: Option<String>,
+    pub(crate) fail_reason: Option<String>,
     /// The job is unknown (400 `Common.0011`) this long after the simulator started. Top-level only.
-    pub not_found_for: Option<Duration>,
+    pub(crate) not_found_for: Option<Duration>,
     /// Report `entities.process_percent` as IMS does: the share of the time until the timeline
     /// reaches `SUCCESS` or `FAIL`.
-    pub progress: bool,
-    pub sub_jobs: Vec<Job>,
+    pub(crate) progress: bool,
+    pub(crate) sub_jobs: Vec<Job>,
 }
 
 /// One entry of a timeline: a status held for a duration (`None` only on the last entry, which
 /// stays forever).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub status: String,
-    pub duration: Option<Duration>,
+pub(crate) struct Step {
+    pub(crate) status: String,
+    pub(crate) duration: Option<Duration>,
 }
 
 /// Probabilities (0..=1, per request) and limits, from the scenario's `faults:`.
@@ -116,17 +116,17 @@ pub struct Faults {
 
 /// The scenario's `iam:`.
 #[derive(Debug, Clone)]
-pub struct Iam {
-    pub user: String,
-    pub password: Secret,
-    pub domain: String,
+pub(crate) struct Iam {
+    pub(crate) user: String,
+    pub(crate) password: Secret,
+    pub(crate) domain: String,
     /// How long an issued token is valid (the real IAM: 24 h).
-    pub token_ttl: Duration,
+    pub(crate) token_ttl: Duration,
     /// Project name (region) → project id, for `GET /v3/projects?name=`.
-    pub projects: BTreeMap<String, String>,
+    pub(crate) projects: BTreeMap<String, String>,
     /// Tokens are refused this long after they were issued, whatever their `expires_at` says
     /// (a revoked token): what makes a client renew on a 401.
-    pub revoke_after: Option<Duration>,
+    pub(crate) revoke_after: Option<Duration>,
 }
 
 /// Why a scenario could not be loaded.
@@ -231,11 +231,6 @@ impl Scenario {
         })?;
         Scenario::from_yaml(&text).map_err(|e| e.in_file(path))
     }
-
-    /// The top-level job ids, in file order.
-    pub fn job_ids(&self) -> Vec<String> {
-        self.jobs.iter().map(|j| j.id.clone()).collect()
-    }
 }
 
 // ---- the file as written ----
@@ -298,7 +293,7 @@ struct RawStep {
 }
 
 /// `faults:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFaults {
     #[serde(default)]
@@ -322,7 +317,7 @@ struct RawFaults {
 }
 
 /// `iam:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIam {
     user: String,
@@ -659,6 +654,11 @@ mod tests {
         Scenario::from_yaml(text).unwrap_err().to_string()
     }
 
+    /// The top-level job ids, in file order.
+    fn ids(s: &Scenario) -> Vec<&str> {
+        s.jobs.iter().map(|j| j.id.as_str()).collect()
+    }
+
     #[test]
     fn parses_the_documented_example() {
         let s = Scenario::from_yaml(
@@ -694,10 +694,7 @@ jobs:
         assert_eq!(auth.token.as_ref().unwrap().expose(), "demo-token");
         let (ak, sk) = auth.aksk.as_ref().unwrap();
         assert_eq!((ak.as_str(), sk.expose()), ("AKDEMO", "SKDEMO"));
-        assert_eq!(
-            s.job_ids(),
-            vec!["ff80808288d41e1b018a0b1c2d3e4f50", "second"]
-        );
+        assert_eq!(ids(&s), vec!["ff80808288d41e1b018a0b1c2d3e4f50", "second"]);
         let job = &s.jobs[0];
         let timeline = job.timeline.as_ref().unwrap();
         assert_eq!(timeline.len(), 3);
@@ -826,7 +823,7 @@ jobs:
             .to_string();
         assert!(e.contains("missing.yaml"), "{e}");
         std::fs::write(&path, "jobs: [ { id: j1, status: SUCCESS } ]").unwrap();
-        assert_eq!(Scenario::from_file(&path).unwrap().job_ids(), vec!["j1"]);
+        assert_eq!(ids(&Scenario::from_file(&path).unwrap()), vec!["j1"]);
     }
 
     #[test]

@@ -33,7 +33,7 @@ use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobStat
 use crate::cloud::signer;
 
 /// Where the statistics are served (no auth, not counted in the statistics).
-pub(crate) const STATS_PATH: &str = "/_sim/stats";
+const STATS_PATH: &str = "/_sim/stats";
 
 /// How long [`SimHandle::shutdown`] waits for open connections before aborting the server task.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

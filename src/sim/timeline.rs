@@ -12,21 +12,21 @@ use std::time::{Duration, SystemTime};
 use super::scenario::{ends_at, is_terminal, Job, Step};
 
 /// A job's state at one moment; offsets are relative to the simulator's start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct JobState<'a> {
-    pub status: &'a str,
+    pub(crate) status: &'a str,
     /// When the job's first status began.
-    pub begin: Duration,
+    pub(crate) begin: Duration,
     /// When the current terminal status began; `None` while the status is not terminal.
-    pub end: Option<Duration>,
+    pub(crate) end: Option<Duration>,
     /// The sub-jobs' states, in scenario order.
-    pub sub_jobs: Vec<JobState<'a>>,
+    pub(crate) sub_jobs: Vec<JobState<'a>>,
     /// `process_percent`, for jobs with `progress: true`.
-    pub percent: Option<u32>,
+    pub(crate) percent: Option<u32>,
 }
 
 /// The timeline entry in force at `t`, and the offset where it began. The last entry stays forever.
-pub(crate) fn timeline_at(steps: &[Step], t: Duration) -> (&Step, Duration) {
+fn timeline_at(steps: &[Step], t: Duration) -> (&Step, Duration) {
     let mut began = Duration::ZERO;
     let last = steps.len().saturating_sub(1);
     for (i, step) in steps.iter().enumerate() {
