@@ -1,13 +1,13 @@
 //! The simulator's fault plan: what a hostile API does to some requests — 5xx, dropped
 //! connections, responses that hang past the client's timeout, garbage bodies, 429 throttling
 //! with or without `Retry-After`, and a server-side rate limit — so resilience is tested
-//! against a real socket, not a mock. Also [`RateWindow`], which measures at the server the most
+//! against a real socket, not a mock. Also `RateWindow`, which measures at the server the most
 //! requests seen in any one-second window.
 //!
 //! The plan itself, [`Faults`] (the scenario's `faults:`), is data: it is defined and validated
 //! with the rest of the scenario in `scenario` (so a bad plan is a `ScenarioError` like any other)
 //! and re-exported here. This module is what the server does with it: [`Faults::pick`] rolls the
-//! dice for a request, [`RateWindow`] enforces the rate limit.
+//! dice for a request, `RateWindow` enforces the rate limit.
 
 use std::collections::VecDeque;
 use std::time::Duration;
