@@ -2,99 +2,36 @@
 //! the scenario's `token_ttl`, and `GET /v3/projects?name=` resolves a project name (a region)
 //! to its id — enough for the client's token lifecycle (fetch, share, renew before expiry and
 //! once on a 401) and its project discovery to be tested against a real socket.
+//!
+//! The scenario's `iam:` section (`Iam`: the user, the projects, the token lifetimes) is data,
+//! defined and validated in `scenario`; this module is what the endpoints do with it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::secret::Secret;
-
-/// The scenario's `iam:`.
-#[derive(Debug, Clone)]
-pub struct Iam {
-    pub user: String,
-    pub password: Secret,
-    pub domain: String,
-    /// How long an issued token is valid (the real IAM: 24 h).
-    pub token_ttl: Duration,
-    /// Project name (region) → project id, for `GET /v3/projects?name=`.
-    pub projects: BTreeMap<String, String>,
-    /// Tokens are refused this long after they were issued, whatever their `expires_at` says
-    /// (a revoked token): what makes a client renew on a 401.
-    pub revoke_after: Option<Duration>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawIam {
-    user: String,
-    password: String,
-    domain: String,
-    #[serde(default)]
-    token_ttl: Option<String>,
-    #[serde(default)]
-    projects: BTreeMap<String, String>,
-    #[serde(default)]
-    revoke_after: Option<String>,
-}
-
-impl RawIam {
-    pub(crate) fn validate(self) -> Result<Iam, (String, String)> {
-        if self.user.is_empty() || self.password.is_empty() || self.domain.is_empty() {
-            return Err((
-                "iam".into(),
-                "user, password and domain must not be empty".into(),
-            ));
-        }
-        let token_ttl = match self.token_ttl {
-            Some(text) => humantime::parse_duration(text.trim()).map_err(|e| {
-                (
-                    "iam.token_ttl".to_owned(),
-                    format!("{text:?} is not a duration ({e})"),
-                )
-            })?,
-            None => Duration::from_secs(24 * 3600),
-        };
-        let revoke_after = match self.revoke_after {
-            Some(text) => Some(humantime::parse_duration(text.trim()).map_err(|e| {
-                (
-                    "iam.revoke_after".to_owned(),
-                    format!("{text:?} is not a duration ({e})"),
-                )
-            })?),
-            None => None,
-        };
-        Ok(Iam {
-            revoke_after,
-            user: self.user,
-            password: Secret::new(self.password),
-            domain: self.domain,
-            token_ttl,
-            projects: self.projects,
-        })
-    }
-}
+use super::scenario::Iam;
+use super::timeline::format_time;
 
 /// Tokens issued so far and when each expires.
 #[derive(Debug, Default)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     issued: Mutex<HashMap<String, Instant>>,
 }
 
 /// Whether a presented token is one of ours.
 #[derive(Debug, PartialEq, Eq)]
-pub enum TokenCheck {
+pub(crate) enum TokenCheck {
     Valid,
     Expired,
     Unknown,
 }
 
 impl Tokens {
-    pub fn check(&self, token: &str) -> TokenCheck {
+    pub(crate) fn check(&self, token: &str) -> TokenCheck {
         let issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         match issued.get(token) {
             Some(expires) if Instant::now() < *expires => TokenCheck::Valid,
@@ -103,7 +40,7 @@ impl Tokens {
         }
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.issued
             .lock()
             .map(|m| m.len() as u64)
@@ -111,7 +48,7 @@ impl Tokens {
     }
 
     /// Handles `POST /v3/auth/tokens`: `Ok((token, body))` for a 201, `Err(body)` for a 401.
-    pub fn issue(&self, iam: &Iam, request: &[u8]) -> Result<(String, Value), Value> {
+    pub(crate) fn issue(&self, iam: &Iam, request: &[u8]) -> Result<(String, Value), Value> {
         let unauthorized = |message: &str| json!({"error": {"code": 401, "message": message, "title": "Unauthorized"}});
         let body: Value = serde_json::from_slice(request)
             .map_err(|_| unauthorized("The request body is not JSON."))?;
@@ -141,8 +78,8 @@ impl Tokens {
             .unwrap_or_default();
         let document = json!({"token": {
             "methods": ["password"],
-            "issued_at": super::server::format_time(now),
-            "expires_at": super::server::format_time(now + iam.token_ttl),
+            "issued_at": format_time(now),
+            "expires_at": format_time(now + iam.token_ttl),
             "user": {"name": iam.user, "domain": {"name": iam.domain}},
             "project": {"name": project, "id": iam.projects.get(project)},
         }});
@@ -151,7 +88,7 @@ impl Tokens {
 }
 
 /// `GET /v3/projects?name=X` → the documented list shape.
-pub fn projects(iam: &Iam, query: Option<&str>) -> Value {
+pub(crate) fn projects(iam: &Iam, query: Option<&str>) -> Value {
     let name = query
         .into_iter()
         .flat_map(|q| q.split('&'))

@@ -13,46 +13,33 @@
 //! one in-process, our integration tests start it on `127.0.0.1:0`, and the benchmark reads
 //! `GET /_sim/stats` ([`Stats`]: request counts and when each job became terminal versus when a
 //! response first showed it) to measure detection lag.
+//!
+//! # Layers
+//!
+//! The files depend on each other in one direction only, from the HTTP edge down to the data:
+//!
+//! ```text
+//! server (HTTP: routing, auth, documents, start/stop)
+//!   ├─> iam (token and project endpoints) ─┐
+//!   ├─> faults (fault dice, rate window)   │
+//!   ├─> timeline (pure: a job's state at t) <┘
+//!   ├─> stats (the /_sim/stats shape)
+//!   └─> scenario (the data: every section of the file, its validation, ScenarioError)
+//! ```
+//!
+//! `timeline`, `iam` and `faults` use `scenario`; `stats` and `scenario` use nothing in `sim`.
+//! Nothing below `server` may use it, and `scenario` uses none of the others: new code goes in
+//! the lowest layer that has what it needs (a rule about the file goes in `scenario`, a pure
+//! function of a job and `t` in `timeline`), so that no two files depend on each other and each
+//! layer can be tested without the ones above it. This file only declares and re-exports.
 
 pub mod faults;
-pub mod iam;
-pub mod scenario;
+mod iam;
+pub(crate) mod scenario;
 mod server;
-
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+mod stats;
+mod timeline;
 
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{start, SimHandle};
-
-/// A snapshot of the simulator's counters (also served as JSON at `GET /_sim/stats`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Stats {
-    /// Requests answered, except those to `/_sim/stats` (404s and 401s included).
-    pub requests: u64,
-    /// Requests answered with 401.
-    pub rejected_auth: u64,
-    /// The most API requests that arrived within any one-second window (sliding), measured here
-    /// at the server: what a client's rate limit must keep below the configured rate.
-    pub max_requests_per_second: u64,
-    /// Requests answered with a fault from the scenario's fault plan (429s of its rate limit
-    /// included).
-    pub faults_injected: u64,
-    /// IAM tokens issued by `POST /v3/auth/tokens`.
-    pub tokens_issued: u64,
-    /// Per top-level job id.
-    pub jobs: BTreeMap<String, JobStats>,
-}
-
-/// Counters of one top-level job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JobStats {
-    /// Authenticated requests for this job id (under the right project), hidden ones included.
-    pub requests: u64,
-    /// ms since start when the job became terminal (observably: not before its `not_found_for`
-    /// ended); `None` while it is not terminal.
-    pub terminal_at_ms: Option<f64>,
-    /// ms since start of the first response that showed it terminal.
-    pub first_terminal_response_ms: Option<f64>,
-}
+pub use stats::{JobStats, Stats};

@@ -5,6 +5,11 @@
 //! every job has either a timeline or sub-jobs to derive its status from. Validation errors name the
 //! job id and the key, e.g. `job ff80…: timeline[1].for: required on every entry but the last`.
 //!
+//! Every section of the file — jobs, `auth:`, `faults:`, `iam:` — is defined and validated here,
+//! and every rule it breaks is a [`ScenarioError`]: this module is the simulator's data, the
+//! bottom of its dependency graph. What the simulator *does* with the data (`timeline`, `faults`,
+//! `iam`, `server`) sits above it and never the other way round.
+//!
 //! ```yaml
 //! project_id: 0123456789abcdef0123456789abcdef   # optional
 //! auth: { token: demo-token, ak: AKDEMO, sk: SKDEMO }   # optional
@@ -18,9 +23,11 @@
 //!     not_found_for: 3s
 //!     progress: true        # entities.process_percent, as IMS reports it
 //!     sub_jobs: [ { id: ..., job_type: createSingleServer, status: SUCCESS } ]
+//! faults: { error_5xx: 0.05, rate_limit: 20, retry_after: 2, seed: 7 }   # optional
+//! iam: { user: u, password: pw, domain: d, projects: { eu-de: 0123… } }   # optional
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,59 +37,96 @@ use serde::Deserialize;
 use crate::secret::Secret;
 
 /// The `job_type` of a job whose scenario does not name one.
-pub const DEFAULT_JOB_TYPE: &str = "unknown";
+const DEFAULT_JOB_TYPE: &str = "unknown";
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// When set, jobs are found only under this project id.
-    pub project_id: Option<String>,
+    pub(crate) project_id: Option<String>,
     /// When `None`, every request is accepted.
-    pub auth: Option<Auth>,
+    pub(crate) auth: Option<Auth>,
     /// The top-level jobs (the ones `GET /v1/{project_id}/jobs/{job_id}` finds), in file order.
-    pub jobs: Vec<Job>,
+    pub(crate) jobs: Vec<Job>,
     /// What goes wrong on purpose (none by default).
-    pub faults: super::faults::Faults,
+    pub(crate) faults: Faults,
     /// An IAM that issues tokens for a password (none by default).
-    pub iam: Option<super::iam::Iam>,
+    pub(crate) iam: Option<Iam>,
 }
 
 /// Which credentials the simulator accepts. At least one of `token` and `ak`/`sk` is set.
 #[derive(Debug, Clone)]
-pub struct Auth {
+pub(crate) struct Auth {
     /// An `X-Auth-Token` value that is accepted.
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// An access key and its secret key; requests signed with them (SDK-HMAC-SHA256) are accepted.
-    pub aksk: Option<(String, Secret)>,
+    pub(crate) aksk: Option<(String, Secret)>,
 }
 
 /// One job (top-level or sub-job).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: String,
-    pub job_type: String,
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) id: String,
+    pub(crate) job_type: String,
     /// The statuses over time; `None` when the status is derived from `sub_jobs`.
-    pub timeline: Option<Vec<Step>>,
+    pub(crate) timeline: Option<Vec<Step>>,
     /// Merged into the document's `entities`.
-    pub entities: serde_json::Map<String, serde_json::Value>,
+    pub(crate) entities: serde_json::Map<String, serde_json::Value>,
     /// Sent when the status is `FAIL`.
-    pub error_code: Option<String>,
+    pub(crate) error_code: Option<String>,
     /// Sent when the status is `FAIL`.
-    pub fail_reason: Option<String>,
+    pub(crate) fail_reason: Option<String>,
     /// The job is unknown (400 `Common.0011`) this long after the simulator started. Top-level only.
-    pub not_found_for: Option<Duration>,
+    pub(crate) not_found_for: Option<Duration>,
     /// Report `entities.process_percent` as IMS does: the share of the time until the timeline
     /// reaches `SUCCESS` or `FAIL`.
-    pub progress: bool,
-    pub sub_jobs: Vec<Job>,
+    pub(crate) progress: bool,
+    pub(crate) sub_jobs: Vec<Job>,
 }
 
 /// One entry of a timeline: a status held for a duration (`None` only on the last entry, which
 /// stays forever).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub status: String,
-    pub duration: Option<Duration>,
+pub(crate) struct Step {
+    pub(crate) status: String,
+    pub(crate) duration: Option<Duration>,
+}
+
+/// Probabilities (0..=1, per request) and limits, from the scenario's `faults:`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Faults {
+    /// HTTP 500/502/503 with the bodies gateways and services send.
+    pub error_5xx: f64,
+    /// The connection ends in the middle of the response.
+    pub drop: f64,
+    /// The response comes only after `hang_for` (past any sane client timeout).
+    pub hang: f64,
+    pub hang_for: Duration,
+    /// HTTP 200 with a body that is not a job document.
+    pub garbage: f64,
+    /// HTTP 429 APIGW.0308 at random.
+    pub throttle: f64,
+    /// `Retry-After` seconds sent with every 429; none when `None`.
+    pub retry_after: Option<u64>,
+    /// Requests per second the server admits (sliding one-second window); the rest get 429.
+    pub rate_limit: Option<u32>,
+    /// Seed of the fault dice, for reproducible runs.
+    pub seed: Option<u64>,
+}
+
+/// The scenario's `iam:`.
+#[derive(Debug, Clone)]
+pub(crate) struct Iam {
+    pub(crate) user: String,
+    pub(crate) password: Secret,
+    pub(crate) domain: String,
+    /// How long an issued token is valid (the real IAM: 24 h).
+    pub(crate) token_ttl: Duration,
+    /// Project name (region) → project id, for `GET /v3/projects?name=`.
+    pub(crate) projects: BTreeMap<String, String>,
+    /// Tokens are refused this long after they were issued, whatever their `expires_at` says
+    /// (a revoked token): what makes a client renew on a 401.
+    pub(crate) revoke_after: Option<Duration>,
 }
 
 /// Why a scenario could not be loaded.
@@ -187,11 +231,6 @@ impl Scenario {
         })?;
         Scenario::from_yaml(&text).map_err(|e| e.in_file(path))
     }
-
-    /// The top-level job ids, in file order.
-    pub fn job_ids(&self) -> Vec<String> {
-        self.jobs.iter().map(|j| j.id.clone()).collect()
-    }
 }
 
 // ---- the file as written ----
@@ -204,9 +243,9 @@ struct RawScenario {
     #[serde(default)]
     auth: Option<RawAuth>,
     #[serde(default)]
-    faults: Option<super::faults::RawFaults>,
+    faults: Option<RawFaults>,
     #[serde(default)]
-    iam: Option<super::iam::RawIam>,
+    iam: Option<RawIam>,
     jobs: Vec<RawJob>,
 }
 
@@ -253,6 +292,45 @@ struct RawStep {
     duration: Option<String>,
 }
 
+/// `faults:` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaults {
+    #[serde(default)]
+    error_5xx: f64,
+    #[serde(default)]
+    drop: f64,
+    #[serde(default)]
+    hang: f64,
+    #[serde(default)]
+    hang_for: Option<String>,
+    #[serde(default)]
+    garbage: f64,
+    #[serde(default)]
+    throttle: f64,
+    #[serde(default)]
+    retry_after: Option<u64>,
+    #[serde(default)]
+    rate_limit: Option<u32>,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+/// `iam:` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIam {
+    user: String,
+    password: String,
+    domain: String,
+    #[serde(default)]
+    token_ttl: Option<String>,
+    #[serde(default)]
+    projects: BTreeMap<String, String>,
+    #[serde(default)]
+    revoke_after: Option<String>,
+}
+
 fn parse_duration(job: &str, key: &str, text: &str) -> Result<Duration, ScenarioError> {
     humantime::parse_duration(text.trim()).map_err(|e| {
         ScenarioError::invalid(
@@ -288,16 +366,10 @@ impl RawScenario {
             jobs.push(raw.validate(&format!("jobs[{index}]"), true)?);
         }
         let faults = match self.faults {
-            Some(raw) => raw
-                .validate()
-                .map_err(|(key, message)| ScenarioError::invalid(None, key, message))?,
-            None => super::faults::Faults::default(),
+            Some(raw) => raw.validate()?,
+            None => Faults::default(),
         };
-        let iam = self
-            .iam
-            .map(super::iam::RawIam::validate)
-            .transpose()
-            .map_err(|(key, message)| ScenarioError::invalid(None, key, message))?;
+        let iam = self.iam.map(RawIam::validate).transpose()?;
         Ok(Scenario {
             project_id: self.project_id,
             auth,
@@ -471,11 +543,102 @@ impl RawJob {
     }
 }
 
+/// A duration of the `faults:` or `iam:` section.
+fn section_duration(key: &str, text: &str) -> Result<Duration, ScenarioError> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| ScenarioError::invalid(None, key, format!("{text:?} is not a duration ({e})")))
+}
+
+impl RawFaults {
+    fn validate(self) -> Result<Faults, ScenarioError> {
+        let probabilities = [
+            ("error_5xx", self.error_5xx),
+            ("drop", self.drop),
+            ("hang", self.hang),
+            ("garbage", self.garbage),
+            ("throttle", self.throttle),
+        ];
+        for (key, p) in probabilities {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(ScenarioError::invalid(
+                    None,
+                    format!("faults.{key}"),
+                    format!("{p} is not a probability within 0..=1"),
+                ));
+            }
+        }
+        let total: f64 = probabilities.iter().map(|(_, p)| p).sum();
+        if total > 1.0 {
+            return Err(ScenarioError::invalid(
+                None,
+                "faults",
+                format!("the probabilities add up to {total}, more than 1"),
+            ));
+        }
+        let hang_for = match self.hang_for {
+            Some(text) => section_duration("faults.hang_for", &text)?,
+            None => Duration::from_secs(60),
+        };
+        if self.rate_limit == Some(0) {
+            return Err(ScenarioError::invalid(
+                None,
+                "faults.rate_limit",
+                "must be at least 1 request per second",
+            ));
+        }
+        Ok(Faults {
+            error_5xx: self.error_5xx,
+            drop: self.drop,
+            hang: self.hang,
+            hang_for,
+            garbage: self.garbage,
+            throttle: self.throttle,
+            retry_after: self.retry_after,
+            rate_limit: self.rate_limit,
+            seed: self.seed,
+        })
+    }
+}
+
+impl RawIam {
+    fn validate(self) -> Result<Iam, ScenarioError> {
+        if self.user.is_empty() || self.password.is_empty() || self.domain.is_empty() {
+            return Err(ScenarioError::invalid(
+                None,
+                "iam",
+                "user, password and domain must not be empty",
+            ));
+        }
+        let token_ttl = match self.token_ttl {
+            Some(text) => section_duration("iam.token_ttl", &text)?,
+            None => Duration::from_secs(24 * 3600),
+        };
+        let revoke_after = self
+            .revoke_after
+            .map(|text| section_duration("iam.revoke_after", &text))
+            .transpose()?;
+        Ok(Iam {
+            revoke_after,
+            user: self.user,
+            password: Secret::new(self.password),
+            domain: self.domain,
+            token_ttl,
+            projects: self.projects,
+        })
+    }
+}
+
+/// `SUCCESS` and `FAIL` end a job; every other status (known or not) is non-terminal. (Here, with
+/// the data, because validation needs it as much as the timeline evaluation does.)
+pub(crate) fn is_terminal(status: &str) -> bool {
+    status == "SUCCESS" || status == "FAIL"
+}
+
 /// When a timeline reaches its first terminal status, if it does.
 pub(crate) fn ends_at(steps: &[Step]) -> Option<Duration> {
     let mut t = Duration::ZERO;
     for step in steps {
-        if step.status == "SUCCESS" || step.status == "FAIL" {
+        if is_terminal(&step.status) {
             return Some(t);
         }
         t = t.saturating_add(step.duration?);
@@ -489,6 +652,11 @@ mod tests {
 
     fn err(text: &str) -> String {
         Scenario::from_yaml(text).unwrap_err().to_string()
+    }
+
+    /// The top-level job ids, in file order.
+    fn ids(s: &Scenario) -> Vec<&str> {
+        s.jobs.iter().map(|j| j.id.as_str()).collect()
     }
 
     #[test]
@@ -526,10 +694,7 @@ jobs:
         assert_eq!(auth.token.as_ref().unwrap().expose(), "demo-token");
         let (ak, sk) = auth.aksk.as_ref().unwrap();
         assert_eq!((ak.as_str(), sk.expose()), ("AKDEMO", "SKDEMO"));
-        assert_eq!(
-            s.job_ids(),
-            vec!["ff80808288d41e1b018a0b1c2d3e4f50", "second"]
-        );
+        assert_eq!(ids(&s), vec!["ff80808288d41e1b018a0b1c2d3e4f50", "second"]);
         let job = &s.jobs[0];
         let timeline = job.timeline.as_ref().unwrap();
         assert_eq!(timeline.len(), 3);
@@ -658,6 +823,21 @@ jobs:
             .to_string();
         assert!(e.contains("missing.yaml"), "{e}");
         std::fs::write(&path, "jobs: [ { id: j1, status: SUCCESS } ]").unwrap();
-        assert_eq!(Scenario::from_file(&path).unwrap().job_ids(), vec!["j1"]);
+        assert_eq!(ids(&Scenario::from_file(&path).unwrap()), vec!["j1"]);
+    }
+
+    #[test]
+    fn faults_validation() {
+        let raw = |yaml: &str| serde_yaml::from_str::<RawFaults>(yaml).unwrap().validate();
+        let key = |e: ScenarioError| match e {
+            ScenarioError::Invalid { job: None, key, .. } => key,
+            other => panic!("not an invalid section: {other}"),
+        };
+        assert_eq!(key(raw("error_5xx: 1.5").unwrap_err()), "faults.error_5xx");
+        assert_eq!(key(raw("error_5xx: 0.6\ndrop: 0.6").unwrap_err()), "faults");
+        assert_eq!(key(raw("hang_for: soon").unwrap_err()), "faults.hang_for");
+        assert_eq!(key(raw("rate_limit: 0").unwrap_err()), "faults.rate_limit");
+        assert_eq!(raw("hang: 0.1").unwrap().hang_for, Duration::from_secs(60));
+        assert!(serde_yaml::from_str::<RawFaults>("explode: 1").is_err());
     }
 }
