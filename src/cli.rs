@@ -145,8 +145,11 @@ pub struct WaitArgs {
     /// More log detail on standard error (-v info, -vv debug)
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Jobs as [SERVICE:]JOB_ID (service defaults to ecs); replaces the spec's `jobs`
-    #[arg(value_name = "JOB")]
+    /// Jobs as `[SERVICE:]JOB_ID` (service defaults to ecs); replaces the spec's `jobs`
+    #[arg(
+        value_name = "JOB",
+        help = "Jobs as [SERVICE:]JOB_ID (service defaults to ecs); replaces the spec's `jobs`"
+    )]
     pub jobs: Vec<String>,
 }
 

@@ -6,7 +6,7 @@
 //! its annotations all read text line by line, and some of them act on what they read: a newline
 //! in a `fail_reason` followed by `::add-mask::` or `::error::` would become a command to the
 //! GitHub runner, an ANSI/OSC escape would drive the terminal, a bidi override would make a line
-//! read differently from what it holds. So every such text passes through [`line`] (or the
+//! read differently from what it holds. So every such text passes through [`line()`] (or the
 //! [`Clean`] wrapper, for `format!` and `tracing` fields), which makes it one harmless line:
 //!
 //! - newlines, carriage returns and tabs become spaces;
@@ -65,7 +65,7 @@ pub fn line(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`line`] for text already owned: no copy when it is clean.
+/// [`line()`] for text already owned: no copy when it is clean.
 pub fn owned(text: String) -> String {
     match line(&text) {
         Cow::Borrowed(_) => text,
@@ -73,7 +73,7 @@ pub fn owned(text: String) -> String {
     }
 }
 
-/// [`line`] as a `Display` wrapper: `format!("{}", Clean(&reason))`, `tracing` fields
+/// [`line()`] as a `Display` wrapper: `format!("{}", Clean(&reason))`, `tracing` fields
 /// (`reason = %Clean(&reason)`).
 #[derive(Debug, Clone, Copy)]
 pub struct Clean<'a>(pub &'a str);

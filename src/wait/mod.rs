@@ -3,8 +3,8 @@
 //! so one job's failure never hides another's, and every job of the plan is in the result,
 //! whatever happened (deadline, fail-fast, signal).
 //!
-//! One driver ([`driver`]) runs all jobs from a timer queue: a waiting job is a small state
-//! ([`job`]), not a task, and polls that fall due together leave in one wake-up. That is what
+//! One driver (`driver.rs`) runs all jobs from a timer queue: a waiting job is a small state
+//! (`job.rs`), not a task, and polls that fall due together leave in one wake-up. That is what
 //! keeps ten thousand jobs in a few megabytes and a poll's CPU cost near the request's own.
 //!
 //! Everything runs on `tokio::time`, so tests with paused time run hours of waiting instantly.

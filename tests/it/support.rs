@@ -54,7 +54,7 @@ impl Output {
 
 /// Path of the `jobwait` binary cargo built for these tests.
 pub fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("jobwait")
+    PathBuf::from(env!("CARGO_BIN_EXE_jobwait"))
 }
 
 /// The repository root (where `schema/` lives).
