@@ -1,8 +1,8 @@
 //! The application layer: what each command does, from the parsed command line to the exit
 //! status. One file per command (`wait`, `validate`, `terraform`, `demo`, `simulate`), plus the
-//! steps they share: the wait itself ([`execute`]: signals, progress, the project lookup, the
-//! engine, the report), the project lookup ([`discovery`]), signal forwarding ([`signals`]) and
-//! writing the outputs ([`outputs`]).
+//! steps they share: the wait itself (`execute`: signals, progress, the project lookup, the
+//! engine, the report), the project lookup (`discovery`), signal forwarding (`signals`) and
+//! writing the outputs (`outputs`).
 //!
 //! This is the top of the house: it uses every other module and none uses it (only `main.rs`).
 //! The library below it — spec, cloud, engine, verdict, report — never calls back up here.

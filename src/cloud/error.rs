@@ -76,7 +76,7 @@ impl FetchError {
         }
     }
 
-    /// The server's `Retry-After`, when it sent one (capped at [`MAX_RETRY_AFTER`]).
+    /// The server's `Retry-After`, when it sent one (capped at [`MAX_RETRY_AFTER`](super::http::MAX_RETRY_AFTER)).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Http { retry_after, .. } => *retry_after,
