@@ -17,10 +17,13 @@ mod terraform;
 mod validate;
 mod wait;
 
-use crate::cli::{Cli, Command};
+use std::io::IsTerminal;
+
+use crate::cli::{Cli, Command, WaitArgs};
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
-use crate::spec::OutputFormat;
+use crate::spec::plan::Context;
+use crate::spec::{self, OutputFormat, Plan};
 
 /// Why the program could not do what it was asked.
 #[derive(Debug)]
@@ -83,5 +86,19 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
     }
 }
 
-/// The demo's spec, as a user would write it (tests check it against the schema).
-pub const DEMO_SPEC: &str = demo::SPEC;
+/// Layers → plan, every problem at once; the loaded layers too (`validate` names where each
+/// value came from).
+fn plan(
+    args: &WaitArgs,
+    env: &Environment,
+    require_credentials: bool,
+) -> Result<(spec::load::Loaded, Plan), RunError> {
+    let loaded =
+        spec::load::load(args.spec.as_deref(), env, args.flag_layer()).map_err(RunError::Usage)?;
+    let cx = Context {
+        stdout_is_terminal: std::io::stdout().is_terminal(),
+        require_credentials,
+    };
+    let plan = Plan::build(&loaded, env, cx).map_err(RunError::Usage)?;
+    Ok((loaded, plan))
+}

@@ -8,7 +8,7 @@ use crate::environment::Environment;
 use crate::exit::ExitStatus;
 
 pub(super) fn run(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
-    let (loaded, plan) = super::wait::plan(&args, &env, false)?;
+    let (loaded, plan) = super::plan(&args, &env, false)?;
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`validate | head`) is not an error.
     let _ = stdout

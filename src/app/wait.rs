@@ -1,7 +1,5 @@
 //! `jobwait wait` (the default command): layers → plan → the wait → outputs → exit status.
 
-use std::io::IsTerminal;
-
 use super::execute::execute;
 use super::outputs::{print_result, with_write_errors, write_side_outputs};
 use super::RunError;
@@ -9,14 +7,14 @@ use crate::cli::WaitArgs;
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::report::Report;
-use crate::spec::plan::Context;
-use crate::spec::{self, Plan};
+use crate::spec::raw::FailOn;
+use crate::spec::Plan;
 
 pub(super) async fn run(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     if args.dry_run {
         return super::validate::run(args, env);
     }
-    let plan = plan(&args, &env, true)?.1;
+    let plan = super::plan(&args, &env, true)?.1;
     // The plan has all it needs; ten thousand ids from the command line need not stay.
     drop(args);
     // On GitHub, detailed logs fold into a group so the job's log stays readable.
@@ -36,28 +34,11 @@ pub(super) async fn run(args: WaitArgs, env: Environment) -> Result<ExitStatus, 
     Ok(with_write_errors(final_status(&plan, &report), &errors))
 }
 
-/// Layers → plan, every problem at once; the loaded layers too (`validate` names where each
-/// value came from).
-pub(super) fn plan(
-    args: &WaitArgs,
-    env: &Environment,
-    require_credentials: bool,
-) -> Result<(spec::load::Loaded, Plan), RunError> {
-    let loaded =
-        spec::load::load(args.spec.as_deref(), env, args.flag_layer()).map_err(RunError::Usage)?;
-    let cx = Context {
-        stdout_is_terminal: std::io::stdout().is_terminal(),
-        require_credentials,
-    };
-    let plan = Plan::build(&loaded, env, cx).map_err(RunError::Usage)?;
-    Ok((loaded, plan))
-}
-
 /// The report's exit status, unless `fail_on: never` asks for 0 after a completed wait.
 pub(super) fn final_status(plan: &Plan, report: &Report) -> ExitStatus {
     match (plan.fail_on, report.exit_status()) {
         (_, s @ (ExitStatus::Interrupted | ExitStatus::Terminated)) => s,
-        (spec::raw::FailOn::Never, _) => ExitStatus::Success,
-        (spec::raw::FailOn::Any, s) => s,
+        (FailOn::Never, _) => ExitStatus::Success,
+        (FailOn::Any, s) => s,
     }
 }

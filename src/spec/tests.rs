@@ -338,7 +338,9 @@ fn credentials_required_for_a_wait_only() {
 fn the_demo_spec_plans() {
     let env = Environment::from_pairs([("HUAWEICLOUD_SDK_AK", "a"), ("HUAWEICLOUD_SDK_SK", "b")]);
     let base = figment::Figment::new().merge(
-        <figment::providers::Yaml as figment::providers::Format>::string(crate::app::DEMO_SPEC),
+        <figment::providers::Yaml as figment::providers::Format>::string(include_str!(
+            "../demo/spec.yaml"
+        )),
     );
     let loaded = super::load::load_from(
         base,

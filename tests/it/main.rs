@@ -2,6 +2,7 @@
 //! (or none), runs the real binary as a subprocess with a cleared environment, and checks exit
 //! codes, standard output/error and the JSON report against the interface contract.
 
+mod architecture;
 mod criteria;
 mod demo;
 mod hostile_api;
