@@ -88,8 +88,8 @@ fn paths(name: &Module, code: &str) -> Vec<Module> {
                 rest = after;
                 continue;
             }
-            if rest.starts_with('{') {
-                let group = rest[1..].split('}').next().unwrap_or_default();
+            if let Some(group) = rest.strip_prefix('{') {
+                let group = group.split('}').next().unwrap_or_default();
                 for item in group.split(',') {
                     let item = item.split(" as ").next().unwrap_or_default().trim();
                     if item.is_empty() || item == "self" {
