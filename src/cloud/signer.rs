@@ -20,6 +20,11 @@ pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 /// Max accepted clock difference when verifying (the real API: 15 minutes).
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// The Gregorian calendar repeats exactly every 400 years (146,097 days, leap days included), so
+/// [`sdk_date`] and [`parse_sdk_date`] can move any date into humantime's range and back.
+const GREGORIAN_CYCLE_YEARS: i64 = 400;
+const GREGORIAN_CYCLE_SECS: i64 = 146_097 * 86_400;
+
 const DATE_HEADER: &str = "x-sdk-date";
 const HOST_HEADER: &str = "host";
 
@@ -129,36 +134,54 @@ pub fn verify(
     }
 }
 
-/// `YYYYMMDDTHHMMSSZ` (UTC) for a time (sub-second part dropped).
+/// `YYYYMMDDTHHMMSSZ` (UTC) for a time (sub-second part dropped): humantime's RFC 3339 form
+/// (`2026-11-25T10:00:00Z`) without its `-` and `:`.
+///
+/// humantime only knows the years 1970 to 9999 (it panics before 1970), so the time is first moved
+/// by whole 400-year cycles into 1970..2370 and the cycles are added back to the year.
 pub fn sdk_date(t: SystemTime) -> String {
     let secs = unix_seconds(t);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+    let cycles = secs.div_euclid(GREGORIAN_CYCLE_SECS);
+    let shifted = from_unix_seconds(secs - cycles * GREGORIAN_CYCLE_SECS);
+    let rfc3339 = humantime::format_rfc3339_seconds(shifted).to_string();
+    let year = rfc3339[..4]
+        .parse::<i64>()
+        .expect("humantime writes a four-digit year")
+        + cycles * GREGORIAN_CYCLE_YEARS;
+    format!("{year:04}{}", rfc3339[4..].replace(['-', ':'], ""))
 }
 
 /// Inverse of [`sdk_date`]; None when malformed (wrong shape or an impossible date/time).
+///
+/// The `-` and `:` go back in and humantime parses the result, after the year was moved by whole
+/// 400-year cycles into 1970..2370 (its range starts in 1970; any year 0000 to 9999 is accepted).
 pub fn parse_sdk_date(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    let shape_ok = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 8 | 15) || c.is_ascii_digit());
+    // humantime reads second 60 (a leap second) as 59; the SDK date has no leap seconds.
+    if !shape_ok || &s[13..15] > "59" {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let digits = &b[from..to];
-        digits.iter().all(u8::is_ascii_digit).then(|| {
-            digits
-                .iter()
-                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'))
-        })
-    };
-    let (y, m, d) = (num(0, 4)?, num(4, 6)?, num(6, 8)?);
-    let (hh, mm, ss) = (num(9, 11)?, num(11, 13)?, num(13, 15)?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 59 {
-        return None;
-    }
-    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(from_unix_seconds(secs))
+    let year: i64 = s[..4].parse().ok()?;
+    let cycles = (year - 1970).div_euclid(GREGORIAN_CYCLE_YEARS);
+    let rfc3339 = format!(
+        "{:04}-{}-{}T{}:{}:{}Z",
+        year - cycles * GREGORIAN_CYCLE_YEARS,
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15],
+    );
+    let shifted = humantime::parse_rfc3339(&rfc3339).ok()?;
+    Some(from_unix_seconds(
+        unix_seconds(shifted) + cycles * GREGORIAN_CYCLE_SECS,
+    ))
 }
 
 /// The parts of a request that the signature covers.
@@ -347,44 +370,6 @@ fn from_unix_seconds(secs: i64) -> SystemTime {
     } else {
         UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
     }
-}
-
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Proleptic Gregorian (year, month, day) for days since 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -590,6 +575,20 @@ mod tests {
             let t = at(secs);
             assert_eq!(parse_sdk_date(&sdk_date(t)), Some(t), "{secs}");
             secs += 86_399 * 7 + 3_601;
+        }
+    }
+
+    proptest::proptest! {
+        /// Every second of the years 0000 to 9999 formats to the 16-byte shape and parses back.
+        #[test]
+        fn sdk_date_round_trips_any_second(
+            secs in -62_167_219_200i64..253_402_300_800, // 0000-01-01 .. 9999-12-31T23:59:59
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let t = at(secs);
+            let text = sdk_date(t + Duration::from_nanos(u64::from(nanos)));
+            proptest::prop_assert_eq!(text.len(), 16, "{}", text);
+            proptest::prop_assert_eq!(parse_sdk_date(&text), Some(t), "{}", text);
         }
     }
 
