@@ -34,8 +34,9 @@ const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Everything the signing produced; the intermediate strings are kept so tests and `-vv` debugging
-/// can show them (none contains the SK).
+/// Everything the signing produced. Requests only need `authorization`; `canonical_request` and
+/// `string_to_sign` are kept for the tests, which compare them with the official vectors' (no log
+/// shows them, at any verbosity). None of the strings contains the SK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
     pub canonical_request: String,
