@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::cloud::endpoint::Service;
 use crate::exit::{ExitStatus, Signal};
 pub use crate::exit::{RunResult, Summary};
+use crate::label::job_label;
 use crate::verdict::{EntityCollector, EntityIds, Failure, SubJobCounts};
 
 /// The report document (`jobwait schema report` prints its JSON Schema).
@@ -137,14 +138,10 @@ pub struct JobReport {
 }
 
 impl JobReport {
-    /// `name (service:id)`, or `service:id` for a job without a name, as one harmless line for
-    /// the text outputs (the name and id come from a spec or a command line).
+    /// [`job_label`] (`name (service:id)`, or `service:id` for a job without a name), as one
+    /// harmless line for the text outputs (the name and id come from a spec or a command line).
     pub fn label(&self) -> String {
-        let label = match &self.name {
-            Some(name) => format!("{name} ({}:{})", self.service, self.id),
-            None => format!("{}:{}", self.service, self.id),
-        };
-        crate::sanitize::owned(label)
+        crate::sanitize::owned(job_label(self.name.as_deref(), self.service, &self.id))
     }
 }
 
