@@ -10,6 +10,7 @@ pub mod cloud;
 pub mod diagnostics;
 pub mod environment;
 pub mod exit;
+pub mod label;
 pub mod lenient;
 pub mod progress;
 pub mod report;

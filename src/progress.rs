@@ -18,7 +18,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::report::text::outcome_word;
 use crate::sanitize::{self, Clean};
 use crate::spec::PlannedJob;
 use crate::verdict::SubJobCounts;
@@ -93,7 +92,7 @@ impl Board {
                 format!(
                     "[{t:7.1}s] {} {}: {}",
                     job.label,
-                    outcome_word(outcome),
+                    outcome.shout(),
                     Clean(&reason)
                 )
             }
@@ -149,20 +148,14 @@ impl Board {
 
     fn counts(&self) -> String {
         let mut parts = Vec::new();
-        for (outcome, word) in [
-            (Outcome::Succeeded, "succeeded"),
-            (Outcome::Failed, "failed"),
-            (Outcome::Errored, "errored"),
-            (Outcome::TimedOut, "timed out"),
-            (Outcome::Cancelled, "cancelled"),
-        ] {
+        for outcome in Outcome::ALL {
             let n = self
                 .jobs
                 .iter()
                 .filter(|j| j.outcome == Some(outcome))
                 .count();
             if n > 0 {
-                parts.push(format!("{n} {word}"));
+                parts.push(format!("{n} {}", outcome.word()));
             }
         }
         if parts.is_empty() {

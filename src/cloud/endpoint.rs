@@ -234,11 +234,6 @@ impl Endpoints {
         }
         Ok(out)
     }
-
-    /// The URL of one job: base + `/v1/{project_id}/jobs/{job_id}`, path segments encoded.
-    pub fn job_url(&self, service: Service, project_id: &str, job_id: &str) -> Result<Url, String> {
-        Ok(job_url(&self.base(service)?, project_id, job_id))
-    }
 }
 
 /// `raw` (from `source`) as an http(s) URL with a host.
@@ -397,12 +392,15 @@ mod tests {
         let mut e = endpoints(None, Some("eu-de"), Some("http://127.0.0.1:8080/prefix/"));
         e.overrides
             .insert(Service::Evs, "https://evs.example:8443".into());
+        let url = |e: &Endpoints, service, project, job| {
+            job_url(&e.base(service).unwrap(), project, job).to_string()
+        };
         assert_eq!(
-            e.job_url(Service::Ecs, "p1", "j1").unwrap().as_str(),
+            url(&e, Service::Ecs, "p1", "j1"),
             "http://127.0.0.1:8080/prefix/v1/p1/jobs/j1"
         );
         assert_eq!(
-            e.job_url(Service::Evs, "p1", "j/2").unwrap().as_str(),
+            url(&e, Service::Evs, "p1", "j/2"),
             "https://evs.example:8443/v1/p1/jobs/j%2F2"
         );
         let t = endpoints(
@@ -411,7 +409,7 @@ mod tests {
             Some("https://{service}.{region}.example.com"),
         );
         assert_eq!(
-            t.job_url(Service::Ims, "p", "j").unwrap().as_str(),
+            url(&t, Service::Ims, "p", "j"),
             "https://ims.eu-de.example.com/v1/p/jobs/j"
         );
     }

@@ -2,8 +2,10 @@
 //!
 //! The API gateway recomputes the signature from the request it receives and rejects anything that
 //! differs by a single byte, so [`sign`] reproduces the official signer byte for byte (checked
-//! against vectors produced by `huaweicloudsdkcore`). [`verify`] is the gateway's side of the same
-//! computation; the simulator uses it to reject requests the real API would reject.
+//! against vectors produced by `huaweicloudsdkcore`). The gateway's side — parsing `Authorization`,
+//! the clock-skew rule, comparing signatures — is the simulator's (`src/sim/verify.rs`); it
+//! recomputes the signature through the same crate-private `RequestParts::sign` that [`sign`]
+//! uses, so client and gateway cannot drift apart.
 //!
 //! The secret key only ever enters the HMAC: it is in no intermediate string, error or `Debug`.
 
@@ -17,11 +19,13 @@ use crate::secret::Secret;
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
-/// Max accepted clock difference when verifying (the real API: 15 minutes).
-pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+/// The Gregorian calendar repeats exactly every 400 years (146,097 days, leap days included), so
+/// [`sdk_date`] and [`parse_sdk_date`] can move any date into humantime's range and back.
+const GREGORIAN_CYCLE_YEARS: i64 = 400;
+const GREGORIAN_CYCLE_SECS: i64 = 146_097 * 86_400;
 
-const DATE_HEADER: &str = "x-sdk-date";
-const HOST_HEADER: &str = "host";
+pub(crate) const DATE_HEADER: &str = "x-sdk-date";
+pub(crate) const HOST_HEADER: &str = "host";
 
 /// Everything but the RFC 3986 unreserved characters gets `%XX` (uppercase hex).
 const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -30,8 +34,9 @@ const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Everything the signing produced; the intermediate strings are kept so tests and `-vv` debugging
-/// can show them (none contains the SK).
+/// Everything the signing produced. Requests only need `authorization`; `canonical_request` and
+/// `string_to_sign` are kept for the tests, which compare them with the official vectors' (no log
+/// shows them, at any verbosity). None of the strings contains the SK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
     pub canonical_request: String,
@@ -39,25 +44,6 @@ pub struct Signed {
     pub signed_headers: String,
     pub signature: String,
     pub authorization: String,
-}
-
-/// Why the gateway (here: the simulator) refuses a request. Never carries the SK.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
-    #[error("missing Authorization header")]
-    MissingAuthorization,
-    #[error("malformed Authorization header (expected `{ALGORITHM} Access=..., SignedHeaders=..., Signature=...`)")]
-    MalformedAuthorization,
-    #[error("unknown access key {0:?}")]
-    UnknownAccessKey(String),
-    #[error("missing or malformed X-Sdk-Date header (expected YYYYMMDDTHHMMSSZ)")]
-    MissingDate,
-    #[error("X-Sdk-Date is more than 15 minutes away from the server clock")]
-    ClockSkew,
-    #[error("host and x-sdk-date must both be among SignedHeaders")]
-    UnsignedRequiredHeader,
-    #[error("signature mismatch")]
-    SignatureMismatch,
 }
 
 /// Signs a request the way the official SDKs do.
@@ -86,93 +72,70 @@ pub fn sign(
     req.sign(&names, date, ak, sk)
 }
 
-/// Server side: checks the Authorization header of a request and returns its access key.
+/// `YYYYMMDDTHHMMSSZ` (UTC) for a time (sub-second part dropped): humantime's RFC 3339 form
+/// (`2026-11-25T10:00:00Z`) without its `-` and `:`.
 ///
-/// The signature is recomputed over exactly the headers listed in SignedHeaders (looked up in
-/// `headers` case-insensitively); host and x-sdk-date must be among them, and the date must be
-/// within [`MAX_SKEW`] of `now`.
-pub fn verify(
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    lookup_sk: impl Fn(&str) -> Option<Secret>,
-    now: SystemTime,
-) -> Result<String, VerifyError> {
-    let auth = header_value(headers, "authorization").ok_or(VerifyError::MissingAuthorization)?;
-    let auth = parse_authorization(auth)?;
-    let names: Vec<String> = auth.signed_headers.split(';').map(str::to_owned).collect();
-    let listed = |wanted: &str| names.iter().any(|n| n.eq_ignore_ascii_case(wanted));
-    if !listed(HOST_HEADER) || !listed(DATE_HEADER) {
-        return Err(VerifyError::UnsignedRequiredHeader);
-    }
-    let date = header_value(headers, DATE_HEADER).ok_or(VerifyError::MissingDate)?;
-    let sent_at = parse_sdk_date(date).ok_or(VerifyError::MissingDate)?;
-    if !within_skew(sent_at, now) {
-        return Err(VerifyError::ClockSkew);
-    }
-    let sk = lookup_sk(auth.access)
-        .ok_or_else(|| VerifyError::UnknownAccessKey(auth.access.to_owned()))?;
-    let req = RequestParts {
-        method,
-        path,
-        query,
-        headers,
-        body,
-    };
-    let expected = req.sign(&names, date, auth.access, &sk);
-    if constant_time_eq(expected.signature.as_bytes(), auth.signature.as_bytes()) {
-        Ok(auth.access.to_owned())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
-}
-
-/// `YYYYMMDDTHHMMSSZ` (UTC) for a time (sub-second part dropped).
+/// humantime only knows the years 1970 to 9999 (it panics before 1970), so the time is first moved
+/// by whole 400-year cycles into 1970..2370 and the cycles are added back to the year.
 pub fn sdk_date(t: SystemTime) -> String {
     let secs = unix_seconds(t);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+    let cycles = secs.div_euclid(GREGORIAN_CYCLE_SECS);
+    let shifted = from_unix_seconds(secs - cycles * GREGORIAN_CYCLE_SECS);
+    let rfc3339 = humantime::format_rfc3339_seconds(shifted).to_string();
+    let year = rfc3339[..4]
+        .parse::<i64>()
+        .expect("humantime writes a four-digit year")
+        + cycles * GREGORIAN_CYCLE_YEARS;
+    format!("{year:04}{}", rfc3339[4..].replace(['-', ':'], ""))
 }
 
 /// Inverse of [`sdk_date`]; None when malformed (wrong shape or an impossible date/time).
+///
+/// The `-` and `:` go back in and humantime parses the result, after the year was moved by whole
+/// 400-year cycles into 1970..2370 (its range starts in 1970; any year 0000 to 9999 is accepted).
 pub fn parse_sdk_date(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    let shape_ok = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 8 | 15) || c.is_ascii_digit());
+    // humantime reads second 60 (a leap second) as 59; the SDK date has no leap seconds.
+    if !shape_ok || &s[13..15] > "59" {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let digits = &b[from..to];
-        digits.iter().all(u8::is_ascii_digit).then(|| {
-            digits
-                .iter()
-                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'))
-        })
-    };
-    let (y, m, d) = (num(0, 4)?, num(4, 6)?, num(6, 8)?);
-    let (hh, mm, ss) = (num(9, 11)?, num(11, 13)?, num(13, 15)?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 59 {
-        return None;
-    }
-    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(from_unix_seconds(secs))
+    let year: i64 = s[..4].parse().ok()?;
+    let cycles = (year - 1970).div_euclid(GREGORIAN_CYCLE_YEARS);
+    let rfc3339 = format!(
+        "{:04}-{}-{}T{}:{}:{}Z",
+        year - cycles * GREGORIAN_CYCLE_YEARS,
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15],
+    );
+    let shifted = humantime::parse_rfc3339(&rfc3339).ok()?;
+    Some(from_unix_seconds(
+        unix_seconds(shifted) + cycles * GREGORIAN_CYCLE_SECS,
+    ))
 }
 
 /// The parts of a request that the signature covers.
-struct RequestParts<'a> {
-    method: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-    headers: &'a [(&'a str, &'a str)],
-    body: &'a [u8],
+pub(crate) struct RequestParts<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: &'a [u8],
 }
 
 impl RequestParts<'_> {
-    /// The whole signing computation for a given list of (lowercase) signed header names.
-    fn sign(&self, names: &[String], date: &str, ak: &str, sk: &Secret) -> Signed {
+    /// The whole signing computation — canonical request, string to sign, HMAC — for a given list
+    /// of (lowercase) signed header names: [`sign`] passes the names of the headers it sends, the
+    /// simulator's verifier the names the request's `Authorization` lists.
+    pub(crate) fn sign(&self, names: &[String], date: &str, ak: &str, sk: &Secret) -> Signed {
         let signed_headers = names.join(";");
         let canonical_request = format!(
             "{method}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{body}",
@@ -214,7 +177,7 @@ fn signable_header_names(headers: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// First value of a header, name compared case-insensitively.
-fn header_value<'a>(headers: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
+pub(crate) fn header_value<'a>(headers: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -279,57 +242,6 @@ fn hmac_hex(sk: &Secret, message: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-struct Authorization<'a> {
-    access: &'a str,
-    signed_headers: &'a str,
-    signature: &'a str,
-}
-
-/// `SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex`.
-fn parse_authorization(value: &str) -> Result<Authorization<'_>, VerifyError> {
-    let rest = value
-        .trim()
-        .strip_prefix(ALGORITHM)
-        .filter(|r| r.starts_with(' '))
-        .ok_or(VerifyError::MalformedAuthorization)?;
-    let (mut access, mut signed_headers, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let (key, val) = part
-            .trim()
-            .split_once('=')
-            .ok_or(VerifyError::MalformedAuthorization)?;
-        let slot = match key {
-            "Access" => &mut access,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            _ => return Err(VerifyError::MalformedAuthorization),
-        };
-        if slot.replace(val).is_some() || val.is_empty() {
-            return Err(VerifyError::MalformedAuthorization);
-        }
-    }
-    match (access, signed_headers, signature) {
-        (Some(access), Some(signed_headers), Some(signature)) => Ok(Authorization {
-            access,
-            signed_headers,
-            signature,
-        }),
-        _ => Err(VerifyError::MalformedAuthorization),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn within_skew(sent_at: SystemTime, now: SystemTime) -> bool {
-    let diff = now
-        .duration_since(sent_at)
-        .or_else(|_| sent_at.duration_since(now))
-        .unwrap_or(Duration::MAX);
-    diff <= MAX_SKEW
-}
-
 /// Whole seconds since the Unix epoch, rounded towards minus infinity.
 fn unix_seconds(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
@@ -349,44 +261,6 @@ fn from_unix_seconds(secs: i64) -> SystemTime {
     }
 }
 
-fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Proleptic Gregorian (year, month, day) for days since 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,87 +271,9 @@ mod tests {
     ));
     const AK: &str = "AKTESTKEY";
     const SK: &str = "SKTESTSECRET";
-    const PATH: &str = "/v1/0123456789abcdef0123456789abcdef/jobs/ff80808288d41e1b018a0b1c2d3e4f50";
 
     fn at(secs: i64) -> SystemTime {
         from_unix_seconds(secs)
-    }
-
-    fn now() -> SystemTime {
-        at(1_736_937_000)
-    }
-
-    fn lookup(ak: &str) -> Option<Secret> {
-        (ak == AK).then(|| Secret::new(SK))
-    }
-
-    /// A request as the client sends it: headers plus the Authorization from sign().
-    struct Request {
-        method: &'static str,
-        path: String,
-        query: Option<String>,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-    }
-
-    impl Request {
-        fn signed(sk: &str) -> Self {
-            let mut req = Request {
-                method: "POST",
-                path: PATH.to_owned(),
-                query: Some("limit=10&offset=0".to_owned()),
-                headers: vec![
-                    ("X-Sdk-Date".into(), sdk_date(now())),
-                    ("Host".into(), "ecs.eu-de.otc.t-systems.com".into()),
-                    (
-                        "X-Project-Id".into(),
-                        "0123456789abcdef0123456789abcdef".into(),
-                    ),
-                    ("Content-Type".into(), "application/json".into()),
-                ],
-                body: br#"{"a":1}"#.to_vec(),
-            };
-            let signed = sign(
-                req.method,
-                &req.path,
-                req.query.as_deref(),
-                &req.header_refs(),
-                &req.body,
-                AK,
-                &Secret::new(sk),
-            );
-            req.headers
-                .push(("Authorization".into(), signed.authorization));
-            req
-        }
-
-        fn header_refs(&self) -> Vec<(&str, &str)> {
-            self.headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect()
-        }
-
-        fn set_header(&mut self, name: &str, value: &str) {
-            self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            self.headers.push((name.to_owned(), value.to_owned()));
-        }
-
-        fn verify_at(&self, now: SystemTime) -> Result<String, VerifyError> {
-            verify(
-                self.method,
-                &self.path,
-                self.query.as_deref(),
-                &self.header_refs(),
-                &self.body,
-                lookup,
-                now,
-            )
-        }
-
-        fn verify(&self) -> Result<String, VerifyError> {
-            self.verify_at(now())
-        }
     }
 
     #[test]
@@ -528,32 +324,6 @@ mod tests {
     }
 
     #[test]
-    fn official_vectors_pass_verification() {
-        let doc: serde_json::Value = serde_json::from_str(VECTORS).unwrap();
-        let when = parse_sdk_date(doc["inputs"]["x_sdk_date"].as_str().unwrap()).unwrap();
-        for v in doc["vectors"].as_array().unwrap() {
-            let url = url::Url::parse(v["url"].as_str().unwrap()).unwrap();
-            let headers: Vec<(&str, &str)> = v["sent_headers"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str().unwrap()))
-                .collect();
-            let body = v["body"].as_str().unwrap_or("");
-            let result = verify(
-                v["method"].as_str().unwrap(),
-                url.path(),
-                url.query(),
-                &headers,
-                body.as_bytes(),
-                lookup,
-                when,
-            );
-            assert_eq!(result, Ok(AK.to_owned()), "{}", v["title"]);
-        }
-    }
-
-    #[test]
     fn sdk_date_known_value() {
         assert_eq!(sdk_date(at(1_736_937_000)), "20250115T103000Z");
         assert_eq!(sdk_date(UNIX_EPOCH), "19700101T000000Z");
@@ -590,6 +360,20 @@ mod tests {
             let t = at(secs);
             assert_eq!(parse_sdk_date(&sdk_date(t)), Some(t), "{secs}");
             secs += 86_399 * 7 + 3_601;
+        }
+    }
+
+    proptest::proptest! {
+        /// Every second of the years 0000 to 9999 formats to the 16-byte shape and parses back.
+        #[test]
+        fn sdk_date_round_trips_any_second(
+            secs in -62_167_219_200i64..253_402_300_800, // 0000-01-01 .. 9999-12-31T23:59:59
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let t = at(secs);
+            let text = sdk_date(t + Duration::from_nanos(u64::from(nanos)));
+            proptest::prop_assert_eq!(text.len(), 16, "{}", text);
+            proptest::prop_assert_eq!(parse_sdk_date(&text), Some(t), "{}", text);
         }
     }
 
@@ -656,158 +440,6 @@ mod tests {
             sign("GET", "/", None, &a, b"", AK, &sk).signature,
             sign("GET", "/", None, &b, b"", AK, &sk).signature
         );
-    }
-
-    #[test]
-    fn verify_accepts_what_sign_produces() {
-        assert_eq!(Request::signed(SK).verify(), Ok(AK.to_owned()));
-    }
-
-    #[test]
-    fn verify_accepts_skew_up_to_fifteen_minutes() {
-        let req = Request::signed(SK);
-        assert!(req.verify_at(now() + MAX_SKEW).is_ok());
-        assert!(req.verify_at(now() - MAX_SKEW).is_ok());
-    }
-
-    #[test]
-    fn verify_rejects_date_sixteen_minutes_off() {
-        let req = Request::signed(SK);
-        let sixteen = Duration::from_secs(16 * 60);
-        assert_eq!(req.verify_at(now() + sixteen), Err(VerifyError::ClockSkew));
-        assert_eq!(req.verify_at(now() - sixteen), Err(VerifyError::ClockSkew));
-    }
-
-    #[test]
-    fn verify_rejects_tampered_path() {
-        let mut req = Request::signed(SK);
-        req.path = req.path.replace("/jobs/", "/jobs/0");
-        assert_eq!(req.verify(), Err(VerifyError::SignatureMismatch));
-    }
-
-    #[test]
-    fn verify_rejects_tampered_query_and_body() {
-        let mut req = Request::signed(SK);
-        req.query = Some("limit=11&offset=0".into());
-        assert_eq!(req.verify(), Err(VerifyError::SignatureMismatch));
-        let mut req = Request::signed(SK);
-        req.body.push(b' ');
-        assert_eq!(req.verify(), Err(VerifyError::SignatureMismatch));
-    }
-
-    #[test]
-    fn verify_rejects_tampered_signed_header() {
-        let mut req = Request::signed(SK);
-        req.set_header("x-project-id", "ffffffffffffffffffffffffffffffff");
-        assert_eq!(req.verify(), Err(VerifyError::SignatureMismatch));
-    }
-
-    #[test]
-    fn verify_ignores_unsigned_extra_headers() {
-        let mut req = Request::signed(SK);
-        req.set_header("User-Agent", "something");
-        assert_eq!(req.verify(), Ok(AK.to_owned()));
-    }
-
-    #[test]
-    fn verify_rejects_wrong_sk() {
-        let req = Request::signed("SKWRONGSECRET");
-        assert_eq!(req.verify(), Err(VerifyError::SignatureMismatch));
-    }
-
-    #[test]
-    fn verify_rejects_unknown_ak() {
-        let req = Request::signed(SK);
-        let result = verify(
-            req.method,
-            &req.path,
-            req.query.as_deref(),
-            &req.header_refs(),
-            &req.body,
-            |_| None,
-            now(),
-        );
-        assert_eq!(result, Err(VerifyError::UnknownAccessKey(AK.to_owned())));
-    }
-
-    #[test]
-    fn verify_rejects_missing_authorization() {
-        let mut req = Request::signed(SK);
-        req.headers.retain(|(n, _)| n != "Authorization");
-        assert_eq!(req.verify(), Err(VerifyError::MissingAuthorization));
-    }
-
-    #[test]
-    fn verify_rejects_garbled_authorization() {
-        let sig = "a".repeat(64);
-        for garbled in [
-            String::new(),
-            "garbage".to_owned(),
-            format!("AWS4-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date, Signature={sig}"),
-            format!("SDK-HMAC-SHA256Access={AK}, SignedHeaders=host;x-sdk-date, Signature={sig}"),
-            format!("SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date"),
-            format!("SDK-HMAC-SHA256 Access={AK}, SignedHeaders=host;x-sdk-date, Signature="),
-            format!("SDK-HMAC-SHA256 Access={AK} SignedHeaders=host;x-sdk-date Signature={sig}"),
-            format!(
-                "SDK-HMAC-SHA256 Access={AK}, Access={AK}, SignedHeaders=host, Signature={sig}"
-            ),
-            format!("SDK-HMAC-SHA256 Access={AK}, Foo=bar, SignedHeaders=host, Signature={sig}"),
-        ] {
-            let mut req = Request::signed(SK);
-            req.set_header("Authorization", &garbled);
-            assert_eq!(
-                req.verify(),
-                Err(VerifyError::MalformedAuthorization),
-                "{garbled:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn verify_rejects_signed_headers_without_host() {
-        let mut req = Request::signed(SK);
-        req.headers.retain(|(n, _)| n != "Host");
-        let signed = sign(
-            req.method,
-            &req.path,
-            req.query.as_deref(),
-            &req.header_refs(),
-            &req.body,
-            AK,
-            &Secret::new(SK),
-        );
-        assert!(!signed.signed_headers.contains("host"));
-        req.set_header("Authorization", &signed.authorization);
-        req.set_header("Host", "ecs.eu-de.otc.t-systems.com");
-        assert_eq!(req.verify(), Err(VerifyError::UnsignedRequiredHeader));
-    }
-
-    #[test]
-    fn verify_rejects_missing_or_bad_date() {
-        let mut req = Request::signed(SK);
-        req.set_header("X-Sdk-Date", "yesterday");
-        assert_eq!(req.verify(), Err(VerifyError::MissingDate));
-        req.headers.retain(|(n, _)| n != "X-Sdk-Date");
-        assert_eq!(req.verify(), Err(VerifyError::MissingDate));
-    }
-
-    #[test]
-    fn verify_error_display_never_shows_the_sk() {
-        let errors = [
-            VerifyError::MissingAuthorization,
-            VerifyError::MalformedAuthorization,
-            VerifyError::UnknownAccessKey(AK.to_owned()),
-            VerifyError::MissingDate,
-            VerifyError::ClockSkew,
-            VerifyError::UnsignedRequiredHeader,
-            VerifyError::SignatureMismatch,
-        ];
-        for e in errors {
-            assert!(!e.to_string().contains(SK), "{e}");
-            assert!(!format!("{e:?}").contains(SK), "{e:?}");
-        }
-        let wrong = Request::signed("SKWRONGSECRET").verify().unwrap_err();
-        assert!(!wrong.to_string().contains(SK));
     }
 
     #[test]

@@ -224,7 +224,7 @@ pub fn annotations(report: &Report) -> Vec<String> {
         })
         .map(|j| {
             let label = j.label();
-            let word = super::text::outcome_word(j.outcome).to_ascii_lowercase();
+            let word = j.outcome.word();
             format!(
                 "::error title={}::{}",
                 escape_property(&format!("jobwait: {label} {word}")),

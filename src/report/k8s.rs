@@ -27,7 +27,7 @@ pub fn message(report: &Report) -> String {
     let mut jobs: Vec<_> = report.jobs.iter().collect();
     jobs.sort_by_key(|j| j.outcome == Outcome::Succeeded);
     for job in jobs {
-        let word = super::text::outcome_word(job.outcome);
+        let word = job.outcome.shout();
         let _ = writeln!(out, "{word} {}: {}", job.label(), Clean(&job.reason));
     }
     truncate(out, LIMIT)

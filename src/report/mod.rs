@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::cloud::endpoint::Service;
 use crate::exit::{ExitStatus, Signal};
 pub use crate::exit::{RunResult, Summary};
+use crate::label::job_label;
 use crate::verdict::{EntityCollector, EntityIds, Failure, SubJobCounts};
 
 /// The report document (`jobwait schema report` prints its JSON Schema).
@@ -53,8 +54,20 @@ pub enum Outcome {
     Cancelled,
 }
 
+/// Each wording of an outcome has one owner here, and every writer takes it from there: the
+/// report's name ([`as_str`](Outcome::as_str)), the word in a sentence ([`word`](Outcome::word))
+/// and the word that starts a job's line in the tables ([`shout`](Outcome::shout)).
 impl Outcome {
-    /// The name the report uses.
+    /// Every outcome, in the order counts are listed (the report's summary order).
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::Errored,
+        Outcome::TimedOut,
+        Outcome::Cancelled,
+    ];
+
+    /// The name the report uses (its serialized form): `timed_out`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Succeeded => "succeeded",
@@ -62,6 +75,41 @@ impl Outcome {
             Outcome::Errored => "errored",
             Outcome::TimedOut => "timed_out",
             Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// The outcome in a sentence, for people: `2 timed out`, `jobwait: web timed out`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+            Outcome::TimedOut => "timed out",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// The word that starts a job's line in the text table, the progress log and the termination
+    /// message: the outcomes that need a look in capitals (`FAILED`, `TIMED OUT`), so they stand
+    /// out in a long list.
+    pub fn shout(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "FAILED",
+            Outcome::Errored => "ERRORED",
+            Outcome::TimedOut => "TIMED OUT",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// How many of `summary`'s jobs ended this way.
+    pub fn count_in(self, summary: &Summary) -> usize {
+        match self {
+            Outcome::Succeeded => summary.succeeded,
+            Outcome::Failed => summary.failed,
+            Outcome::Errored => summary.errored,
+            Outcome::TimedOut => summary.timed_out,
+            Outcome::Cancelled => summary.cancelled,
         }
     }
 }
@@ -90,14 +138,10 @@ pub struct JobReport {
 }
 
 impl JobReport {
-    /// `name (service:id)`, or `service:id` for a job without a name, as one harmless line for
-    /// the text outputs (the name and id come from a spec or a command line).
+    /// [`job_label`] (`name (service:id)`, or `service:id` for a job without a name), as one
+    /// harmless line for the text outputs (the name and id come from a spec or a command line).
     pub fn label(&self) -> String {
-        let label = match &self.name {
-            Some(name) => format!("{name} ({}:{})", self.service, self.id),
-            None => format!("{}:{}", self.service, self.id),
-        };
-        crate::sanitize::owned(label)
+        crate::sanitize::owned(job_label(self.name.as_deref(), self.service, &self.id))
     }
 }
 
@@ -262,13 +306,7 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
-        for o in [
-            Outcome::Succeeded,
-            Outcome::Failed,
-            Outcome::Errored,
-            Outcome::TimedOut,
-            Outcome::Cancelled,
-        ] {
+        for o in Outcome::ALL {
             assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }
     }

@@ -22,7 +22,7 @@ pub fn render(report: &Report) -> String {
         } else {
             String::new()
         };
-        let _ = writeln!(out, "{:<10} {label}{subs}", outcome_word(job.outcome));
+        let _ = writeln!(out, "{:<10} {label}{subs}", job.outcome.shout());
         let _ = writeln!(out, "           {}", Clean(&job.reason));
         for (key, ids) in &job.entities.0 {
             let _ = writeln!(out, "           {}: {}", Clean(key), Clean(&ids.join(", ")));
@@ -42,17 +42,13 @@ pub fn render(report: &Report) -> String {
         }
     }
     let s = &report.summary;
-    let mut counts = vec![format!("{} succeeded", s.succeeded)];
-    for (n, word) in [
-        (s.failed, "failed"),
-        (s.errored, "errored"),
-        (s.timed_out, "timed out"),
-        (s.cancelled, "cancelled"),
-    ] {
-        if n > 0 {
-            counts.push(format!("{n} {word}"));
-        }
-    }
+    // Succeeded always, the others when they happened: `3 succeeded, 1 timed out`.
+    let counts: Vec<String> = Outcome::ALL
+        .into_iter()
+        .map(|o| (o, o.count_in(s)))
+        .filter(|&(o, n)| n > 0 || o == Outcome::Succeeded)
+        .map(|(o, n)| format!("{n} {}", o.word()))
+        .collect();
     let _ = writeln!(
         out,
         "\n{} (exit {}): {} of {} jobs, in {:.1}s",
@@ -63,16 +59,6 @@ pub fn render(report: &Report) -> String {
         report.elapsed_seconds
     );
     out
-}
-
-pub fn outcome_word(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed => "FAILED",
-        Outcome::Errored => "ERRORED",
-        Outcome::TimedOut => "TIMED OUT",
-        Outcome::Cancelled => "cancelled",
-    }
 }
 
 #[cfg(test)]

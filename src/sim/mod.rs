@@ -4,8 +4,8 @@
 //! Flexible Engine do (ECS, EVS, BMS, IMS, the EIP batch job): the same job document, the same
 //! status names, `end_time` empty until the job is terminal, recursive `sub_jobs`, and the same
 //! error bodies — 400 `Common.0011` for an unknown job id, the API gateway's 404 `APIG.0101` for an
-//! unknown path and 401 `APIGW.0301` for a bad token or AK/SK signature (checked with the real
-//! verifier in [`crate::cloud::signer`]).
+//! unknown path and 401 `APIGW.0301` for a bad token or AK/SK signature (checked by the gateway's
+//! rules in `verify`, over the signature computed by [`crate::cloud::signer`]'s own code).
 //!
 //! What each job does over time comes from a [`Scenario`] (statuses on a timeline measured from the
 //! moment [`start`] is called). It exists so that we can test the waiter end to end without a cloud
@@ -24,11 +24,12 @@
 //!   ├─> faults (fault dice, rate window)   │
 //!   ├─> timeline (pure: a job's state at t) <┘
 //!   ├─> stats (the /_sim/stats shape)
+//!   ├─> verify (the gateway's AK/SK rules, on cloud::signer's computation)
 //!   └─> scenario (the data: every section of the file, its validation, ScenarioError)
 //! ```
 //!
-//! `timeline`, `iam` and `faults` use `scenario`; `stats` and `scenario` use nothing in `sim`.
-//! Nothing below `server` may use it, and `scenario` uses none of the others: new code goes in
+//! `timeline`, `iam` and `faults` use `scenario`; `stats`, `verify` and `scenario` use nothing in
+//! `sim`. Nothing below `server` may use it, and `scenario` uses none of the others: new code goes in
 //! the lowest layer that has what it needs (a rule about the file goes in `scenario`, a pure
 //! function of a job and `t` in `timeline`), so that no two files depend on each other and each
 //! layer can be tested without the ones above it. This file only declares and re-exports.
@@ -39,6 +40,7 @@ pub(crate) mod scenario;
 mod server;
 mod stats;
 mod timeline;
+mod verify;
 
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{start, SimHandle};

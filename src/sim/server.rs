@@ -30,7 +30,7 @@ use super::iam::{TokenCheck, Tokens};
 use super::scenario::{Auth, Iam, Job, Scenario};
 use super::stats::{JobStats, Stats};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
-use crate::cloud::signer;
+use super::verify::verify;
 
 /// Where the statistics are served (no auth, not counted in the statistics).
 const STATS_PATH: &str = "/_sim/stats";
@@ -396,7 +396,7 @@ async fn authenticate(auth: &Auth, parts: &Parts, body: Body) -> Result<(), Stri
             .iter()
             .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
             .collect();
-        return signer::verify(
+        return verify(
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query(),
@@ -607,6 +607,7 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::signer;
     use crate::secret::Secret;
     use serde_json::Value;
 
