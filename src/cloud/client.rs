@@ -36,6 +36,7 @@ use super::auth::Credentials;
 use super::error::transport_error;
 use super::http::{parse_retry_after, read_body};
 use super::iam::{PasswordLogin, TokenCache};
+use super::service::Shape;
 use super::wire::{ApiErrorBody, Job};
 use crate::environment::Environment;
 use crate::sanitize::cap;
@@ -143,14 +144,21 @@ impl Client {
         &self.project_id
     }
 
-    /// One GET of `url`, bounded by `timeout`.
-    pub async fn get_job(&self, url: &Url, timeout: Duration) -> Result<Job, FetchError> {
+    /// One GET of `url`, bounded by `timeout`; a 2xx body is read as `shape` says.
+    pub async fn get_job(
+        &self,
+        url: &Url,
+        shape: Shape,
+        timeout: Duration,
+    ) -> Result<Job, FetchError> {
         let raw = self.get(url, timeout, &self.project_id).await?;
         if (200..300).contains(&raw.status) {
-            return Job::from_slice(&raw.body).map_err(|message| FetchError::Garbled {
-                status: raw.status,
-                message,
-            });
+            return shape
+                .parse(&raw.body)
+                .map_err(|message| FetchError::Garbled {
+                    status: raw.status,
+                    message,
+                });
         }
         Err(http_error(&raw))
     }
@@ -488,7 +496,11 @@ mod tests {
                     let (client, url) = (client.clone(), url.clone());
                     tokio::spawn(async move {
                         client
-                            .get_job(&url, std::time::Duration::from_secs(10))
+                            .get_job(
+                                &url,
+                                crate::cloud::service::Shape::Classic,
+                                std::time::Duration::from_secs(10),
+                            )
                             .await
                             .map(|_| ())
                     })

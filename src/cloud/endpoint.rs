@@ -148,12 +148,16 @@ impl Endpoints {
             (source, url)
         } else if let Some(template) = &self.template {
             let source = "endpoint".to_owned();
-            let url = self.filled(&source, template, service.as_str())?;
+            let url = self.filled(&source, template, service.host_label(self.cloud))?;
             (source, url)
         } else if let Some(cloud) = self.cloud {
             let source = format!("cloud {}", cloud.as_str());
             let region = self.region.as_deref().unwrap_or_default();
-            let url = self.filled(&source, cloud.template(region), service.as_str())?;
+            let url = self.filled(
+                &source,
+                cloud.template(region),
+                service.host_label(Some(cloud)),
+            )?;
             (source, url)
         } else {
             return Err(format!(
@@ -336,15 +340,9 @@ pub fn is_job_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// `base` + `/v1/{project_id}/jobs/{job_id}`, path segments encoded.
-pub fn job_url(base: &Url, project_id: &str, job_id: &str) -> Url {
-    let mut url = base.clone();
-    if let Ok(mut segments) = url.path_segments_mut() {
-        segments
-            .pop_if_empty()
-            .extend(["v1", project_id, "jobs", job_id]);
-    }
-    url
+/// The URL of job `job_id` of `service` under `base` (see [`super::service::ServiceApi::url`]).
+pub fn job_url(base: &Url, service: Service, project_id: &str, job_id: &str) -> Url {
+    service.api().url(base, project_id, job_id)
 }
 
 #[cfg(test)]
@@ -393,7 +391,7 @@ mod tests {
         e.overrides
             .insert(Service::Evs, "https://evs.example:8443".into());
         let url = |e: &Endpoints, service, project, job| {
-            job_url(&e.base(service).unwrap(), project, job).to_string()
+            job_url(&e.base(service).unwrap(), service, project, job).to_string()
         };
         assert_eq!(
             url(&e, Service::Ecs, "p1", "j1"),

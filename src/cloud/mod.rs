@@ -7,5 +7,6 @@ pub mod endpoint;
 pub mod error;
 pub mod http;
 pub mod iam;
+pub mod service;
 pub mod signer;
 pub mod wire;

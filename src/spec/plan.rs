@@ -107,7 +107,7 @@ pub struct PlannedJob {
 impl PlannedJob {
     /// The job's URL under `project_id`.
     pub fn url(&self, project_id: &str) -> Url {
-        crate::cloud::endpoint::job_url(&self.base, project_id, &self.id)
+        crate::cloud::endpoint::job_url(&self.base, self.service, project_id, &self.id)
     }
 
     /// `service:id`, how the job is named in messages.

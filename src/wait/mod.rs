@@ -43,7 +43,8 @@ impl JobSource for Client {
         timeout: Duration,
     ) -> impl Future<Output = Result<Job, FetchError>> + Send {
         let url = job.url(self.project_id());
-        async move { self.get_job(&url, timeout).await }
+        let shape = job.service.api().shape;
+        async move { self.get_job(&url, shape, timeout).await }
     }
 }
 

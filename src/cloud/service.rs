@@ -1,0 +1,190 @@
+//! Where a service's jobs live and how they are read, as data: one [`ServiceApi`] per service
+//! prefix, in one table ([`Service::api`]).
+//!
+//! The job APIs of these clouds differ by host name (per cloud: OTC serves bare metal servers
+//! from the ECS host), by path (`/v1/{project_id}/jobs/{job_id}` for the classic shape, other
+//! paths and query forms for the database, container, cache, file and backup services), and by
+//! the shape of their documents. Describing each as a table entry keeps that knowledge in one
+//! place: adding a service is an entry here plus a fixture, not code spread over endpoints, the
+//! wire model and the verdict.
+
+use std::borrow::Cow;
+
+use url::Url;
+
+use super::endpoint::{Cloud, Service};
+use super::wire::Job;
+
+/// How a job document of a service is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{status, job_id, job_type, begin_time, end_time, error_code, fail_reason, entities:
+    /// {sub_jobs, …}}` with upper-case statuses (ECS, EVS, BMS, IMS, VPC, DeH, SDRS).
+    Classic,
+}
+
+impl Shape {
+    /// A 2xx body of this shape as a job document (the error says why it is not one, without
+    /// echoing the body).
+    pub fn parse(self, body: &[u8]) -> Result<Job, String> {
+        match self {
+            Shape::Classic => Job::from_slice(body),
+        }
+    }
+}
+
+/// One service's job API.
+#[derive(Debug)]
+pub struct ServiceApi {
+    /// The `{service}` label of its host, when a cloud's host differs from the prefix.
+    hosts: &'static [(Cloud, &'static str)],
+    /// Where a job is, under the service's base URL: `/`-separated segments with
+    /// `{project_id}` and `{job_id}` placeholders, optionally `?name={placeholder}`.
+    pub path: &'static str,
+    pub shape: Shape,
+}
+
+/// The classic job path.
+const CLASSIC: &str = "/v1/{project_id}/jobs/{job_id}";
+
+impl Service {
+    /// This service's job API.
+    pub fn api(self) -> &'static ServiceApi {
+        const fn classic(hosts: &'static [(Cloud, &'static str)]) -> ServiceApi {
+            ServiceApi {
+                hosts,
+                path: CLASSIC,
+                shape: Shape::Classic,
+            }
+        }
+        static ECS: ServiceApi = classic(&[]);
+        static EVS: ServiceApi = classic(&[]);
+        // OTC has no `bms.` host: bare metal servers are served by the ECS endpoint.
+        static BMS: ServiceApi = classic(&[(Cloud::Otc, "ecs")]);
+        static IMS: ServiceApi = classic(&[]);
+        static VPC: ServiceApi = classic(&[]);
+        static DEH: ServiceApi = classic(&[]);
+        static SDRS: ServiceApi = classic(&[]);
+        match self {
+            Service::Ecs => &ECS,
+            Service::Evs => &EVS,
+            Service::Bms => &BMS,
+            Service::Ims => &IMS,
+            Service::Vpc => &VPC,
+            Service::Deh => &DEH,
+            Service::Sdrs => &SDRS,
+        }
+    }
+
+    /// The `{service}` label of this service's host on `cloud` (the prefix, unless the cloud
+    /// names the host otherwise).
+    pub fn host_label(self, cloud: Option<Cloud>) -> &'static str {
+        cloud
+            .and_then(|c| {
+                self.api()
+                    .hosts
+                    .iter()
+                    .find(|(hc, _)| *hc == c)
+                    .map(|(_, h)| *h)
+            })
+            .unwrap_or(self.as_str())
+    }
+}
+
+impl ServiceApi {
+    /// The URL of job `job_id` of project `project_id` under `base`, path segments and query
+    /// values encoded (an id can never add a segment or a parameter).
+    pub fn url(&self, base: &Url, project_id: &str, job_id: &str) -> Url {
+        let fill = |part: &'static str| -> Cow<'_, str> {
+            match part {
+                "{project_id}" => Cow::Owned(project_id.to_owned()),
+                "{job_id}" => Cow::Owned(job_id.to_owned()),
+                other => Cow::Borrowed(other),
+            }
+        };
+        let (path, query) = match self.path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (self.path, None),
+        };
+        let mut url = base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty();
+            for part in path.split('/').filter(|p| !p.is_empty()) {
+                segments.push(&fill(part));
+            }
+        }
+        if let Some(query) = query {
+            let mut pairs = url.query_pairs_mut();
+            for pair in query.split('&') {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                pairs.append_pair(name, &fill(value));
+            }
+        }
+        url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_has_an_api_and_a_host_label_per_cloud() {
+        for service in Service::ALL {
+            assert_eq!(service.api().path, CLASSIC, "{service}");
+            assert_eq!(service.api().shape, Shape::Classic, "{service}");
+            for cloud in [Cloud::Huaweicloud, Cloud::Otc, Cloud::Flexibleengine] {
+                let label = service.host_label(Some(cloud));
+                let want = match (service, cloud) {
+                    (Service::Bms, Cloud::Otc) => "ecs",
+                    _ => service.as_str(),
+                };
+                assert_eq!(label, want, "{service} on {}", cloud.as_str());
+            }
+            assert_eq!(service.host_label(None), service.as_str());
+        }
+    }
+
+    #[test]
+    fn urls_encode_ids_and_keep_the_base_path() {
+        let base = Url::parse("https://ecs.eu-de.otc.t-systems.com/prefix/").unwrap();
+        let url = Service::Ecs.api().url(&base, "p1", "j/../x?y");
+        assert_eq!(
+            url.as_str(),
+            "https://ecs.eu-de.otc.t-systems.com/prefix/v1/p1/jobs/j%2F..%2Fx%3Fy"
+        );
+        let query = ServiceApi {
+            hosts: &[],
+            path: "/v3/{project_id}/jobs?id={job_id}",
+            shape: Shape::Classic,
+        };
+        let url = query.url(&base, "p1", "a&b=c");
+        assert_eq!(
+            url.as_str(),
+            "https://ecs.eu-de.otc.t-systems.com/prefix/v3/p1/jobs?id=a%26b%3Dc"
+        );
+    }
+
+    #[test]
+    fn otc_serves_bare_metal_jobs_from_the_ecs_host() {
+        let e = super::super::endpoint::Endpoints {
+            template: None,
+            cloud: Some(Cloud::Otc),
+            region: Some("eu-de".to_owned()),
+            overrides: Default::default(),
+            iam: None,
+        };
+        assert_eq!(
+            e.base(Service::Bms).unwrap().as_str(),
+            "https://ecs.eu-de.otc.t-systems.com/"
+        );
+        let hw = super::super::endpoint::Endpoints {
+            cloud: Some(Cloud::Huaweicloud),
+            ..e
+        };
+        assert_eq!(
+            hw.base(Service::Bms).unwrap().as_str(),
+            "https://bms.eu-de.myhuaweicloud.com/"
+        );
+    }
+}
