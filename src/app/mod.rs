@@ -20,7 +20,7 @@ mod wait;
 use crate::cli::{Cli, Command};
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
-use crate::spec::OutputFormat;
+use crate::spec::{OutputFormat, Problem};
 
 /// Why the program could not do what it was asked.
 #[derive(Debug)]
@@ -29,6 +29,13 @@ pub enum RunError {
     Usage(Vec<String>),
     /// Anything else that stopped the run (exit 3).
     Failed(String),
+}
+
+/// The spec's problems, as the lines users see (each shown through its `Display`).
+impl From<Vec<Problem>> for RunError {
+    fn from(problems: Vec<Problem>) -> Self {
+        RunError::Usage(problems.iter().map(ToString::to_string).collect())
+    }
 }
 
 /// Runs one command line on a runtime made for it, to its exit status.

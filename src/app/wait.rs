@@ -43,13 +43,12 @@ pub(super) fn plan(
     env: &Environment,
     require_credentials: bool,
 ) -> Result<(spec::load::Loaded, Plan), RunError> {
-    let loaded =
-        spec::load::load(args.spec.as_deref(), env, args.flag_layer()).map_err(RunError::Usage)?;
+    let loaded = spec::load::load(args.spec.as_deref(), env, args.flag_layer())?;
     let cx = Context {
         stdout_is_terminal: std::io::stdout().is_terminal(),
         require_credentials,
     };
-    let plan = Plan::build(&loaded, env, cx).map_err(RunError::Usage)?;
+    let plan = Plan::build(&loaded, env, cx)?;
     Ok((loaded, plan))
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::load::Loaded;
+use super::problem::Problem;
 use super::raw::{
     FailOn, LogFormat, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy,
     UnknownStatus,
@@ -207,7 +208,7 @@ impl Plan {
 }
 
 impl Plan {
-    pub fn build(loaded: &Loaded, env: &Environment, cx: Context) -> Result<Plan, Vec<String>> {
+    pub fn build(loaded: &Loaded, env: &Environment, cx: Context) -> Result<Plan, Vec<Problem>> {
         let raw = &loaded.raw;
         let mut problems = Vec::new();
         let origin = |key: &str| loaded.origin(key).unwrap_or_else(|| "default".to_owned());
@@ -244,10 +245,10 @@ impl Plan {
             ),
         ] {
             if value > max {
-                problems.push(format!(
-                    "{}: key `{key}` is more than {}",
+                problems.push(bad_value(
+                    key,
                     origin(key),
-                    humantime::format_duration(max)
+                    format!("is more than {}", humantime::format_duration(max)),
                 ));
             }
         }
@@ -272,47 +273,53 @@ impl Plan {
             ),
         ] {
             if value.is_some_and(|v| v < min) {
-                problems.push(format!(
-                    "{}: key `{key}` must be {what} {}",
+                problems.push(bad_value(
+                    key,
                     origin(key),
-                    humantime::format_duration(min)
+                    format!("must be {what} {}", humantime::format_duration(min)),
                 ));
             }
         }
         if poll.max_interval < poll.interval {
-            problems.push(format!(
-                "{}: key `poll.max_interval` ({}) is shorter than `poll.interval` ({}, {})",
+            problems.push(bad_value(
+                "poll.max_interval",
                 origin("poll.max_interval"),
-                humantime::format_duration(poll.max_interval),
-                humantime::format_duration(poll.interval),
-                origin("poll.interval"),
+                format!(
+                    "({}) is shorter than `poll.interval` ({}, {})",
+                    humantime::format_duration(poll.max_interval),
+                    humantime::format_duration(poll.interval),
+                    origin("poll.interval"),
+                ),
             ));
         }
         if raw.retry.as_ref().and_then(|r| r.max_consecutive_errors) == Some(0) {
-            problems.push(format!(
-                "{}: key `retry.max_consecutive_errors` must be at least 1",
-                origin("retry.max_consecutive_errors")
+            problems.push(bad_value(
+                "retry.max_consecutive_errors",
+                origin("retry.max_consecutive_errors"),
+                "must be at least 1",
             ));
         }
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
         if timeout > MAX_TIMEOUT {
-            problems.push(format!(
-                "{}: key `timeout` is more than {}",
+            problems.push(bad_value(
+                "timeout",
                 origin("timeout"),
-                humantime::format_duration(MAX_TIMEOUT)
+                format!("is more than {}", humantime::format_duration(MAX_TIMEOUT)),
             ));
         }
         if timeout.is_zero() {
-            problems.push(format!(
-                "{}: key `timeout` must be more than 0",
-                origin("timeout")
+            problems.push(bad_value(
+                "timeout",
+                origin("timeout"),
+                "must be more than 0",
             ));
         }
         let rate_limit = raw.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
         if !RATE_LIMIT_RANGE.contains(&rate_limit) {
-            problems.push(format!(
-                "{}: key `rate_limit` must be between 0.001 and 100000 requests per second, not {rate_limit}",
-                origin("rate_limit")
+            problems.push(bad_value(
+                "rate_limit",
+                origin("rate_limit"),
+                format!("must be between 0.001 and 100000 requests per second, not {rate_limit}"),
             ));
         }
 
@@ -320,9 +327,10 @@ impl Plan {
             .max_response_size
             .map_or(crate::cloud::client::DEFAULT_MAX_BODY, |s| s.0);
         if !RESPONSE_SIZE_RANGE.contains(&max_response_size) {
-            problems.push(format!(
-                "{}: key `max_response_size` must be between 1KiB and 1GiB, not {max_response_size} bytes",
-                origin("max_response_size")
+            problems.push(bad_value(
+                "max_response_size",
+                origin("max_response_size"),
+                format!("must be between 1KiB and 1GiB, not {max_response_size} bytes"),
             ));
         }
 
@@ -332,11 +340,14 @@ impl Plan {
         let mut dropped: Vec<&str> = loaded.dropped.iter().map(String::as_str).collect();
         let region = match raw.region.clone() {
             Some(region) if !endpoint::is_region(&region) => {
-                refused.push(format!(
-                    "{}: key `region`: `{region}` is not a region name ({})",
-                    origin("region"),
-                    endpoint::REGION_RULE
-                ));
+                refused.push(
+                    Problem::new(format!(
+                        "key `region`: `{region}` is not a region name ({})",
+                        endpoint::REGION_RULE
+                    ))
+                    .key("region")
+                    .origin(origin("region")),
+                );
                 dropped.push("region");
                 None
             }
@@ -344,21 +355,29 @@ impl Plan {
         };
         let project = match (raw.project_id.clone(), region.clone()) {
             (Some(id), _) if !endpoint::is_project_id(&id) => {
-                problems.push(format!(
-                    "{}: key `project_id`: `{id}` is not a project id ({})",
-                    origin("project_id"),
-                    endpoint::PROJECT_ID_RULE
-                ));
+                problems.push(
+                    Problem::new(format!(
+                        "key `project_id`: `{id}` is not a project id ({})",
+                        endpoint::PROJECT_ID_RULE
+                    ))
+                    .key("project_id")
+                    .origin(origin("project_id")),
+                );
                 Project::Id(id)
             }
             (Some(id), _) => Project::Id(id),
             (None, Some(region)) => Project::FromRegion(region),
             (None, None) => {
-                problems.push(
-                    "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id \
-                     (or set `region` to look it up in IAM)"
-                        .to_owned(),
-                );
+                // An unreadable `region` was meant to give the project: not "not set".
+                if !dropped.contains(&"region") {
+                    problems.push(
+                        Problem::new(
+                            "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id \
+                             (or set `region` to look it up in IAM)",
+                        )
+                        .key("project_id"),
+                    );
+                }
                 Project::Id(String::new())
             }
         };
@@ -376,7 +395,7 @@ impl Plan {
             &origin("endpoints"),
             &mut problems,
         );
-        let jobs = plan_jobs(raw, &endpoints, loaded, &mut problems);
+        let jobs = plan_jobs(raw, &endpoints, loaded, &dropped, &mut problems);
 
         let shard = match raw
             .shard
@@ -386,7 +405,11 @@ impl Plan {
         {
             Ok(shard) => shard,
             Err(e) => {
-                problems.push(format!("{}: key `shard`: {e}", origin("shard")));
+                problems.push(
+                    Problem::new(format!("key `shard`: {e}"))
+                        .key("shard")
+                        .origin(origin("shard")),
+                );
                 None
             }
         };
@@ -406,50 +429,41 @@ impl Plan {
         let iam = match needs_iam.then(|| endpoints.iam_base()) {
             Some(Ok(url)) => Some(url),
             Some(Err(e)) => {
-                problems.push(e);
+                let given = endpoints.iam.is_some();
+                problems.extend(endpoint_problem(&endpoints, "iam", given, e, &dropped));
                 None
             }
             None => None,
         };
         if matches!(credentials_found, Ok(Some(Credentials::Password { .. }))) && region.is_none() {
-            problems.push("IAM password authentication needs `region`: the project name its token is scoped to".to_owned());
+            problems.push(
+                Problem::new("IAM password authentication needs `region`: the project name its token is scoped to")
+                    .key("region"),
+            );
         }
         let credentials = match credentials_found {
             Ok(Some(c)) => Some(c),
             Ok(None) if cx.require_credentials => {
-                problems.push(
+                problems.push(Problem::new(
                     "no credentials in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
-                     (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN"
-                        .to_owned(),
-                );
+                     (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN",
+                ));
                 None
             }
             Ok(None) => None,
             Err(e) => {
-                problems.push(e);
+                problems.push(Problem::new(e));
                 None
             }
         };
 
-        if !dropped.is_empty() {
-            // A key whose value was bad is missing from `raw`: its own "not set" problems
-            // would only repeat what the value's problem already says.
-            let mentions_dropped = |p: &String| {
-                dropped.iter().any(|&k| {
-                    p.contains(&format!("`{k}`"))
-                        || p.contains(&format!("{k}."))
-                        || (k == "jobs" && p.starts_with("no jobs"))
-                })
-            };
-            problems.retain(|p| !mentions_dropped(p));
-        }
+        // A key whose value was bad is missing from `raw`: problems about it (its "not set",
+        // a comparison with its default) would only repeat what the value's problem says.
+        problems.retain(|p| !dropped.iter().any(|k| p.is_under(k)));
         problems.splice(0..0, loaded.problems.iter().cloned().chain(refused));
         if !problems.is_empty() {
             // Values are quoted in problems: a URL's password, wherever it was put, is not.
-            return Err(problems
-                .into_iter()
-                .map(|p| endpoint::redacted_in(&p).into_owned())
-                .collect());
+            return Err(problems.into_iter().map(Problem::redacted).collect());
         }
         Ok(Plan {
             jobs,
@@ -489,7 +503,8 @@ fn plan_jobs(
     raw: &RawSpec,
     endpoints: &Endpoints,
     loaded: &Loaded,
-    problems: &mut Vec<String>,
+    unreadable: &[&str],
+    problems: &mut Vec<Problem>,
 ) -> Vec<PlannedJob> {
     let list = raw
         .jobs
@@ -498,8 +513,10 @@ fn plan_jobs(
         .unwrap_or_default();
     if list.is_empty() {
         problems.push(
-            "no jobs to wait on: give [SERVICE:]JOB_ID arguments, `jobs` in the spec file, or JOBWAIT_JOBS"
-                .to_owned(),
+            Problem::new(
+                "no jobs to wait on: give [SERVICE:]JOB_ID arguments, `jobs` in the spec file, or JOBWAIT_JOBS",
+            )
+            .key("jobs"),
         );
         return Vec::new();
     }
@@ -508,66 +525,92 @@ fn plan_jobs(
         std::cell::LazyCell::new(|| loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned()));
     let defaults = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
-    let mut base_urls: BTreeMap<Service, Result<Arc<Url>, String>> = BTreeMap::new();
+    // The problem is taken by the first job of the service: one message per service.
+    let mut base_urls: BTreeMap<Service, Result<Arc<Url>, Option<Problem>>> = BTreeMap::new();
     let mut jobs = Vec::with_capacity(list.len());
     for (i, job) in list.iter().enumerate() {
         let service = job.service.unwrap_or(Service::Ecs);
         let id = job.id.trim().to_owned();
         if !endpoint::is_job_id(&id) {
-            problems.push(format!(
-                "{}: key `jobs.{i}.id`: `{}` is not a job id ({})",
-                *where_jobs,
-                job.id,
-                endpoint::JOB_ID_RULE
-            ));
+            problems.push(
+                Problem::new(format!(
+                    "key `jobs.{i}.id`: `{}` is not a job id ({})",
+                    job.id,
+                    endpoint::JOB_ID_RULE
+                ))
+                .key(format!("jobs.{i}.id"))
+                .origin(&*where_jobs),
+            );
             continue;
         }
         if job.timeout.is_some_and(|t| t.0.is_zero()) {
-            problems.push(format!(
-                "{}: key `jobs.{i}.timeout` must be more than 0",
-                *where_jobs
+            problems.push(bad_value(
+                &format!("jobs.{i}.timeout"),
+                (*where_jobs).clone(),
+                "must be more than 0",
             ));
             continue;
         }
         if !seen.insert((service, id.clone())) {
-            problems.push(format!(
-                "{}: job {service}:{id} is listed twice",
-                *where_jobs
-            ));
+            problems.push(
+                Problem::new(format!("job {service}:{id} is listed twice"))
+                    .key(format!("jobs.{i}"))
+                    .origin(&*where_jobs),
+            );
             continue;
         }
         // One message per service, not one per job, when its endpoint cannot be built.
-        let base = match base_urls
-            .entry(service)
-            .or_insert_with(|| endpoints.base(service).map(Arc::new))
-        {
+        let base = match base_urls.entry(service).or_insert_with(|| {
+            endpoints.base(service).map(Arc::new).map_err(|e| {
+                let given = endpoints.overrides.contains_key(&service);
+                endpoint_problem(endpoints, service.as_str(), given, e, unreadable)
+            })
+        }) {
             Ok(base) => base.clone(),
             Err(e) => {
-                if !e.is_empty() {
-                    problems.push(std::mem::take(e));
-                }
+                problems.extend(e.take());
                 continue;
             }
         };
         let criteria = criteria(&defaults, job.success.as_ref());
+        // A criterion's key is the job's own, or the spec-wide `success` default it took.
+        let own = job.success.as_ref();
+        let key_of = |key: &str, own_has: bool| {
+            if own_has {
+                format!("jobs.{i}.{key}")
+            } else {
+                key.to_owned()
+            }
+        };
         let too_long = [
-            ("timeout", job.timeout.map(|d| d.0)),
-            ("success.not_found_grace", Some(criteria.not_found_grace)),
+            ("timeout", job.timeout.map(|d| d.0), true),
+            (
+                "success.not_found_grace",
+                Some(criteria.not_found_grace),
+                own.is_some_and(|c| c.not_found_grace.is_some()),
+            ),
         ]
         .into_iter()
-        .find(|(_, d)| d.is_some_and(|d| d > MAX_TIMEOUT));
-        if let Some((key, _)) = too_long {
-            problems.push(format!(
-                "{}: job {service}:{id}: `{key}` is more than a year",
-                *where_jobs
-            ));
+        .find(|(_, d, _)| d.is_some_and(|d| d > MAX_TIMEOUT));
+        if let Some((key, _, own_has)) = too_long {
+            problems.push(
+                Problem::new(format!("job {service}:{id}: `{key}` is more than a year"))
+                    .key(key_of(key, own_has))
+                    .origin(&*where_jobs),
+            );
             continue;
         }
         if criteria.confirm == 0 {
-            problems.push(format!(
-                "{}: job {service}:{id}: `success.confirm` must be at least 1",
-                *where_jobs
-            ));
+            problems.push(
+                Problem::new(format!(
+                    "job {service}:{id}: `success.confirm` must be at least 1"
+                ))
+                .key(key_of(
+                    "success.confirm",
+                    own.is_some_and(|c| c.confirm.is_some()),
+                ))
+                .origin(&*where_jobs),
+            );
             continue;
         }
         jobs.push(PlannedJob {
@@ -587,7 +630,7 @@ fn with_overrides(
     mut endpoints: Endpoints,
     overrides: Option<&BTreeMap<String, String>>,
     origin: &str,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Endpoints {
     for (name, url) in overrides.into_iter().flatten() {
         if name == "iam" {
@@ -598,10 +641,56 @@ fn with_overrides(
             Ok(service) => {
                 endpoints.overrides.insert(service, url.clone());
             }
-            Err(e) => problems.push(format!("{origin}: key `endpoints.{name}`: {e} (or iam)")),
+            Err(e) => problems.push(
+                Problem::new(format!("key `endpoints.{name}`: {e} (or iam)"))
+                    .key(format!("endpoints.{name}"))
+                    .origin(origin),
+            ),
         }
     }
     endpoints
+}
+
+/// `<origin>: key `<key>` <predicate>`, the shape of a value out of bounds.
+fn bad_value(key: &str, origin: impl Into<String>, predicate: impl std::fmt::Display) -> Problem {
+    Problem::new(format!("key `{key}` {predicate}"))
+        .key(key)
+        .origin(origin)
+}
+
+/// The keys that decide where requests go: when one was unreadable, "no endpoint: set one of
+/// them" would only repeat its problem.
+const ENDPOINT_KEYS: [&str; 4] = ["endpoint", "endpoints", "cloud", "region"];
+
+/// `message`, why the URL of `name` (a service, or `iam`) cannot be built, as a problem about
+/// the key that was to give it: `endpoints.<name>` when `given`, else the template or the
+/// cloud preset — or `region` when that needs it and it is not set. `None` when no key gives
+/// one because one of [`ENDPOINT_KEYS`] was `unreadable`.
+fn endpoint_problem(
+    endpoints: &Endpoints,
+    name: &str,
+    given: bool,
+    message: String,
+    unreadable: &[&str],
+) -> Option<Problem> {
+    let no_region = endpoints.region.is_none();
+    let key = if given {
+        format!("endpoints.{name}")
+    } else if let Some(template) = &endpoints.template {
+        let key = if no_region && template.contains("{region}") {
+            "region"
+        } else {
+            "endpoint"
+        };
+        key.to_owned()
+    } else if endpoints.cloud.is_some() {
+        (if no_region { "region" } else { "cloud" }).to_owned()
+    } else if ENDPOINT_KEYS.iter().any(|k| unreadable.contains(k)) {
+        return None;
+    } else {
+        "endpoint".to_owned()
+    };
+    Some(Problem::new(message).key(key))
 }
 
 /// The job's own criteria over the spec-wide defaults, key by key.
