@@ -10,10 +10,7 @@ use url::Url;
 
 use super::load::Loaded;
 use super::problem::Problem;
-use super::raw::{
-    FailOn, LogFormat, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy,
-    UnknownStatus,
-};
+use super::raw::{FailOn, LogFormat, OutputFormat, RawCriteria, RawSpec};
 use crate::cloud::auth::Credentials;
 use crate::cloud::endpoint::{self, Endpoints, Service};
 use crate::environment::Environment;
@@ -23,7 +20,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
-pub const DEFAULT_NOT_FOUND_GRACE: Duration = Duration::from_secs(30);
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 /// The longest overall or per-job timeout accepted (a year; longer is surely a typo, and
 /// deadlines must stay representable).
@@ -653,7 +649,7 @@ fn jobs(
     // Looked up only when a problem needs it.
     let where_jobs =
         std::cell::LazyCell::new(|| loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned()));
-    let defaults = raw.success.clone().unwrap_or_default();
+    let spec_wide = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
     // The problem is taken by the first job of the service: one message per service.
     let mut base_urls: BTreeMap<Service, Result<Arc<Url>, Option<Problem>>> = BTreeMap::new();
@@ -702,7 +698,7 @@ fn jobs(
                 continue;
             }
         };
-        let criteria = criteria(&defaults, job.success.as_ref());
+        let criteria = criteria(&spec_wide, job.success.as_ref());
         // A criterion's key is the job's own, or the spec-wide `success` default it took.
         let own = job.success.as_ref();
         let key_of = |key: &str, own_has: bool| {
@@ -823,22 +819,33 @@ fn endpoint_problem(
     Some(Problem::new(message).key(key))
 }
 
-/// The job's own criteria over the spec-wide defaults, key by key.
-fn criteria(defaults: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
+/// The job's own criteria over the spec-wide ones, key by key, over the verdict's defaults.
+fn criteria(spec_wide: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
     fn pick<T>(
         own: Option<&RawCriteria>,
-        defaults: &RawCriteria,
+        spec_wide: &RawCriteria,
         key: impl Fn(&RawCriteria) -> Option<T>,
     ) -> Option<T> {
-        own.and_then(&key).or_else(|| key(defaults))
+        own.and_then(&key).or_else(|| key(spec_wide))
     }
-    Criteria {
-        sub_jobs: pick(own, defaults, |c| c.sub_jobs).unwrap_or(SubJobPolicy::All),
-        pending_payment: pick(own, defaults, |c| c.pending_payment).unwrap_or(PendingPayment::Wait),
-        not_found_grace: pick(own, defaults, |c| c.not_found_grace)
-            .map_or(DEFAULT_NOT_FOUND_GRACE, |d| d.0),
-        unknown_status: pick(own, defaults, |c| c.unknown_status).unwrap_or(UnknownStatus::Wait),
-        confirm: pick(own, defaults, |c| c.confirm).unwrap_or(1),
-        job_type: pick(own, defaults, |c| c.job_type.clone()),
+    let mut criteria = Criteria::default();
+    if let Some(sub_jobs) = pick(own, spec_wide, |c| c.sub_jobs) {
+        criteria.sub_jobs = sub_jobs;
     }
+    if let Some(pending_payment) = pick(own, spec_wide, |c| c.pending_payment) {
+        criteria.pending_payment = pending_payment;
+    }
+    if let Some(grace) = pick(own, spec_wide, |c| c.not_found_grace) {
+        criteria.not_found_grace = grace.0;
+    }
+    if let Some(unknown_status) = pick(own, spec_wide, |c| c.unknown_status) {
+        criteria.unknown_status = unknown_status;
+    }
+    if let Some(confirm) = pick(own, spec_wide, |c| c.confirm) {
+        criteria.confirm = confirm;
+    }
+    if let Some(job_type) = pick(own, spec_wide, |c| c.job_type.clone()) {
+        criteria.job_type = Some(job_type);
+    }
+    criteria
 }

@@ -423,6 +423,14 @@ fn criteria_keys_layer_per_job_and_confirm_zero_is_rejected() {
     );
 }
 
+/// A spec that says nothing about success gets the verdict's own defaults.
+#[test]
+fn criteria_default_to_the_verdicts() {
+    let (_d, path) = spec_file("yaml", BASE);
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    assert_eq!(p.jobs[0].criteria, crate::verdict::Criteria::default());
+}
+
 #[test]
 fn project_from_region_and_password_login_need_iam() {
     use super::plan::Project;
