@@ -65,7 +65,7 @@ pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus,
         dict: flags,
         kind: TopKind::Flags,
     };
-    let loaded = load_from(base, None, &env, top)?;
+    let loaded = load_from(base, &env, top)?;
     let cx = Context {
         stdout_is_terminal: true,
         require_credentials: true,

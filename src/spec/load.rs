@@ -30,8 +30,8 @@ pub const NON_SPEC_VARS: &[&str] = &[
 pub struct Loaded {
     /// The spec, without the values listed in `problems`.
     pub raw: RawSpec,
-    pub figment: Figment,
-    pub spec_file: Option<PathBuf>,
+    /// The layers, which remember where each value came from (see [`Loaded::origin`]).
+    figment: Figment,
     /// Values that could not be read (empty when all were fine).
     pub problems: Vec<Problem>,
     /// Top-level keys left out of `raw` because of those problems: the plan leaves out its own
@@ -95,19 +95,14 @@ pub fn load_top(
         Some(path) => file_provider(path)?,
         None => Figment::new(),
     };
-    load_from(base, spec_file, env, top)
+    load_from(base, env, top)
 }
 
 /// Like [`load_top`], with the spec layer given as a figment (the demo's embedded spec).
 ///
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
-pub fn load_from(
-    base: Figment,
-    spec_file: Option<PathBuf>,
-    env: &Environment,
-    top: TopLayer,
-) -> Result<Loaded, Vec<Problem>> {
+pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
     let figment = base.merge(EnvLayer::new(env)).merge(top);
     let mut problems = Vec::new();
     let mut dropped = Vec::new();
@@ -120,7 +115,6 @@ pub fn load_from(
                 return Ok(Loaded {
                     raw,
                     figment,
-                    spec_file,
                     problems,
                     dropped,
                     merged: std::sync::OnceLock::new(),

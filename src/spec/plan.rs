@@ -194,7 +194,9 @@ impl Plan {
             || self.jobs.iter().any(|j| j.base.scheme() == "https")
     }
 
-    /// The project id, when the spec gave it (not when IAM is to be asked).
+    /// The project id, when the spec gave it (not when IAM is to be asked). Only tests ask:
+    /// the wait takes the id from the project lookup, which also covers `FromRegion`.
+    #[cfg(test)]
     pub fn project_id(&self) -> Option<&str> {
         match &self.project {
             Project::Id(id) => Some(id),

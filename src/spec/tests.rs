@@ -348,7 +348,6 @@ fn the_demo_spec_plans() {
     );
     let loaded = super::load::load_from(
         base,
-        None,
         &env,
         super::load::TopLayer {
             dict: flags(&[("endpoint", "http://127.0.0.1:1")]),
@@ -869,7 +868,7 @@ mod properties {
             let base = figment::Figment::new()
                 .merge(<figment::providers::Yaml as figment::providers::Format>::string(&text));
             let top = TopLayer { dict: Dict::new(), kind: TopKind::Flags };
-            match load_from(base, None, &env, top) {
+            match load_from(base, &env, top) {
                 Ok(loaded) => {
                     if let Err(problems) = Plan::build(&loaded, &env, super::CX) {
                         check_problems(&problems)?;
