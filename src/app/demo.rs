@@ -65,12 +65,12 @@ pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus,
         dict: flags,
         kind: TopKind::Flags,
     };
-    let loaded = load_from(base, None, &env, top).map_err(RunError::Usage)?;
+    let loaded = load_from(base, &env, top)?;
     let cx = Context {
         stdout_is_terminal: true,
         require_credentials: true,
     };
-    let plan = Plan::build(&loaded, &env, cx).map_err(RunError::Usage)?;
+    let plan = Plan::build(&loaded, &env, cx)?;
     if !quiet {
         eprintln!(
             "jobwait demo: a simulated cloud on {} with {} jobs; waiting on them with AK/SK-signed requests\n",

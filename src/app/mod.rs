@@ -23,7 +23,7 @@ use crate::cli::{Cli, Command, WaitArgs};
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::spec::plan::Context;
-use crate::spec::{self, OutputFormat, Plan};
+use crate::spec::{self, OutputFormat, Plan, Problem};
 
 /// Why the program could not do what it was asked.
 #[derive(Debug)]
@@ -32,6 +32,13 @@ pub enum RunError {
     Usage(Vec<String>),
     /// Anything else that stopped the run (exit 3).
     Failed(String),
+}
+
+/// The spec's problems, as the lines users see (each shown through its `Display`).
+impl From<Vec<Problem>> for RunError {
+    fn from(problems: Vec<Problem>) -> Self {
+        RunError::Usage(problems.iter().map(ToString::to_string).collect())
+    }
 }
 
 /// Runs one command line on a runtime made for it, to its exit status.
@@ -93,12 +100,11 @@ fn plan(
     env: &Environment,
     require_credentials: bool,
 ) -> Result<(spec::load::Loaded, Plan), RunError> {
-    let loaded =
-        spec::load::load(args.spec.as_deref(), env, args.flag_layer()).map_err(RunError::Usage)?;
+    let loaded = spec::load::load(args.spec.as_deref(), env, args.flag_layer())?;
     let cx = Context {
         stdout_is_terminal: std::io::stdout().is_terminal(),
         require_credentials,
     };
-    let plan = Plan::build(&loaded, env, cx).map_err(RunError::Usage)?;
+    let plan = Plan::build(&loaded, env, cx)?;
     Ok((loaded, plan))
 }

@@ -42,8 +42,7 @@ pub(super) async fn run(env: Environment) -> Result<ExitStatus, RunError> {
             dict,
             kind: TopKind::TerraformQuery,
         },
-    )
-    .map_err(RunError::Usage)?;
+    )?;
     let plan = crate::spec::Plan::build(
         &loaded,
         &env,
@@ -51,8 +50,7 @@ pub(super) async fn run(env: Environment) -> Result<ExitStatus, RunError> {
             stdout_is_terminal: false,
             require_credentials: true,
         },
-    )
-    .map_err(RunError::Usage)?;
+    )?;
     let report = execute(&plan, &env).await?;
     let errors = write_side_outputs(&plan, &report, &env);
     let flat = flat::flat(&report, flat::Limits::NONE);

@@ -12,6 +12,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
 use super::depth::{Syntax, MAX_DEPTH};
+use super::problem::Problem;
 use super::raw::RawSpec;
 use crate::environment::Environment;
 
@@ -29,11 +30,12 @@ pub const NON_SPEC_VARS: &[&str] = &[
 pub struct Loaded {
     /// The spec, without the values listed in `problems`.
     pub raw: RawSpec,
-    pub figment: Figment,
-    pub spec_file: Option<PathBuf>,
-    /// Values that could not be read, one line each (empty when all were fine).
-    pub problems: Vec<String>,
-    /// Top-level keys left out of `raw` because of those problems.
+    /// The layers, which remember where each value came from (see [`Loaded::origin`]).
+    figment: Figment,
+    /// Values that could not be read (empty when all were fine).
+    pub problems: Vec<Problem>,
+    /// Top-level keys left out of `raw` because of those problems: the plan leaves out its own
+    /// problems under them, which would only follow from the value's absence.
     pub dropped: Vec<String>,
     /// The layers merged once, on first use, for [`Loaded::origin`]: each of figment's own
     /// lookups would merge every layer again (a 10,000-job spec made that dominate `validate`).
@@ -72,7 +74,7 @@ pub fn load(
     spec_flag: Option<&Path>,
     env: &Environment,
     flags: Dict,
-) -> Result<Loaded, Vec<String>> {
+) -> Result<Loaded, Vec<Problem>> {
     let top = TopLayer {
         dict: flags,
         kind: TopKind::Flags,
@@ -85,7 +87,7 @@ pub fn load_top(
     spec_flag: Option<&Path>,
     env: &Environment,
     top: TopLayer,
-) -> Result<Loaded, Vec<String>> {
+) -> Result<Loaded, Vec<Problem>> {
     let spec_file = spec_flag
         .map(Path::to_path_buf)
         .or_else(|| env.get("JOBWAIT_SPEC").map(PathBuf::from));
@@ -93,19 +95,14 @@ pub fn load_top(
         Some(path) => file_provider(path)?,
         None => Figment::new(),
     };
-    load_from(base, spec_file, env, top)
+    load_from(base, env, top)
 }
 
 /// Like [`load_top`], with the spec layer given as a figment (the demo's embedded spec).
 ///
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
-pub fn load_from(
-    base: Figment,
-    spec_file: Option<PathBuf>,
-    env: &Environment,
-    top: TopLayer,
-) -> Result<Loaded, Vec<String>> {
+pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
     let figment = base.merge(EnvLayer::new(env)).merge(top);
     let mut problems = Vec::new();
     let mut dropped = Vec::new();
@@ -118,7 +115,6 @@ pub fn load_from(
                 return Ok(Loaded {
                     raw,
                     figment,
-                    spec_file,
                     problems,
                     dropped,
                     merged: std::sync::OnceLock::new(),
@@ -175,8 +171,10 @@ pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
 /// The spec file as a figment layer, after the checks that keep a hostile or broken file from
 /// costing more than reading it: its size ([`MAX_SPEC_BYTES`]) and its nesting depth
 /// ([`super::depth`]), both before any parser sees it.
-fn file_provider(path: &Path) -> Result<Figment, Vec<String>> {
+fn file_provider(path: &Path) -> Result<Figment, Vec<Problem>> {
     let shown = path.display();
+    let in_file =
+        |message: String| vec![Problem::new(message).origin(format!("spec file {shown}"))];
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -188,19 +186,17 @@ fn file_provider(path: &Path) -> Result<Figment, Vec<String>> {
         "json" => Syntax::Json,
         _ => {
             let problem = match std::fs::metadata(path) {
-                Err(e) => format!("spec file {shown}: {e}"),
-                Ok(_) => {
-                    format!("spec file {shown}: unknown extension; use .yaml, .yml, .toml or .json")
-                }
+                Err(e) => e.to_string(),
+                Ok(_) => "unknown extension; use .yaml, .yml, .toml or .json".to_owned(),
             };
-            return Err(vec![problem]);
+            return Err(in_file(problem));
         }
     };
-    let text = read_spec(path).map_err(|e| vec![format!("spec file {shown}: {e}")])?;
+    let text = read_spec(path).map_err(in_file)?;
     if let Some(line) = super::depth::too_deep(&text, syntax, MAX_DEPTH) {
-        return Err(vec![format!(
-            "spec file {shown}: nested more than {MAX_DEPTH} levels deep (line {line})"
-        )]);
+        return Err(in_file(format!(
+            "nested more than {MAX_DEPTH} levels deep (line {line})"
+        )));
     }
     let file = SpecText {
         text,
@@ -254,8 +250,8 @@ impl Provider for SpecText {
     }
 }
 
-/// One readable line for one figment error: `<where>: <key>: <what>`.
-fn explain(figment: &Figment, e: figment::Error) -> String {
+/// One figment error as a problem, shown `<where>: <key>: <what>`.
+fn explain(figment: &Figment, e: figment::Error) -> Problem {
     use figment::error::Kind;
     let path = e.path.clone();
     let what = match &e.kind {
@@ -278,13 +274,15 @@ fn explain(figment: &Figment, e: figment::Error) -> String {
         None => "spec".to_owned(),
     };
     // A variable, flag or query key already names the key; a file needs it said.
-    let line = if key.is_empty() || !from_file {
-        format!("{place}: {what}")
+    let problem = if key.is_empty() {
+        Problem::new(what)
+    } else if !from_file {
+        Problem::new(what).key(key)
     } else {
-        format!("{place}: key `{key}`: {what}")
+        Problem::new(format!("key `{key}`: {what}")).key(key)
     };
     // serde's messages quote values (and keys): an endpoint's password must not be in them.
-    crate::cloud::endpoint::redacted_in(&line).into_owned()
+    problem.origin(place).redacted()
 }
 
 fn describe<K: AsRef<str>>(md: &Metadata, profile: &Profile, keys: &[K]) -> String {

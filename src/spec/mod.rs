@@ -6,9 +6,11 @@ pub mod depth;
 pub mod describe;
 pub mod load;
 pub mod plan;
+pub mod problem;
 pub mod raw;
 
 pub use plan::{Plan, PlannedJob, PollPolicy};
+pub use problem::Problem;
 pub use raw::OutputFormat;
 
 #[cfg(test)]

@@ -9,10 +9,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::load::Loaded;
-use super::raw::{
-    FailOn, LogFormat, OutputFormat, PendingPayment, RawCriteria, RawSpec, SubJobPolicy,
-    UnknownStatus,
-};
+use super::problem::Problem;
+use super::raw::{FailOn, LogFormat, OutputFormat, RawCriteria, RawSpec};
 use crate::cloud::auth::Credentials;
 use crate::cloud::endpoint::{self, Endpoints, Service};
 use crate::environment::Environment;
@@ -22,7 +20,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
-pub const DEFAULT_NOT_FOUND_GRACE: Duration = Duration::from_secs(30);
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 /// The longest overall or per-job timeout accepted (a year; longer is surely a typo, and
 /// deadlines must stay representable).
@@ -112,10 +109,7 @@ impl PlannedJob {
 
     /// `service:id`, how the job is named in messages.
     pub fn label(&self) -> String {
-        match &self.name {
-            Some(name) => format!("{name} ({}:{})", self.service, self.id),
-            None => format!("{}:{}", self.service, self.id),
-        }
+        crate::label::job_label(self.name.as_deref(), self.service, &self.id)
     }
 }
 
@@ -197,7 +191,9 @@ impl Plan {
             || self.jobs.iter().any(|j| j.base.scheme() == "https")
     }
 
-    /// The project id, when the spec gave it (not when IAM is to be asked).
+    /// The project id, when the spec gave it (not when IAM is to be asked). Only tests ask:
+    /// the wait takes the id from the project lookup, which also covers `FromRegion`.
+    #[cfg(test)]
     pub fn project_id(&self) -> Option<&str> {
         match &self.project {
             Project::Id(id) => Some(id),
@@ -206,277 +202,70 @@ impl Plan {
     }
 }
 
+/// Where the value at a key came from, for messages (`default` when no layer set it).
+type Origin<'a> = dyn Fn(&str) -> String + 'a;
+
 impl Plan {
-    pub fn build(loaded: &Loaded, env: &Environment, cx: Context) -> Result<Plan, Vec<String>> {
+    /// The plan, or every problem with the spec at once.
+    ///
+    /// One section per concern, each reading its keys and adding its problems; the order of
+    /// the sections is the order problems are listed in.
+    pub fn build(loaded: &Loaded, env: &Environment, cx: Context) -> Result<Plan, Vec<Problem>> {
         let raw = &loaded.raw;
-        let mut problems = Vec::new();
         let origin = |key: &str| loaded.origin(key).unwrap_or_else(|| "default".to_owned());
+        let mut problems = Vec::new();
 
-        let poll = PollPolicy {
-            interval: raw
-                .poll
-                .as_ref()
-                .and_then(|p| p.interval)
-                .map_or(DEFAULT_POLL_INTERVAL, |d| d.0),
-            max_interval: raw
-                .poll
-                .as_ref()
-                .and_then(|p| p.max_interval)
-                .map_or(DEFAULT_MAX_INTERVAL, |d| d.0),
-            schedule: raw
-                .poll
-                .as_ref()
-                .and_then(|p| p.schedule)
-                .unwrap_or_default(),
-        };
-        for (key, value, max) in [
-            ("poll.interval", poll.interval, MAX_POLL_INTERVAL),
-            ("poll.max_interval", poll.max_interval, MAX_POLL_INTERVAL),
-            (
-                "progress_interval",
-                raw.progress_interval.map_or(Duration::ZERO, |d| d.0),
-                MAX_POLL_INTERVAL,
-            ),
-            (
-                "request_timeout",
-                raw.request_timeout.map_or(Duration::ZERO, |d| d.0),
-                MAX_POLL_INTERVAL,
-            ),
-        ] {
-            if value > max {
-                problems.push(format!(
-                    "{}: key `{key}` is more than {}",
-                    origin(key),
-                    humantime::format_duration(max)
-                ));
-            }
-        }
-        for (key, value, min, what) in [
-            (
-                "poll.interval",
-                Some(poll.interval),
-                MIN_POLL_INTERVAL,
-                "at least",
-            ),
-            (
-                "request_timeout",
-                raw.request_timeout.map(|d| d.0),
-                MIN_REQUEST_TIMEOUT,
-                "at least",
-            ),
-            (
-                "progress_interval",
-                raw.progress_interval.map(|d| d.0).filter(|d| !d.is_zero()),
-                MIN_PROGRESS_INTERVAL,
-                "0s (off) or at least",
-            ),
-        ] {
-            if value.is_some_and(|v| v < min) {
-                problems.push(format!(
-                    "{}: key `{key}` must be {what} {}",
-                    origin(key),
-                    humantime::format_duration(min)
-                ));
-            }
-        }
-        if poll.max_interval < poll.interval {
-            problems.push(format!(
-                "{}: key `poll.max_interval` ({}) is shorter than `poll.interval` ({}, {})",
-                origin("poll.max_interval"),
-                humantime::format_duration(poll.max_interval),
-                humantime::format_duration(poll.interval),
-                origin("poll.interval"),
-            ));
-        }
-        if raw.retry.as_ref().and_then(|r| r.max_consecutive_errors) == Some(0) {
-            problems.push(format!(
-                "{}: key `retry.max_consecutive_errors` must be at least 1",
-                origin("retry.max_consecutive_errors")
-            ));
-        }
-        let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
-        if timeout > MAX_TIMEOUT {
-            problems.push(format!(
-                "{}: key `timeout` is more than {}",
-                origin("timeout"),
-                humantime::format_duration(MAX_TIMEOUT)
-            ));
-        }
-        if timeout.is_zero() {
-            problems.push(format!(
-                "{}: key `timeout` must be more than 0",
-                origin("timeout")
-            ));
-        }
-        let rate_limit = raw.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
-        if !RATE_LIMIT_RANGE.contains(&rate_limit) {
-            problems.push(format!(
-                "{}: key `rate_limit` must be between 0.001 and 100000 requests per second, not {rate_limit}",
-                origin("rate_limit")
-            ));
-        }
-
-        let max_response_size = raw
-            .max_response_size
-            .map_or(crate::cloud::client::DEFAULT_MAX_BODY, |s| s.0);
-        if !RESPONSE_SIZE_RANGE.contains(&max_response_size) {
-            problems.push(format!(
-                "{}: key `max_response_size` must be between 1KiB and 1GiB, not {max_response_size} bytes",
-                origin("max_response_size")
-            ));
-        }
+        let poll = poll_policy(raw);
+        let intervals = intervals(raw, &poll, &origin, &mut problems);
+        let max_consecutive_errors = max_consecutive_errors(raw, &origin, &mut problems);
+        let timeout = timeout(raw, &origin, &mut problems);
+        let limits = rate_and_limits(raw, &origin, &mut problems);
 
         // A value refused here is left out like one the loader could not read: the problems
         // that only follow from its absence are not listed.
-        let mut refused = Vec::new();
-        let mut dropped: Vec<&str> = loaded.dropped.iter().map(String::as_str).collect();
-        let region = match raw.region.clone() {
-            Some(region) if !endpoint::is_region(&region) => {
-                refused.push(format!(
-                    "{}: key `region`: `{region}` is not a region name ({})",
-                    origin("region"),
-                    endpoint::REGION_RULE
-                ));
-                dropped.push("region");
-                None
-            }
-            region => region,
-        };
-        let project = match (raw.project_id.clone(), region.clone()) {
-            (Some(id), _) if !endpoint::is_project_id(&id) => {
-                problems.push(format!(
-                    "{}: key `project_id`: `{id}` is not a project id ({})",
-                    origin("project_id"),
-                    endpoint::PROJECT_ID_RULE
-                ));
-                Project::Id(id)
-            }
-            (Some(id), _) => Project::Id(id),
-            (None, Some(region)) => Project::FromRegion(region),
-            (None, None) => {
-                problems.push(
-                    "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id \
-                     (or set `region` to look it up in IAM)"
-                        .to_owned(),
-                );
-                Project::Id(String::new())
+        let mut unreadable: Vec<&str> = loaded.dropped.iter().map(String::as_str).collect();
+        let (region, refused) = match region(raw, &origin) {
+            Ok(region) => (region, None),
+            Err(problem) => {
+                unreadable.push("region");
+                (None, Some(problem))
             }
         };
+        let project = project(raw, region.as_deref(), &origin, &unreadable, &mut problems);
+        let endpoints = endpoints(raw, region.as_deref(), &origin, &mut problems);
+        let jobs = jobs(raw, &endpoints, loaded, &unreadable, &mut problems);
+        let shard = shard(raw, env, &origin, &mut problems);
+        let jobs = in_shard(jobs, shard);
+        let (credentials, iam) =
+            credentials_and_iam(env, cx, &project, &endpoints, &unreadable, &mut problems);
+        let outputs = outputs(raw, cx);
 
-        let endpoints = Endpoints {
-            template: raw.endpoint.clone(),
-            cloud: raw.cloud,
-            region: region.clone(),
-            overrides: BTreeMap::new(),
-            iam: None,
-        };
-        let endpoints = with_overrides(
-            endpoints,
-            raw.endpoints.as_ref(),
-            &origin("endpoints"),
-            &mut problems,
-        );
-        let jobs = plan_jobs(raw, &endpoints, loaded, &mut problems);
-
-        let shard = match raw
-            .shard
-            .as_deref()
-            .map(|text| Shard::parse(text, env))
-            .transpose()
-        {
-            Ok(shard) => shard,
-            Err(e) => {
-                problems.push(format!("{}: key `shard`: {e}", origin("shard")));
-                None
-            }
-        };
-        let jobs = match shard {
-            Some(shard) => jobs
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| shard.holds(*i))
-                .map(|(_, j)| j)
-                .collect(),
-            None => jobs,
-        };
-
-        let credentials_found = Credentials::from_env(env);
-        let needs_iam = matches!(project, Project::FromRegion(_))
-            || matches!(credentials_found, Ok(Some(Credentials::Password { .. })));
-        let iam = match needs_iam.then(|| endpoints.iam_base()) {
-            Some(Ok(url)) => Some(url),
-            Some(Err(e)) => {
-                problems.push(e);
-                None
-            }
-            None => None,
-        };
-        if matches!(credentials_found, Ok(Some(Credentials::Password { .. }))) && region.is_none() {
-            problems.push("IAM password authentication needs `region`: the project name its token is scoped to".to_owned());
-        }
-        let credentials = match credentials_found {
-            Ok(Some(c)) => Some(c),
-            Ok(None) if cx.require_credentials => {
-                problems.push(
-                    "no credentials in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
-                     (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN"
-                        .to_owned(),
-                );
-                None
-            }
-            Ok(None) => None,
-            Err(e) => {
-                problems.push(e);
-                None
-            }
-        };
-
-        if !dropped.is_empty() {
-            // A key whose value was bad is missing from `raw`: its own "not set" problems
-            // would only repeat what the value's problem already says.
-            let mentions_dropped = |p: &String| {
-                dropped.iter().any(|&k| {
-                    p.contains(&format!("`{k}`"))
-                        || p.contains(&format!("{k}."))
-                        || (k == "jobs" && p.starts_with("no jobs"))
-                })
-            };
-            problems.retain(|p| !mentions_dropped(p));
-        }
+        // A key whose value was bad is missing from `raw`: problems about it (its "not set",
+        // a comparison with its default) would only repeat what the value's problem says.
+        problems.retain(|p| !unreadable.iter().any(|k| p.is_under(k)));
         problems.splice(0..0, loaded.problems.iter().cloned().chain(refused));
         if !problems.is_empty() {
             // Values are quoted in problems: a URL's password, wherever it was put, is not.
-            return Err(problems
-                .into_iter()
-                .map(|p| endpoint::redacted_in(&p).into_owned())
-                .collect());
+            return Err(problems.into_iter().map(Problem::redacted).collect());
         }
         Ok(Plan {
             jobs,
             timeout,
             poll,
-            rate_limit,
+            rate_limit: limits.rate_limit,
             max_in_flight: MAX_IN_FLIGHT,
-            request_timeout: raw
-                .request_timeout
-                .map_or(crate::cloud::client::REQUEST_TIMEOUT, |d| d.0),
-            max_response_size,
-            max_consecutive_errors: raw.retry.as_ref().and_then(|r| r.max_consecutive_errors),
+            request_timeout: intervals.request_timeout,
+            max_response_size: limits.max_response_size,
+            max_consecutive_errors,
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),
             shard,
-            output: raw.output.unwrap_or(if cx.stdout_is_terminal {
-                OutputFormat::Text
-            } else {
-                OutputFormat::Json
-            }),
-            report_path: raw.report.as_ref().map(PathBuf::from),
-            quiet: raw.quiet.unwrap_or(false),
-            progress_interval: raw
-                .progress_interval
-                .map_or(DEFAULT_PROGRESS_INTERVAL, |d| d.0),
-            verbose: raw.verbose.unwrap_or(0),
-            log_format: raw.log_format.unwrap_or(LogFormat::Text),
+            output: outputs.output,
+            report_path: outputs.report_path,
+            quiet: outputs.quiet,
+            progress_interval: intervals.progress_interval,
+            verbose: outputs.verbose,
+            log_format: outputs.log_format,
             project,
             iam,
             region,
@@ -485,11 +274,362 @@ impl Plan {
     }
 }
 
-fn plan_jobs(
+/// `poll`: the given interval, maximum and schedule, or the defaults.
+fn poll_policy(raw: &RawSpec) -> PollPolicy {
+    let poll = raw.poll.as_ref();
+    PollPolicy {
+        interval: poll
+            .and_then(|p| p.interval)
+            .map_or(DEFAULT_POLL_INTERVAL, |d| d.0),
+        max_interval: poll
+            .and_then(|p| p.max_interval)
+            .map_or(DEFAULT_MAX_INTERVAL, |d| d.0),
+        schedule: poll.and_then(|p| p.schedule).unwrap_or_default(),
+    }
+}
+
+/// The request timeout and the progress interval, resolved.
+struct Intervals {
+    request_timeout: Duration,
+    progress_interval: Duration,
+}
+
+/// The bounds of the polling intervals, `request_timeout` and `progress_interval` (upper bounds
+/// first, then lower), and a maximum poll interval below the interval.
+fn intervals(
+    raw: &RawSpec,
+    poll: &PollPolicy,
+    origin: &Origin,
+    problems: &mut Vec<Problem>,
+) -> Intervals {
+    for (key, value, max) in [
+        ("poll.interval", poll.interval, MAX_POLL_INTERVAL),
+        ("poll.max_interval", poll.max_interval, MAX_POLL_INTERVAL),
+        (
+            "progress_interval",
+            raw.progress_interval.map_or(Duration::ZERO, |d| d.0),
+            MAX_POLL_INTERVAL,
+        ),
+        (
+            "request_timeout",
+            raw.request_timeout.map_or(Duration::ZERO, |d| d.0),
+            MAX_POLL_INTERVAL,
+        ),
+    ] {
+        if value > max {
+            problems.push(bad_value(
+                key,
+                origin(key),
+                format!("is more than {}", humantime::format_duration(max)),
+            ));
+        }
+    }
+    for (key, value, min, what) in [
+        (
+            "poll.interval",
+            Some(poll.interval),
+            MIN_POLL_INTERVAL,
+            "at least",
+        ),
+        (
+            "request_timeout",
+            raw.request_timeout.map(|d| d.0),
+            MIN_REQUEST_TIMEOUT,
+            "at least",
+        ),
+        (
+            "progress_interval",
+            raw.progress_interval.map(|d| d.0).filter(|d| !d.is_zero()),
+            MIN_PROGRESS_INTERVAL,
+            "0s (off) or at least",
+        ),
+    ] {
+        if value.is_some_and(|v| v < min) {
+            problems.push(bad_value(
+                key,
+                origin(key),
+                format!("must be {what} {}", humantime::format_duration(min)),
+            ));
+        }
+    }
+    if poll.max_interval < poll.interval {
+        problems.push(bad_value(
+            "poll.max_interval",
+            origin("poll.max_interval"),
+            format!(
+                "({}) is shorter than `poll.interval` ({}, {})",
+                humantime::format_duration(poll.max_interval),
+                humantime::format_duration(poll.interval),
+                origin("poll.interval"),
+            ),
+        ));
+    }
+    Intervals {
+        request_timeout: raw
+            .request_timeout
+            .map_or(crate::cloud::client::REQUEST_TIMEOUT, |d| d.0),
+        progress_interval: raw
+            .progress_interval
+            .map_or(DEFAULT_PROGRESS_INTERVAL, |d| d.0),
+    }
+}
+
+/// `retry.max_consecutive_errors`: unset retries until the deadline; 0 is refused.
+fn max_consecutive_errors(
+    raw: &RawSpec,
+    origin: &Origin,
+    problems: &mut Vec<Problem>,
+) -> Option<u32> {
+    let max = raw.retry.as_ref().and_then(|r| r.max_consecutive_errors);
+    if max == Some(0) {
+        problems.push(bad_value(
+            "retry.max_consecutive_errors",
+            origin("retry.max_consecutive_errors"),
+            "must be at least 1",
+        ));
+    }
+    max
+}
+
+/// The overall `timeout`: above 0, at most [`MAX_TIMEOUT`].
+fn timeout(raw: &RawSpec, origin: &Origin, problems: &mut Vec<Problem>) -> Duration {
+    let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    if timeout > MAX_TIMEOUT {
+        problems.push(bad_value(
+            "timeout",
+            origin("timeout"),
+            format!("is more than {}", humantime::format_duration(MAX_TIMEOUT)),
+        ));
+    }
+    if timeout.is_zero() {
+        problems.push(bad_value(
+            "timeout",
+            origin("timeout"),
+            "must be more than 0",
+        ));
+    }
+    timeout
+}
+
+/// The request rate and the largest answer read, resolved.
+struct Limits {
+    rate_limit: f64,
+    max_response_size: u64,
+}
+
+/// `rate_limit` and `max_response_size`, each within its range.
+fn rate_and_limits(raw: &RawSpec, origin: &Origin, problems: &mut Vec<Problem>) -> Limits {
+    let rate_limit = raw.rate_limit.unwrap_or(DEFAULT_RATE_LIMIT);
+    if !RATE_LIMIT_RANGE.contains(&rate_limit) {
+        problems.push(bad_value(
+            "rate_limit",
+            origin("rate_limit"),
+            format!("must be between 0.001 and 100000 requests per second, not {rate_limit}"),
+        ));
+    }
+    let max_response_size = raw
+        .max_response_size
+        .map_or(crate::cloud::client::DEFAULT_MAX_BODY, |s| s.0);
+    if !RESPONSE_SIZE_RANGE.contains(&max_response_size) {
+        problems.push(bad_value(
+            "max_response_size",
+            origin("max_response_size"),
+            format!("must be between 1KiB and 1GiB, not {max_response_size} bytes"),
+        ));
+    }
+    Limits {
+        rate_limit,
+        max_response_size,
+    }
+}
+
+/// `region`, or the problem that refuses it: it becomes part of host names.
+fn region(raw: &RawSpec, origin: &Origin) -> Result<Option<String>, Problem> {
+    match &raw.region {
+        Some(region) if !endpoint::is_region(region) => Err(Problem::new(format!(
+            "key `region`: `{region}` is not a region name ({})",
+            endpoint::REGION_RULE
+        ))
+        .key("region")
+        .origin(origin("region"))),
+        region => Ok(region.clone()),
+    }
+}
+
+/// `project_id`, else the project named `region` (asked from IAM). Neither is a problem unless
+/// an `unreadable` region was meant to give it.
+fn project(
+    raw: &RawSpec,
+    region: Option<&str>,
+    origin: &Origin,
+    unreadable: &[&str],
+    problems: &mut Vec<Problem>,
+) -> Project {
+    match (&raw.project_id, region) {
+        (Some(id), _) => {
+            if !endpoint::is_project_id(id) {
+                problems.push(
+                    Problem::new(format!(
+                        "key `project_id`: `{id}` is not a project id ({})",
+                        endpoint::PROJECT_ID_RULE
+                    ))
+                    .key("project_id")
+                    .origin(origin("project_id")),
+                );
+            }
+            Project::Id(id.clone())
+        }
+        (None, Some(region)) => Project::FromRegion(region.to_owned()),
+        (None, None) => {
+            if !unreadable.contains(&"region") {
+                problems.push(
+                    Problem::new(
+                        "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id \
+                         (or set `region` to look it up in IAM)",
+                    )
+                    .key("project_id"),
+                );
+            }
+            Project::Id(String::new())
+        }
+    }
+}
+
+/// Where requests go: `endpoint`, `cloud` and `region`, and the `endpoints.<name>` overrides.
+fn endpoints(
+    raw: &RawSpec,
+    region: Option<&str>,
+    origin: &Origin,
+    problems: &mut Vec<Problem>,
+) -> Endpoints {
+    let endpoints = Endpoints {
+        template: raw.endpoint.clone(),
+        cloud: raw.cloud,
+        region: region.map(str::to_owned),
+        overrides: BTreeMap::new(),
+        iam: None,
+    };
+    with_overrides(
+        endpoints,
+        raw.endpoints.as_ref(),
+        &origin("endpoints"),
+        problems,
+    )
+}
+
+/// `shard`, parsed (`auto` reads the Kubernetes index from `env`).
+fn shard(
+    raw: &RawSpec,
+    env: &Environment,
+    origin: &Origin,
+    problems: &mut Vec<Problem>,
+) -> Option<Shard> {
+    match raw.shard.as_deref().map(|text| Shard::parse(text, env)) {
+        Some(Ok(shard)) => Some(shard),
+        Some(Err(e)) => {
+            problems.push(
+                Problem::new(format!("key `shard`: {e}"))
+                    .key("shard")
+                    .origin(origin("shard")),
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// The jobs of `shard` (all of them without one).
+fn in_shard(jobs: Vec<PlannedJob>, shard: Option<Shard>) -> Vec<PlannedJob> {
+    match shard {
+        Some(shard) => jobs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shard.holds(*i))
+            .map(|(_, j)| j)
+            .collect(),
+        None => jobs,
+    }
+}
+
+/// The credentials in the environment (required for a wait), and IAM's base URL when it will be
+/// asked: for the project id, or for a token from a password (which also needs `region`).
+fn credentials_and_iam(
+    env: &Environment,
+    cx: Context,
+    project: &Project,
+    endpoints: &Endpoints,
+    unreadable: &[&str],
+    problems: &mut Vec<Problem>,
+) -> (Option<Credentials>, Option<Url>) {
+    let found = Credentials::from_env(env);
+    let password = matches!(found, Ok(Some(Credentials::Password { .. })));
+    let needs_iam = matches!(project, Project::FromRegion(_)) || password;
+    let iam = match needs_iam.then(|| endpoints.iam_base()) {
+        Some(Ok(url)) => Some(url),
+        Some(Err(e)) => {
+            let given = endpoints.iam.is_some();
+            problems.extend(endpoint_problem(endpoints, "iam", given, e, unreadable));
+            None
+        }
+        None => None,
+    };
+    if password && endpoints.region.is_none() {
+        problems.push(
+            Problem::new(
+                "IAM password authentication needs `region`: the project name its token is scoped to",
+            )
+            .key("region"),
+        );
+    }
+    let credentials = match found {
+        Ok(Some(c)) => Some(c),
+        Ok(None) if cx.require_credentials => {
+            problems.push(Problem::new(
+                "no credentials in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+                 (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN",
+            ));
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            problems.push(Problem::new(e));
+            None
+        }
+    };
+    (credentials, iam)
+}
+
+/// What the run shows and writes, resolved.
+struct Outputs {
+    output: OutputFormat,
+    report_path: Option<PathBuf>,
+    quiet: bool,
+    verbose: u8,
+    log_format: LogFormat,
+}
+
+/// `output` (text on a terminal, JSON otherwise), `report`, `quiet`, `verbose`, `log_format`.
+fn outputs(raw: &RawSpec, cx: Context) -> Outputs {
+    Outputs {
+        output: raw.output.unwrap_or(if cx.stdout_is_terminal {
+            OutputFormat::Text
+        } else {
+            OutputFormat::Json
+        }),
+        report_path: raw.report.as_ref().map(PathBuf::from),
+        quiet: raw.quiet.unwrap_or(false),
+        verbose: raw.verbose.unwrap_or(0),
+        log_format: raw.log_format.unwrap_or(LogFormat::Text),
+    }
+}
+
+/// `jobs`: each with its service's URL and its criteria; a bad one is a problem and left out.
+fn jobs(
     raw: &RawSpec,
     endpoints: &Endpoints,
     loaded: &Loaded,
-    problems: &mut Vec<String>,
+    unreadable: &[&str],
+    problems: &mut Vec<Problem>,
 ) -> Vec<PlannedJob> {
     let list = raw
         .jobs
@@ -498,76 +638,104 @@ fn plan_jobs(
         .unwrap_or_default();
     if list.is_empty() {
         problems.push(
-            "no jobs to wait on: give [SERVICE:]JOB_ID arguments, `jobs` in the spec file, or JOBWAIT_JOBS"
-                .to_owned(),
+            Problem::new(
+                "no jobs to wait on: give [SERVICE:]JOB_ID arguments, `jobs` in the spec file, or JOBWAIT_JOBS",
+            )
+            .key("jobs"),
         );
         return Vec::new();
     }
     // Looked up only when a problem needs it.
     let where_jobs =
         std::cell::LazyCell::new(|| loaded.origin("jobs").unwrap_or_else(|| "spec".to_owned()));
-    let defaults = raw.success.clone().unwrap_or_default();
+    let spec_wide = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
-    let mut base_urls: BTreeMap<Service, Result<Arc<Url>, String>> = BTreeMap::new();
+    // The problem is taken by the first job of the service: one message per service.
+    let mut base_urls: BTreeMap<Service, Result<Arc<Url>, Option<Problem>>> = BTreeMap::new();
     let mut jobs = Vec::with_capacity(list.len());
     for (i, job) in list.iter().enumerate() {
         let service = job.service.unwrap_or(Service::Ecs);
         let id = job.id.trim().to_owned();
         if !endpoint::is_job_id(&id) {
-            problems.push(format!(
-                "{}: key `jobs.{i}.id`: `{}` is not a job id ({})",
-                *where_jobs,
-                job.id,
-                endpoint::JOB_ID_RULE
-            ));
+            problems.push(
+                Problem::new(format!(
+                    "key `jobs.{i}.id`: `{}` is not a job id ({})",
+                    job.id,
+                    endpoint::JOB_ID_RULE
+                ))
+                .key(format!("jobs.{i}.id"))
+                .origin(&*where_jobs),
+            );
             continue;
         }
         if job.timeout.is_some_and(|t| t.0.is_zero()) {
-            problems.push(format!(
-                "{}: key `jobs.{i}.timeout` must be more than 0",
-                *where_jobs
+            problems.push(bad_value(
+                &format!("jobs.{i}.timeout"),
+                (*where_jobs).clone(),
+                "must be more than 0",
             ));
             continue;
         }
         if !seen.insert((service, id.clone())) {
-            problems.push(format!(
-                "{}: job {service}:{id} is listed twice",
-                *where_jobs
-            ));
+            problems.push(
+                Problem::new(format!("job {service}:{id} is listed twice"))
+                    .key(format!("jobs.{i}"))
+                    .origin(&*where_jobs),
+            );
             continue;
         }
         // One message per service, not one per job, when its endpoint cannot be built.
-        let base = match base_urls
-            .entry(service)
-            .or_insert_with(|| endpoints.base(service).map(Arc::new))
-        {
+        let base = match base_urls.entry(service).or_insert_with(|| {
+            endpoints.base(service).map(Arc::new).map_err(|e| {
+                let given = endpoints.overrides.contains_key(&service);
+                endpoint_problem(endpoints, service.as_str(), given, e, unreadable)
+            })
+        }) {
             Ok(base) => base.clone(),
             Err(e) => {
-                if !e.is_empty() {
-                    problems.push(std::mem::take(e));
-                }
+                problems.extend(e.take());
                 continue;
             }
         };
-        let criteria = criteria(&defaults, job.success.as_ref());
+        let criteria = criteria(&spec_wide, job.success.as_ref());
+        // A criterion's key is the job's own, or the spec-wide `success` default it took.
+        let own = job.success.as_ref();
+        let key_of = |key: &str, own_has: bool| {
+            if own_has {
+                format!("jobs.{i}.{key}")
+            } else {
+                key.to_owned()
+            }
+        };
         let too_long = [
-            ("timeout", job.timeout.map(|d| d.0)),
-            ("success.not_found_grace", Some(criteria.not_found_grace)),
+            ("timeout", job.timeout.map(|d| d.0), true),
+            (
+                "success.not_found_grace",
+                Some(criteria.not_found_grace),
+                own.is_some_and(|c| c.not_found_grace.is_some()),
+            ),
         ]
         .into_iter()
-        .find(|(_, d)| d.is_some_and(|d| d > MAX_TIMEOUT));
-        if let Some((key, _)) = too_long {
-            problems.push(format!(
-                "{}: job {service}:{id}: `{key}` is more than a year",
-                *where_jobs
-            ));
+        .find(|(_, d, _)| d.is_some_and(|d| d > MAX_TIMEOUT));
+        if let Some((key, _, own_has)) = too_long {
+            problems.push(
+                Problem::new(format!("job {service}:{id}: `{key}` is more than a year"))
+                    .key(key_of(key, own_has))
+                    .origin(&*where_jobs),
+            );
             continue;
         }
         if criteria.confirm == 0 {
-            problems.push(format!(
-                "{}: job {service}:{id}: `success.confirm` must be at least 1",
-                *where_jobs
-            ));
+            problems.push(
+                Problem::new(format!(
+                    "job {service}:{id}: `success.confirm` must be at least 1"
+                ))
+                .key(key_of(
+                    "success.confirm",
+                    own.is_some_and(|c| c.confirm.is_some()),
+                ))
+                .origin(&*where_jobs),
+            );
             continue;
         }
         jobs.push(PlannedJob {
@@ -587,7 +755,7 @@ fn with_overrides(
     mut endpoints: Endpoints,
     overrides: Option<&BTreeMap<String, String>>,
     origin: &str,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Endpoints {
     for (name, url) in overrides.into_iter().flatten() {
         if name == "iam" {
@@ -598,28 +766,85 @@ fn with_overrides(
             Ok(service) => {
                 endpoints.overrides.insert(service, url.clone());
             }
-            Err(e) => problems.push(format!("{origin}: key `endpoints.{name}`: {e} (or iam)")),
+            Err(e) => problems.push(
+                Problem::new(format!("key `endpoints.{name}`: {e} (or iam)"))
+                    .key(format!("endpoints.{name}"))
+                    .origin(origin),
+            ),
         }
     }
     endpoints
 }
 
-/// The job's own criteria over the spec-wide defaults, key by key.
-fn criteria(defaults: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
+/// `<origin>: key `<key>` <predicate>`, the shape of a value out of bounds.
+fn bad_value(key: &str, origin: impl Into<String>, predicate: impl std::fmt::Display) -> Problem {
+    Problem::new(format!("key `{key}` {predicate}"))
+        .key(key)
+        .origin(origin)
+}
+
+/// The keys that decide where requests go: when one was unreadable, "no endpoint: set one of
+/// them" would only repeat its problem.
+const ENDPOINT_KEYS: [&str; 4] = ["endpoint", "endpoints", "cloud", "region"];
+
+/// `message`, why the URL of `name` (a service, or `iam`) cannot be built, as a problem about
+/// the key that was to give it: `endpoints.<name>` when `given`, else the template or the
+/// cloud preset — or `region` when that needs it and it is not set. `None` when no key gives
+/// one because one of [`ENDPOINT_KEYS`] was `unreadable`.
+fn endpoint_problem(
+    endpoints: &Endpoints,
+    name: &str,
+    given: bool,
+    message: String,
+    unreadable: &[&str],
+) -> Option<Problem> {
+    let no_region = endpoints.region.is_none();
+    let key = if given {
+        format!("endpoints.{name}")
+    } else if let Some(template) = &endpoints.template {
+        let key = if no_region && template.contains("{region}") {
+            "region"
+        } else {
+            "endpoint"
+        };
+        key.to_owned()
+    } else if endpoints.cloud.is_some() {
+        (if no_region { "region" } else { "cloud" }).to_owned()
+    } else if ENDPOINT_KEYS.iter().any(|k| unreadable.contains(k)) {
+        return None;
+    } else {
+        "endpoint".to_owned()
+    };
+    Some(Problem::new(message).key(key))
+}
+
+/// The job's own criteria over the spec-wide ones, key by key, over the verdict's defaults.
+fn criteria(spec_wide: &RawCriteria, own: Option<&RawCriteria>) -> Criteria {
     fn pick<T>(
         own: Option<&RawCriteria>,
-        defaults: &RawCriteria,
+        spec_wide: &RawCriteria,
         key: impl Fn(&RawCriteria) -> Option<T>,
     ) -> Option<T> {
-        own.and_then(&key).or_else(|| key(defaults))
+        own.and_then(&key).or_else(|| key(spec_wide))
     }
-    Criteria {
-        sub_jobs: pick(own, defaults, |c| c.sub_jobs).unwrap_or(SubJobPolicy::All),
-        pending_payment: pick(own, defaults, |c| c.pending_payment).unwrap_or(PendingPayment::Wait),
-        not_found_grace: pick(own, defaults, |c| c.not_found_grace)
-            .map_or(DEFAULT_NOT_FOUND_GRACE, |d| d.0),
-        unknown_status: pick(own, defaults, |c| c.unknown_status).unwrap_or(UnknownStatus::Wait),
-        confirm: pick(own, defaults, |c| c.confirm).unwrap_or(1),
-        job_type: pick(own, defaults, |c| c.job_type.clone()),
+    let mut criteria = Criteria::default();
+    if let Some(sub_jobs) = pick(own, spec_wide, |c| c.sub_jobs) {
+        criteria.sub_jobs = sub_jobs;
     }
+    if let Some(pending_payment) = pick(own, spec_wide, |c| c.pending_payment) {
+        criteria.pending_payment = pending_payment;
+    }
+    if let Some(grace) = pick(own, spec_wide, |c| c.not_found_grace) {
+        criteria.not_found_grace = grace.0;
+    }
+    if let Some(unknown_status) = pick(own, spec_wide, |c| c.unknown_status) {
+        criteria.unknown_status = unknown_status;
+    }
+    if let Some(confirm) = pick(own, spec_wide, |c| c.confirm) {
+        criteria.confirm = confirm;
+    }
+    if let Some(job_type) = pick(own, spec_wide, |c| c.job_type.clone()) {
+        criteria.job_type = Some(job_type);
+    }
+    criteria
 }

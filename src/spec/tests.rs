@@ -6,6 +6,7 @@ use figment::value::{Dict, Value};
 
 use super::load::{insert, load};
 use super::plan::{Context, Plan};
+use super::problem::Problem;
 use super::raw::{PendingPayment, SubJobPolicy};
 use crate::cloud::endpoint::Service;
 use crate::environment::Environment;
@@ -31,14 +32,16 @@ fn spec_file(ext: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
+/// Loads and plans; the problems as users see them.
 fn plan(
     path: Option<&std::path::Path>,
     env: &[(&str, &str)],
     flag_pairs: &[(&str, &str)],
 ) -> Result<Plan, Vec<String>> {
     let env = Environment::from_pairs(env.iter().copied());
-    let loaded = load(path, &env, flags(flag_pairs))?;
-    Plan::build(&loaded, &env, CX)
+    let shown = |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect();
+    let loaded = load(path, &env, flags(flag_pairs)).map_err(shown)?;
+    Plan::build(&loaded, &env, CX).map_err(shown)
 }
 
 const BASE: &str =
@@ -327,7 +330,10 @@ fn credentials_required_for_a_wait_only() {
         ..CX
     };
     let problems = Plan::build(&loaded, &env, cx).unwrap_err();
-    assert!(problems[0].starts_with("no credentials"), "{problems:?}");
+    assert!(
+        problems[0].to_string().starts_with("no credentials"),
+        "{problems:?}"
+    );
     assert!(Plan::build(&loaded, &env, CX)
         .unwrap()
         .credentials
@@ -344,7 +350,6 @@ fn the_demo_spec_plans() {
     );
     let loaded = super::load::load_from(
         base,
-        None,
         &env,
         super::load::TopLayer {
             dict: flags(&[("endpoint", "http://127.0.0.1:1")]),
@@ -417,6 +422,14 @@ fn criteria_keys_layer_per_job_and_confirm_zero_is_rejected() {
             .any(|p| p.contains("job ecs:b: `success.confirm` must be at least 1")),
         "{problems:?}"
     );
+}
+
+/// A spec that says nothing about success gets the verdict's own defaults.
+#[test]
+fn criteria_default_to_the_verdicts() {
+    let (_d, path) = spec_file("yaml", BASE);
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    assert_eq!(p.jobs[0].criteria, crate::verdict::Criteria::default());
 }
 
 #[test]
@@ -586,6 +599,46 @@ fn region_project_id_and_job_ids_are_checked() {
     }
 }
 
+/// A value that could not be read is left out of the spec; what only follows from its absence
+/// ("not set", a comparison with its default, a template that needs it) is not listed again.
+/// Left out by key: a file whose name happens to hold a key (`poll.yaml`) changes nothing.
+#[test]
+fn problems_that_follow_from_an_unreadable_value_are_left_out() {
+    let only = |problems: Vec<String>, wanted: &str| {
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].contains(wanted), "{problems:#?}");
+    };
+    // Not "project_id is not set".
+    let (_d, path) = spec_file("yaml", "project_id: [1]\nendpoint: http://h\njobs: [a]\n");
+    only(plan(Some(&path), &[], &[]).unwrap_err(), "key `project_id`");
+    // Not "max_interval is shorter than the default interval".
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://h\njobs: [a]\npoll: { interval: 5x, max_interval: 1s }\n",
+    );
+    only(
+        plan(Some(&path), &[], &[]).unwrap_err(),
+        "key `poll.interval`",
+    );
+    // Not "the cloud's template needs `region`", nor "project_id is not set".
+    let (_d, path) = spec_file("yaml", "cloud: otc\nregion: [eu-de]\njobs: [a]\n");
+    only(plan(Some(&path), &[], &[]).unwrap_err(), "key `region`");
+    // Not "no endpoint for service ecs".
+    let (_d, path) = spec_file("yaml", "project_id: p\ncloud: aws\njobs: [a]\n");
+    only(plan(Some(&path), &[], &[]).unwrap_err(), "`aws`");
+    // Problems under another key stay, whatever the file is called.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("poll.yaml");
+    std::fs::write(
+        &path,
+        "project_id: p\nendpoint: http://h\njobs: [a]\ntimeout: 0s\npoll: { interval: 5x }\n",
+    )
+    .unwrap();
+    let problems = plan(Some(&path), &[], &[]).unwrap_err();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[1].ends_with("key `timeout` must be more than 0"));
+}
+
 mod properties {
     //! Whatever text the spec file holds and whatever the environment says, loading and
     //! planning end in a plan or in problems: never a panic, every problem one readable line as
@@ -595,6 +648,7 @@ mod properties {
 
     use super::super::load::{load_from, load_top, TopKind, TopLayer};
     use super::super::plan::{Context, Plan};
+    use super::super::problem::Problem;
     use super::Dict;
     use crate::environment::Environment;
 
@@ -766,10 +820,10 @@ mod properties {
     }
 
     /// What a run prints for `problems` (as `main` does), checked.
-    fn check_problems(problems: &[String]) -> Result<(), TestCaseError> {
+    fn check_problems(problems: &[Problem]) -> Result<(), TestCaseError> {
         prop_assert!(!problems.is_empty(), "an error without a problem");
         for problem in problems {
-            let shown = crate::diagnostics::one_line(problem);
+            let shown = crate::diagnostics::one_line(&problem.to_string());
             prop_assert!(!shown.contains(SECRET), "a secret in {shown:?}");
             prop_assert!(
                 !shown.chars().any(char::is_control),
@@ -816,7 +870,7 @@ mod properties {
             let base = figment::Figment::new()
                 .merge(<figment::providers::Yaml as figment::providers::Format>::string(&text));
             let top = TopLayer { dict: Dict::new(), kind: TopKind::Flags };
-            match load_from(base, None, &env, top) {
+            match load_from(base, &env, top) {
                 Ok(loaded) => {
                     if let Err(problems) = Plan::build(&loaded, &env, super::CX) {
                         check_problems(&problems)?;

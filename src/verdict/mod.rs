@@ -33,6 +33,8 @@ pub struct Criteria {
     pub job_type: Option<String>,
 }
 
+/// The criteria of a job whose spec says nothing about success: the plan starts from these and
+/// overrides key by key, so they are written here only.
 impl Default for Criteria {
     fn default() -> Self {
         Criteria {

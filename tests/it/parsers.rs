@@ -599,7 +599,7 @@ fn load_and_plan(
     };
     prop_assert!(!problems.is_empty(), "an Err without a message");
     for p in &problems {
-        let printed = jobwait::diagnostics::one_line(p);
+        let printed = jobwait::diagnostics::one_line(&p.to_string());
         prop_assert!(
             !printed.trim().is_empty(),
             "an empty message in {problems:?}"
