@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use figment::value::{Dict, Value};
+use figment::value::Value;
 
-use crate::spec::load::insert;
+use crate::spec::load::{TopKind, TopLayer};
 use crate::spec::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -155,13 +155,8 @@ pub struct WaitArgs {
 
 impl WaitArgs {
     /// The flags that were given, as the spec's last layer (keys as in the spec file).
-    pub fn flag_layer(&self) -> Dict {
-        let mut dict = Dict::new();
-        let mut set = |path: &str, value: Value| {
-            let keys: Vec<String> = path.split('.').map(str::to_owned).collect();
-            insert(&mut dict, &keys, value);
-        };
-        let text = |s: &str| Value::from(s.to_owned());
+    pub fn flag_layer(&self) -> TopLayer {
+        let mut layer = TopLayer::new(TopKind::Flags);
         let options = [
             ("timeout", &self.timeout),
             ("cloud", &self.cloud),
@@ -176,49 +171,32 @@ impl WaitArgs {
         ];
         for (key, value) in options {
             if let Some(v) = value {
-                set(key, text(v));
+                layer.set(key, v.as_str());
             }
         }
-        if let Some(output) = self.output {
-            set(
-                "output",
-                text(
-                    output
-                        .to_possible_value()
-                        .expect("no skipped values")
-                        .get_name(),
-                ),
-            );
+        let name = |v: clap::builder::PossibleValue| v.get_name().to_owned();
+        if let Some(output) = self.output.and_then(|o| o.to_possible_value()) {
+            layer.set("output", name(output));
         }
-        if let Some(format) = self.log_format {
-            set(
-                "log_format",
-                text(
-                    format
-                        .to_possible_value()
-                        .expect("no skipped values")
-                        .get_name(),
-                ),
-            );
+        if let Some(format) = self.log_format.and_then(|f| f.to_possible_value()) {
+            layer.set("log_format", name(format));
         }
         if let Some(report) = &self.report {
-            set("report", text(&report.to_string_lossy()));
+            layer.set("report", report.to_string_lossy().as_ref());
         }
         if self.fail_fast {
-            set("fail_fast", Value::from(true));
+            layer.set("fail_fast", true);
         }
         if self.quiet {
-            set("quiet", Value::from(true));
+            layer.set("quiet", true);
         }
         if self.verbose > 0 {
-            set("verbose", text(&self.verbose.to_string()));
+            layer.set("verbose", self.verbose.to_string());
         }
         if !self.jobs.is_empty() {
-            set(
-                "jobs",
-                Value::from(self.jobs.iter().map(|j| text(j)).collect::<Vec<_>>()),
-            );
+            let jobs: Vec<Value> = self.jobs.iter().map(|j| Value::from(j.as_str())).collect();
+            layer.set("jobs", jobs);
         }
-        dict
+        layer
     }
 }

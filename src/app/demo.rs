@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 
 use figment::providers::{Format, Yaml};
-use figment::value::Value;
 use figment::Figment;
 
 use super::execute::execute;
@@ -16,7 +15,7 @@ use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::sim::scenario::Auth;
 use crate::sim::Scenario;
-use crate::spec::load::{insert, load_from, TopKind, TopLayer};
+use crate::spec::load::{load_from, TopKind, TopLayer};
 use crate::spec::plan::Context;
 use crate::spec::{OutputFormat, Plan};
 use crate::wait::Outcome;
@@ -46,10 +45,8 @@ pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus,
         .await
         .map_err(|e| RunError::Failed(format!("cannot start the simulator: {e}")))?;
     let env = Environment::from_pairs([("HUAWEICLOUD_SDK_AK", ak), ("HUAWEICLOUD_SDK_SK", sk)]);
-    let mut flags = figment::value::Dict::new();
-    let mut set = |k: &str, v: &str| insert(&mut flags, &[k.to_owned()], Value::from(v.to_owned()));
-    set("endpoint", &sim.base_url());
-    set(
+    let mut top = TopLayer::new(TopKind::Flags);
+    top.set("endpoint", sim.base_url()).set(
         "output",
         if output == OutputFormat::Json {
             "json"
@@ -58,13 +55,9 @@ pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus,
         },
     );
     if quiet {
-        flags.insert("quiet".into(), Value::from(true));
+        top.set("quiet", true);
     }
     let base = Figment::new().merge(Yaml::string(SPEC));
-    let top = TopLayer {
-        dict: flags,
-        kind: TopKind::Flags,
-    };
     let loaded = load_from(base, &env, top)?;
     let cx = Context {
         stdout_is_terminal: true,

@@ -6,15 +6,13 @@
 
 use std::io::Read;
 
-use figment::value::{Dict, Value};
-
 use super::execute::execute;
 use super::outputs::{with_write_errors, write_side_outputs};
 use super::RunError;
 use crate::environment::Environment;
 use crate::exit::ExitStatus;
 use crate::report::{flat, k8s};
-use crate::spec::load::{insert, load_top, TopKind, TopLayer};
+use crate::spec::load::{load, TopKind, TopLayer};
 use crate::spec::raw::FailOn;
 
 /// Reads the query, waits, prints the flat map.
@@ -25,24 +23,13 @@ pub(super) async fn run(env: Environment) -> Result<ExitStatus, RunError> {
             "terraform query: cannot read standard input: {e}"
         )])
     })?;
-    let query = parse_query(&input).map_err(|e| RunError::Usage(vec![e]))?;
+    let mut query = parse_query(&input).map_err(|e| RunError::Usage(vec![e]))?;
     let spec = query
-        .get("spec")
-        .and_then(Value::as_str)
-        .map(std::path::PathBuf::from);
-    let mut dict = query;
-    dict.remove("spec");
+        .take("spec")
+        .and_then(|v| v.as_str().map(std::path::PathBuf::from));
     // Terraform shows standard error only on failure: no progress by default.
-    dict.entry("quiet".to_owned())
-        .or_insert_with(|| Value::from("true".to_owned()));
-    let loaded = load_top(
-        spec.as_deref(),
-        &env,
-        TopLayer {
-            dict,
-            kind: TopKind::TerraformQuery,
-        },
-    )?;
+    query.set_default("quiet", "true");
+    let loaded = load(spec.as_deref(), &env, query)?;
     let plan = crate::spec::Plan::build(
         &loaded,
         &env,
@@ -71,13 +58,13 @@ pub(super) async fn run(env: Environment) -> Result<ExitStatus, RunError> {
 }
 
 /// The query: an object whose values are all strings (the provider's rule). `a__b` keys nest.
-fn parse_query(input: &str) -> Result<Dict, String> {
+fn parse_query(input: &str) -> Result<TopLayer, String> {
     let value: serde_json::Value = serde_json::from_str(input)
         .map_err(|e| format!("terraform query: not a JSON object: {e}"))?;
     let object = value
         .as_object()
         .ok_or_else(|| "terraform query: not a JSON object".to_owned())?;
-    let mut dict = Dict::new();
+    let mut layer = TopLayer::new(TopKind::TerraformQuery);
     for (key, value) in object {
         let text = value
             .as_str()
@@ -85,10 +72,9 @@ fn parse_query(input: &str) -> Result<Dict, String> {
         if text.is_empty() {
             continue; // as with environment variables: empty means unset
         }
-        let keys: Vec<String> = key.split("__").map(str::to_owned).collect();
-        insert(&mut dict, &keys, Value::from(text.to_owned()));
+        layer.set_path(key.split("__"), text);
     }
-    Ok(dict)
+    Ok(layer)
 }
 
 #[cfg(test)]
@@ -97,12 +83,14 @@ mod tests {
 
     #[test]
     fn query_keys_nest_and_empty_values_are_unset() {
-        let dict =
+        let layer =
             parse_query(r#"{"jobs":"ecs:a,ecs:b","poll__interval":"2s","region":""}"#).unwrap();
-        assert!(dict.contains_key("jobs"));
-        assert!(!dict.contains_key("region"));
-        let poll = dict["poll"].as_dict().unwrap();
-        assert_eq!(poll["interval"].as_str(), Some("2s"));
+        assert!(layer.get("jobs").is_some());
+        assert!(layer.get("region").is_none());
+        assert_eq!(
+            layer.get("poll.interval").and_then(|v| v.as_str()),
+            Some("2s")
+        );
     }
 
     #[test]

@@ -68,22 +68,9 @@ impl Loaded {
     }
 }
 
-/// Loads every layer. `spec_flag` is `--spec`; `flags` holds the values given on the command line
-/// as a nested dict of strings (see `cli`).
+/// Loads every layer: the spec file (`spec_flag` is `--spec`, else `JOBWAIT_SPEC`), the
+/// `JOBWAIT_*` environment, and `top` (the flags or a Terraform query).
 pub fn load(
-    spec_flag: Option<&Path>,
-    env: &Environment,
-    flags: Dict,
-) -> Result<Loaded, Vec<Problem>> {
-    let top = TopLayer {
-        dict: flags,
-        kind: TopKind::Flags,
-    };
-    load_top(spec_flag, env, top)
-}
-
-/// [`load`] with any last layer (flags or a Terraform query).
-pub fn load_top(
     spec_flag: Option<&Path>,
     env: &Environment,
     top: TopLayer,
@@ -98,7 +85,7 @@ pub fn load_top(
     load_from(base, env, top)
 }
 
-/// Like [`load_top`], with the spec layer given as a figment (the demo's embedded spec).
+/// Like [`load`], with the spec layer given as a figment (the demo's embedded spec).
 ///
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
@@ -329,11 +316,61 @@ impl Provider for EnvLayer {
     }
 }
 
-/// The last layer: command-line flags, or the Terraform external data source's query. Both
-/// arrive as a nested dict of strings; only how a key is named in messages differs.
+/// The last layer: command-line flags, the Terraform external data source's query, or the
+/// demo's own settings. All arrive as values by key path; only how a key is named in messages
+/// differs. This is the one builder of that layer, whoever fills it.
+#[derive(Debug)]
 pub struct TopLayer {
-    pub dict: Dict,
-    pub kind: TopKind,
+    dict: Dict,
+    kind: TopKind,
+}
+
+impl TopLayer {
+    pub fn new(kind: TopKind) -> TopLayer {
+        TopLayer {
+            dict: Dict::new(),
+            kind,
+        }
+    }
+
+    /// Sets the value at a dotted key (`poll.interval`).
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        self.set_path(key.split('.'), value)
+    }
+
+    /// Sets the value at a path of keys (`["poll", "interval"]`).
+    pub fn set_path<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k str>,
+        value: impl Into<Value>,
+    ) -> &mut Self {
+        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+        insert(&mut self.dict, &keys, value.into());
+        self
+    }
+
+    /// Sets a top-level key unless it is set already.
+    pub fn set_default(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        self.dict
+            .entry(key.to_owned())
+            .or_insert_with(|| value.into());
+        self
+    }
+
+    /// The value at a dotted key, if set.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        let mut parts = key.split('.');
+        let mut value = self.dict.get(parts.next()?)?;
+        for part in parts {
+            value = value.as_dict()?.get(part)?;
+        }
+        Some(value)
+    }
+
+    /// Removes a top-level key, returning its value.
+    pub fn take(&mut self, key: &str) -> Option<Value> {
+        self.dict.remove(key)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,7 +402,7 @@ impl Provider for TopLayer {
 }
 
 /// Sets `keys` (a path) to `value` in a nested dict.
-pub fn insert(dict: &mut Dict, keys: &[String], value: Value) {
+fn insert(dict: &mut Dict, keys: &[String], value: Value) {
     match keys {
         [] => {}
         [last] => {

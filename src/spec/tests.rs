@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use figment::value::{Dict, Value};
+use figment::value::Value;
 
-use super::load::{insert, load};
+use super::load::{load, TopKind, TopLayer};
 use super::plan::{Context, Plan};
 use super::problem::Problem;
 use super::raw::{PendingPayment, SubJobPolicy};
@@ -16,13 +16,12 @@ const CX: Context = Context {
     require_credentials: false,
 };
 
-fn flags(pairs: &[(&str, &str)]) -> Dict {
-    let mut dict = Dict::new();
+fn flags(pairs: &[(&str, &str)]) -> TopLayer {
+    let mut layer = TopLayer::new(TopKind::Flags);
     for (k, v) in pairs {
-        let keys: Vec<String> = k.split('.').map(str::to_owned).collect();
-        insert(&mut dict, &keys, Value::from(v.to_string()));
+        layer.set(k, *v);
     }
-    dict
+    layer
 }
 
 fn spec_file(ext: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -176,13 +175,10 @@ fn positional_jobs_replace_the_spec_jobs() {
     assert_eq!(p.jobs.len(), 1);
     assert_eq!(p.jobs[0].id, "fromenv");
     let env = Environment::from_pairs(env);
-    let mut f = Dict::new();
-    f.insert(
-        "jobs".into(),
-        Value::from(vec![
-            Value::from("evs:x".to_owned()),
-            Value::from("y".to_owned()),
-        ]),
+    let mut f = TopLayer::new(TopKind::Flags);
+    f.set(
+        "jobs",
+        vec![Value::from("evs:x".to_owned()), Value::from("y".to_owned())],
     );
     let p = Plan::build(&load(Some(&path), &env, f).unwrap(), &env, CX).unwrap();
     let ids: Vec<&str> = p.jobs.iter().map(|j| j.id.as_str()).collect();
@@ -324,7 +320,7 @@ fn credentials_required_for_a_wait_only() {
         ("JOBWAIT_ENDPOINT", "http://h"),
         ("JOBWAIT_JOBS", "a"),
     ]);
-    let loaded = load(None, &env, Dict::new()).unwrap();
+    let loaded = load(None, &env, TopLayer::new(TopKind::Flags)).unwrap();
     let cx = Context {
         require_credentials: true,
         ..CX
@@ -348,15 +344,8 @@ fn the_demo_spec_plans() {
             "../demo/spec.yaml"
         )),
     );
-    let loaded = super::load::load_from(
-        base,
-        &env,
-        super::load::TopLayer {
-            dict: flags(&[("endpoint", "http://127.0.0.1:1")]),
-            kind: super::load::TopKind::Flags,
-        },
-    )
-    .unwrap();
+    let loaded =
+        super::load::load_from(base, &env, flags(&[("endpoint", "http://127.0.0.1:1")])).unwrap();
     let p = Plan::build(&loaded, &env, CX).unwrap();
     assert_eq!(p.jobs.len(), 4);
     assert_eq!(p.jobs[2].criteria.sub_jobs, SubJobPolicy::AtLeast(2));
@@ -646,10 +635,9 @@ mod properties {
 
     use proptest::prelude::*;
 
-    use super::super::load::{load_from, load_top, TopKind, TopLayer};
+    use super::super::load::{load, load_from, TopKind, TopLayer};
     use super::super::plan::{Context, Plan};
     use super::super::problem::Problem;
-    use super::Dict;
     use crate::environment::Environment;
 
     /// Cases per property: `PROPTEST_CASES`, else a modest default that keeps a debug run short.
@@ -847,15 +835,11 @@ mod properties {
             let path = dir.path().join(format!("spec.{ext}"));
             std::fs::write(&path, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let env = Environment::from_pairs(env);
-            let mut flags = Dict::new();
+            let mut flags = TopLayer::new(TopKind::Flags);
             if let Some(region) = flag_region {
-                flags.insert("region".into(), region.into());
+                flags.set("region", region);
             }
-            let loaded = load_top(
-                Some(&path),
-                &env,
-                TopLayer { dict: flags, kind: TopKind::Flags },
-            );
+            let loaded = load(Some(&path), &env, flags);
             let planned = loaded.and_then(|loaded| {
                 Plan::build(
                     &loaded,
@@ -869,7 +853,7 @@ mod properties {
             // The text alone, without a file: the layer the demo uses.
             let base = figment::Figment::new()
                 .merge(<figment::providers::Yaml as figment::providers::Format>::string(&text));
-            let top = TopLayer { dict: Dict::new(), kind: TopKind::Flags };
+            let top = TopLayer::new(TopKind::Flags);
             match load_from(base, &env, top) {
                 Ok(loaded) => {
                     if let Err(problems) = Plan::build(&loaded, &env, super::CX) {

@@ -13,10 +13,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use figment::value::Dict;
 use jobwait::cloud::wire::{ApiErrorBody, Job, JobStatus};
 use jobwait::environment::Environment;
-use jobwait::spec::load::load;
+use jobwait::spec::load::{load, TopKind, TopLayer};
 use jobwait::spec::plan::Context;
 use jobwait::spec::Plan;
 use proptest::prelude::*;
@@ -590,7 +589,7 @@ fn load_and_plan(
         stdout_is_terminal: false,
         require_credentials: false,
     };
-    let problems = match load(path, &env, Dict::new()) {
+    let problems = match load(path, &env, TopLayer::new(TopKind::Flags)) {
         Ok(loaded) => match Plan::build(&loaded, &env, cx) {
             Ok(_) => return Ok(()),
             Err(problems) => problems,
