@@ -607,5 +607,80 @@ mod tests {
             );
             assert_eq!(signed.stats().rejected_auth, 0);
         }
+
+        /// A Kubernetes secret rotated under a running wait: the credentials in use are refused,
+        /// the `*_FILE` files hold new ones, and they are read once more before giving up.
+        #[tokio::test]
+        async fn rotated_file_credentials_are_read_once_more_after_a_401() {
+            let yaml = format!(
+                "project_id: {PROJECT}\nauth: {{ ak: AKNEW, sk: SKNEW }}\njobs: [{{ id: j1, status: SUCCESS }}]"
+            );
+            let sim = start(
+                Scenario::from_yaml(&yaml).unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let (ak, sk) = (dir.path().join("ak"), dir.path().join("sk"));
+            std::fs::write(&ak, "AKNEW\n").unwrap();
+            std::fs::write(&sk, "SKNEW\n").unwrap();
+            let env = crate::environment::Environment::from_pairs([
+                ("HUAWEICLOUD_SDK_AK_FILE", ak.display().to_string()),
+                ("HUAWEICLOUD_SDK_SK_FILE", sk.display().to_string()),
+            ]);
+            let old = Credentials::AkSk {
+                ak: Secret::new("AKOLD"),
+                sk: Secret::new("SKOLD"),
+                security_token: None,
+                source: "HUAWEICLOUD_SDK_AK/SK",
+            };
+            let options = ClientOptions {
+                reload_from: Some(env),
+                ..ClientOptions::default()
+            };
+            let client = Client::new(old, PROJECT.to_owned(), options).unwrap();
+            let url = url::Url::parse(&format!("{}/v1/{PROJECT}/jobs/j1", sim.base_url())).unwrap();
+            let job = client
+                .get_job(&url, crate::cloud::service::Shape::Classic, TIMEOUT)
+                .await
+                .unwrap();
+            assert_eq!(job.status, crate::cloud::wire::JobStatus::Success);
+            assert_eq!(
+                sim.stats().rejected_auth,
+                1,
+                "one refusal, then the new key"
+            );
+
+            // Files that still hold refused credentials: one more try at most, then rejected.
+            std::fs::write(&sk, "SKWRONG\n").unwrap();
+            let stale = Client::new(
+                Credentials::AkSk {
+                    ak: Secret::new("AKNEW"),
+                    sk: Secret::new("SKWRONG"),
+                    security_token: None,
+                    source: "HUAWEICLOUD_SDK_AK/SK",
+                },
+                PROJECT.to_owned(),
+                ClientOptions {
+                    reload_from: Some(crate::environment::Environment::from_pairs([
+                        ("HUAWEICLOUD_SDK_AK_FILE", ak.display().to_string()),
+                        ("HUAWEICLOUD_SDK_SK_FILE", sk.display().to_string()),
+                    ])),
+                    ..ClientOptions::default()
+                },
+            )
+            .unwrap();
+            let err = stale
+                .get_job(&url, crate::cloud::service::Shape::Classic, TIMEOUT)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, FetchError::Http { status: 401, .. }), "{err}");
+            assert_eq!(
+                sim.stats().rejected_auth,
+                2,
+                "unchanged files are not tried again"
+            );
+        }
     }
 }
