@@ -21,9 +21,9 @@ use crate::spec::{OutputFormat, Plan};
 use crate::wait::Outcome;
 
 /// The simulated cloud of the demo.
-pub const SCENARIO: &str = include_str!("../demo/scenario.yaml");
+pub(super) const SCENARIO: &str = include_str!("../demo/scenario.yaml");
 /// The spec a user would write for it.
-pub const SPEC: &str = include_str!("../demo/spec.yaml");
+pub(super) const SPEC: &str = include_str!("../demo/spec.yaml");
 /// What the scenario scripts for each job of the spec, in order.
 const EXPECTED: [Outcome; 4] = [
     Outcome::Succeeded,

@@ -17,7 +17,7 @@ use crate::{cloud, progress, report, sanitize, spec, wait};
 /// The wait itself, shared by `wait`, `terraform` and `demo`: signals, progress, the project
 /// lookup, engine, report. Every way it ends — verdicts, the deadline, a signal, a failed lookup
 /// — ends in a report with every job of the plan.
-pub async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError> {
+pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, RunError> {
     let credentials = plan
         .credentials
         .clone()

@@ -212,10 +212,10 @@ pub(crate) mod fixtures {
 
     /// What a hostile server can put in the text of a job: a newline followed by runner
     /// commands, the runner's old command syntax, ANSI and OSC escapes, Markdown and HTML.
-    pub const HOSTILE: &str = "x\n::add-mask::y\n::error::forged\n##[error]old \u{1b}[31mred\u{1b}]0;t\u{7} [a](http://e) ![i](http://e) <b>&amp;</b> *_~`|\\";
+    pub(crate) const HOSTILE: &str = "x\n::add-mask::y\n::error::forged\n##[error]old \u{1b}[31mred\u{1b}]0;t\u{7} [a](http://e) ![i](http://e) <b>&amp;</b> *_~`|\\";
 
     /// Every kind of text a writer shows, from a hostile server and spec.
-    pub fn hostile() -> Report {
+    pub(crate) fn hostile() -> Report {
         let evil_key = format!("evil\nresult=success\n{HOSTILE}_id");
         let entities = EntityIds(
             [
@@ -268,7 +268,7 @@ pub(crate) mod fixtures {
 
     /// Fails when a text output lets server text act: a line (as the runner trims it) that is a
     /// command other than jobwait's own annotation, the old `##[` syntax, or an escape.
-    pub fn assert_harmless(text: &str, own_lines: &[&str]) {
+    pub(crate) fn assert_harmless(text: &str, own_lines: &[&str]) {
         for line in text.lines() {
             let trimmed = line.trim_start();
             let own = own_lines.iter().any(|own| trimmed.starts_with(own));

@@ -13,11 +13,11 @@ use crate::cloud::signer::{self, header_value, RequestParts, ALGORITHM, DATE_HEA
 use crate::secret::Secret;
 
 /// Max accepted clock difference when verifying (the real API: 15 minutes).
-pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+pub(super) const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// Why the gateway (here: the simulator) refuses a request. Never carries the SK.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
+pub(super) enum VerifyError {
     #[error("missing Authorization header")]
     MissingAuthorization,
     #[error("malformed Authorization header (expected `{ALGORITHM} Access=..., SignedHeaders=..., Signature=...`)")]
@@ -39,7 +39,7 @@ pub enum VerifyError {
 /// The signature is recomputed over exactly the headers listed in SignedHeaders (looked up in
 /// `headers` case-insensitively); host and x-sdk-date must be among them, and the date must be
 /// within [`MAX_SKEW`] of `now`.
-pub fn verify(
+pub(super) fn verify(
     method: &str,
     path: &str,
     query: Option<&str>,

@@ -34,13 +34,13 @@ use crate::spec::{Plan, PollPolicy};
 /// The grid poll wake-ups are rounded up to (from the start of the wait): 1 % of `interval`,
 /// between 1 and 25 ms. It adds at most that to a poll's delay and lets polls due together
 /// share a wake-up.
-pub fn poll_tick(poll: &PollPolicy) -> Duration {
+pub(super) fn poll_tick(poll: &PollPolicy) -> Duration {
     (poll.interval / 100).clamp(Duration::from_millis(1), Duration::from_millis(25))
 }
 
 /// How early the pacer may lend a slot to a request that is due now. Well inside the pacer's
 /// dispatch margin, so the rate limit holds at the server.
-pub const LEND_AHEAD: Duration = Duration::from_millis(10);
+pub(super) const LEND_AHEAD: Duration = Duration::from_millis(10);
 
 type Fetch<'a> = Pin<Box<dyn Future<Output = (usize, Result<Job, FetchError>)> + Send + 'a>>;
 
@@ -88,7 +88,7 @@ pub(super) struct Driver<'a, S> {
 }
 
 impl<'a, S: JobSource> Driver<'a, S> {
-    pub fn new(
+    pub(super) fn new(
         plan: &'a Plan,
         source: &'a S,
         start: Instant,
@@ -140,7 +140,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
         }
     }
 
-    pub async fn run(mut self) -> RunOutcome {
+    pub(super) async fn run(mut self) -> RunOutcome {
         let sleep = tokio::time::sleep_until(self.start);
         tokio::pin!(sleep);
         let mut interrupts_open = true;

@@ -79,7 +79,7 @@ enum Confirmation {
 }
 
 impl JobState {
-    pub fn new(host: u32, deadline: Instant, poll: PollPolicy, seed: u64) -> JobState {
+    pub(super) fn new(host: u32, deadline: Instant, poll: PollPolicy, seed: u64) -> JobState {
         JobState {
             phase: Phase::Ready,
             host,
@@ -98,7 +98,7 @@ impl JobState {
     /// Takes in one poll's answer, `waited` after the start of the wait, and says what comes
     /// next. `change` receives the new status and sub-job counts of a pending job whose
     /// progress changed (for progress events).
-    pub fn on_fetched(
+    pub(super) fn on_fetched(
         &mut self,
         plan: &Plan,
         job: &PlannedJob,
@@ -213,7 +213,7 @@ impl JobState {
     }
 
     /// The outcome and reason of a job whose deadline came before its verdict.
-    pub fn at_deadline(&self, job: &PlannedJob, waited: Duration) -> (Outcome, String) {
+    pub(super) fn at_deadline(&self, job: &PlannedJob, waited: Duration) -> (Outcome, String) {
         let waited = humantime::format_duration(Duration::from_secs(waited.as_secs()));
         let state = match (&self.last, &self.digest, &self.last_error) {
             (_, _, Some(err)) => format!("last poll failed: {err}"),
@@ -238,7 +238,7 @@ impl JobState {
     }
 
     /// Ends the job: its result, with the last document moved into it.
-    pub fn finish(
+    pub(super) fn finish(
         &mut self,
         job: &PlannedJob,
         outcome: Outcome,

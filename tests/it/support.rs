@@ -26,20 +26,20 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 /// The project id every simulator scenario and wait of these tests uses.
-pub const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 /// The access key the simulator accepts (it must never show up in any output).
-pub const AK: &str = "AKITESTACCESSKEY7Q2W";
+pub(crate) const AK: &str = "AKITESTACCESSKEY7Q2W";
 /// The secret key the simulator accepts (it must never show up in any output).
-pub const SK: &str = "SKsecretTESTvalue9f8e7d6c5b4a39281706";
+pub(crate) const SK: &str = "SKsecretTESTvalue9f8e7d6c5b4a39281706";
 /// An IAM token the simulator accepts when a scenario says so.
-pub const TOKEN: &str = "MIIT-test-token-0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+pub(crate) const TOKEN: &str = "MIIT-test-token-0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// The longest any single run of the binary may take before the test fails.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a finished run of the binary left behind.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -47,18 +47,18 @@ pub struct Output {
 
 impl Output {
     /// Everything the process printed, for "never shows X" checks.
-    pub fn all(&self) -> String {
+    pub(crate) fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
 }
 
 /// Path of the `jobwait` binary cargo built for these tests.
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_jobwait"))
 }
 
 /// The repository root (where `schema/` lives).
-pub fn repo_root() -> &'static Path {
+pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -66,7 +66,7 @@ pub fn repo_root() -> &'static Path {
 /// no stdin, stdout and stderr read by threads (so a full pipe never blocks it). Dropping it kills
 /// the process. (`std::process` rather than `tokio::process`: the tests' tokio has no `process`
 /// feature; waiting polls `try_wait`, so the test's runtime and its simulator keep running.)
-pub struct Running {
+pub(crate) struct Running {
     child: Child,
     shown: String,
     stdout: mpsc::UnboundedReceiver<String>,
@@ -74,7 +74,7 @@ pub struct Running {
 }
 
 /// Starts the binary with `args` and exactly the environment `env`.
-pub fn spawn<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Running {
+pub(crate) fn spawn<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Running {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let mut child = Command::new(bin())
         .env_clear()
@@ -113,20 +113,20 @@ pub fn spawn<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Running {
 }
 
 impl Running {
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The next line of standard output (with its newline), or `None` at its end; at most
     /// `within`. Lines taken here are not in [`Running::finish`]'s output.
-    pub async fn next_stdout_line(&mut self, within: Duration) -> Option<String> {
+    pub(crate) async fn next_stdout_line(&mut self, within: Duration) -> Option<String> {
         tokio::time::timeout(within, self.stdout.recv())
             .await
             .unwrap_or_else(|_| panic!("{}: no line on stdout within {within:?}", self.shown))
     }
 
     /// Waits for the process to end (failing the test after `within`) and collects its output.
-    pub async fn finish(mut self, within: Duration) -> Output {
+    pub(crate) async fn finish(mut self, within: Duration) -> Output {
         let deadline = tokio::time::Instant::now() + within;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -172,12 +172,12 @@ impl Drop for Running {
 }
 
 /// Runs the binary to completion (bounded by [`RUN_TIMEOUT`]).
-pub async fn run<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn run<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Output {
     spawn(args, env).finish(RUN_TIMEOUT).await
 }
 
 /// Sends `signal` (`TERM`, `INT`…) to `pid` with the system's `kill`.
-pub fn send_signal(pid: u32, signal: &str) {
+pub(crate) fn send_signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(pid.to_string())
@@ -187,7 +187,7 @@ pub fn send_signal(pid: u32, signal: &str) {
 }
 
 /// Starts the simulator on a free loopback port with this scenario (YAML).
-pub async fn sim(yaml: &str) -> SimHandle {
+pub(crate) async fn sim(yaml: &str) -> SimHandle {
     let scenario = Scenario::from_yaml(yaml)
         .unwrap_or_else(|e| panic!("test scenario is invalid: {e}\n{yaml}"));
     jobwait::sim::start(scenario, "127.0.0.1:0".parse().expect("an address"))
@@ -197,7 +197,7 @@ pub async fn sim(yaml: &str) -> SimHandle {
 
 /// Starts the simulator for [`PROJECT`], accepting only requests signed with [`AK`]/[`SK`] or
 /// carrying [`TOKEN`]; `jobs` is the scenario's `jobs:` list (YAML, starting with `-`).
-pub async fn sim_with_auth(jobs: &str) -> SimHandle {
+pub(crate) async fn sim_with_auth(jobs: &str) -> SimHandle {
     sim(&format!(
         "project_id: {PROJECT}\nauth: {{ ak: {AK}, sk: {SK}, token: {TOKEN} }}\njobs:\n{jobs}"
     ))
@@ -205,13 +205,18 @@ pub async fn sim_with_auth(jobs: &str) -> SimHandle {
 }
 
 /// The environment with the accepted AK/SK.
-pub fn aksk_env() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn aksk_env() -> Vec<(&'static str, &'static str)> {
     vec![("HUAWEICLOUD_SDK_AK", AK), ("HUAWEICLOUD_SDK_SK", SK)]
 }
 
 /// `wait JOBS… --endpoint URL --project-id PROJECT --timeout T` with a fast poll schedule and
 /// JSON output, then `extra`.
-pub fn wait_args(base_url: &str, jobs: &[&str], timeout: &str, extra: &[&str]) -> Vec<String> {
+pub(crate) fn wait_args(
+    base_url: &str,
+    jobs: &[&str],
+    timeout: &str,
+    extra: &[&str],
+) -> Vec<String> {
     let mut args: Vec<String> = vec!["wait".into()];
     args.extend(jobs.iter().map(|j| (*j).to_owned()));
     for a in [
@@ -235,7 +240,7 @@ pub fn wait_args(base_url: &str, jobs: &[&str], timeout: &str, extra: &[&str]) -
 }
 
 /// A loopback port where nothing listens (bound, then released).
-pub fn dead_port() -> u16 {
+pub(crate) fn dead_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let port = listener.local_addr().expect("local address").port();
     drop(listener);
@@ -243,12 +248,12 @@ pub fn dead_port() -> u16 {
 }
 
 /// Parses a report printed by `--output json` (or read from `--report`).
-pub fn json(text: &str) -> Value {
+pub(crate) fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not a JSON document ({e}):\n{text}"))
 }
 
 /// The report's entry for the job with this id.
-pub fn job<'a>(report: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn job<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["jobs"]
         .as_array()
         .expect("jobs is an array")
@@ -259,7 +264,7 @@ pub fn job<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 /// The report's JSON Schema: the committed `schema/report.schema.json`, or what
 /// `jobwait schema report` prints when the file is not there yet.
-pub async fn report_schema() -> Value {
+pub(crate) async fn report_schema() -> Value {
     let committed = repo_root().join("schema/report.schema.json");
     if let Ok(text) = std::fs::read_to_string(&committed) {
         return json(&text);
@@ -270,7 +275,7 @@ pub async fn report_schema() -> Value {
 }
 
 /// Fails with every violation when `report` does not validate against the report schema.
-pub async fn assert_valid_report(report: &Value) {
+pub(crate) async fn assert_valid_report(report: &Value) {
     let schema = report_schema().await;
     let validator = jsonschema::validator_for(&schema).expect("the report schema compiles");
     let errors: Vec<String> = validator
@@ -285,7 +290,7 @@ pub async fn assert_valid_report(report: &Value) {
 }
 
 /// Exit 2, nothing on stdout, no panic, and every needle on stderr.
-pub fn assert_usage_error(out: &Output, needles: &[&str]) {
+pub(crate) fn assert_usage_error(out: &Output, needles: &[&str]) {
     assert_eq!(
         out.code, 2,
         "expected exit 2\nstdout:\n{}\nstderr:\n{}",
@@ -311,7 +316,7 @@ pub fn assert_usage_error(out: &Output, needles: &[&str]) {
 }
 
 /// Waits (at most 5 s) until the simulator has answered at least `n` requests for `job_id`.
-pub async fn wait_for_requests(sim: &SimHandle, job_id: &str, n: u64) {
+pub(crate) async fn wait_for_requests(sim: &SimHandle, job_id: &str, n: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let seen = sim.stats().jobs.get(job_id).map_or(0, |j| j.requests);
@@ -327,20 +332,20 @@ pub async fn wait_for_requests(sim: &SimHandle, job_id: &str, n: u64) {
 }
 
 /// Writes `contents` to `dir/name` and returns the path.
-pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, contents).expect("write a test file");
     path
 }
 
 /// A path as a `&str` (test paths are UTF-8).
-pub fn s(path: &Path) -> &str {
+pub(crate) fn s(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
 
 /// A server that accepts connections and never answers: every request hangs. Returns its base
 /// URL and a counter of accepted connections; it stops with the test's runtime.
-pub async fn black_hole() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+pub(crate) async fn black_hole() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     use std::sync::atomic::{AtomicU64, Ordering};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
