@@ -5,7 +5,16 @@
 
 use std::io::IsTerminal;
 
-use crate::spec::raw::LogFormat;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// How log lines look on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// A message as one readable line: the shared sanitiser ([`crate::sanitize::line`]) makes it
 /// harmless, runs of spaces collapse, and a huge value someone passed is cut (at 400

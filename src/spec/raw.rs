@@ -13,6 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::cloud::endpoint::{Cloud, Service};
+pub use crate::diagnostics::LogFormat;
 use crate::lenient;
 pub use crate::verdict::{PendingPayment, SubJobPolicy, UnknownStatus};
 
@@ -94,14 +95,6 @@ pub enum OutputFormat {
     /// A readable table (the default on a terminal).
     Text,
     /// The report document (the default when standard output is not a terminal).
-    Json,
-}
-
-/// How log lines look on standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
     Json,
 }
 
