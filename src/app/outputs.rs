@@ -31,7 +31,12 @@ pub(super) fn write_side_outputs(plan: &Plan, report: &Report, env: &Environment
             )),
         }
     }
-    errors.extend(report::github::GitHub::from_env(env).write(report, written));
+    // Under `fail_on: never` the step succeeds whatever the jobs did: warnings, not errors.
+    let severity = match plan.fail_on {
+        crate::spec::raw::FailOn::Never => report::github::Severity::Warning,
+        crate::spec::raw::FailOn::Any => report::github::Severity::Error,
+    };
+    errors.extend(report::github::GitHub::from_env(env).write(report, written, severity));
     if let Err(e) = report::k8s::write(report, env) {
         errors.push(e);
     }

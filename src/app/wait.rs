@@ -14,7 +14,18 @@ pub(super) async fn run(args: WaitArgs, env: Environment) -> Result<ExitStatus, 
     if args.dry_run {
         return super::validate::run(args, env);
     }
-    let plan = super::plan(&args, &env, true)?.1;
+    let plan = match super::plan(&args, &env, true) {
+        Ok((_, plan)) => plan,
+        Err(RunError::Usage(problems)) => {
+            // On GitHub the outputs and an annotation still say why the step failed.
+            let github = crate::report::github::GitHub::from_env(&env);
+            for error in github.usage_error(&problems) {
+                crate::diagnostics::error(&error);
+            }
+            return Err(RunError::Usage(problems));
+        }
+        Err(e) => return Err(e),
+    };
     // The plan has all it needs; ten thousand ids from the command line need not stay.
     drop(args);
     // On GitHub, detailed logs fold into a group so the job's log stays readable.

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use super::flat::{flat, Limits};
-use super::Outcome;
-use super::Report;
+use super::{Outcome, Report};
 use crate::environment::Environment;
+use crate::exit::{ExitStatus, RunResult};
 
 /// Where the runner wants things, from its environment.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +46,12 @@ impl GitHub {
     ///
     /// The runner allows 1 MiB of outputs per step: the `report` output is set only while it
     /// fits [`Limits::GITHUB`], and `report_file` always names a file with the whole report.
-    pub fn write(&self, report: &Report, report_file: Option<&Path>) -> Vec<String> {
+    pub fn write(
+        &self,
+        report: &Report,
+        report_file: Option<&Path>,
+        severity: Severity,
+    ) -> Vec<String> {
         let mut errors = Vec::new();
         if let Some(path) = &self.output_file {
             let mut flat = flat(report, Limits::GITHUB);
@@ -70,8 +75,39 @@ impl GitHub {
         }
         if self.commands {
             let mut err = std::io::stderr().lock();
-            for line in annotations(report) {
+            for line in annotations(report, severity) {
                 let _ = writeln!(err, "{line}");
+            }
+        }
+        errors
+    }
+
+    /// A configuration that could not be used (exit 2): the `result` and `exit_code` outputs
+    /// still say so, and each problem is an `::error::` annotation, so a pipeline sees why the
+    /// step failed without reading its log. Returns the outputs that could not be written.
+    pub fn usage_error(&self, problems: &[String]) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(path) = &self.output_file {
+            let map: IndexMap<String, String> = [
+                ("result", RunResult::Error.as_str().to_owned()),
+                ("exit_code", ExitStatus::Usage.code().to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            if let Err(e) = append(path, &outputs_file(&map)) {
+                errors.push(format!("cannot write GITHUB_OUTPUT {path}: {e}"));
+            }
+        }
+        if self.commands {
+            let mut err = std::io::stderr().lock();
+            for problem in problems.iter().take(MAX_ANNOTATIONS) {
+                let _ = writeln!(
+                    err,
+                    "::error title={}::{}",
+                    escape_property("jobwait: invalid configuration"),
+                    escape_data(&crate::sanitize::line(problem))
+                );
             }
         }
         errors
@@ -211,9 +247,32 @@ pub fn summary(report: &Report) -> String {
     out
 }
 
-/// One `::error::` per job that did not succeed (failed, errored, timed out).
-pub fn annotations(report: &Report) -> Vec<String> {
-    report
+/// How jobs that did not succeed are annotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// `::error::` — the step fails on them.
+    Error,
+    /// `::warning::` — `fail_on: never`: the step succeeds and the outputs tell.
+    Warning,
+}
+
+impl Severity {
+    fn command(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// GitHub shows about ten annotations per step; with more jobs that did not succeed, one
+/// annotation sums them up instead of ten that hide the rest.
+pub const MAX_ANNOTATIONS: usize = 10;
+
+/// One annotation per job that did not succeed (failed, errored, timed out), or one for all of
+/// them when there are more than [`MAX_ANNOTATIONS`].
+pub fn annotations(report: &Report, severity: Severity) -> Vec<String> {
+    let bad: Vec<_> = report
         .jobs
         .iter()
         .filter(|j| {
@@ -222,11 +281,36 @@ pub fn annotations(report: &Report) -> Vec<String> {
                 Outcome::Failed | Outcome::Errored | Outcome::TimedOut
             )
         })
+        .collect();
+    let command = severity.command();
+    if bad.len() > MAX_ANNOTATIONS {
+        let named: Vec<String> = bad
+            .iter()
+            .take(MAX_ANNOTATIONS)
+            .map(|j| format!("{} {}", j.label(), j.outcome.word()))
+            .collect();
+        let title = format!(
+            "jobwait: {} of {} jobs did not succeed",
+            bad.len(),
+            report.jobs.len()
+        );
+        let message = format!(
+            "{} and {} more (the step summary and the report list them all)",
+            named.join("; "),
+            bad.len() - MAX_ANNOTATIONS
+        );
+        return vec![format!(
+            "::{command} title={}::{}",
+            escape_property(&title),
+            escape_data(&crate::sanitize::line(&message))
+        )];
+    }
+    bad.iter()
         .map(|j| {
             let label = j.label();
             let word = j.outcome.word();
             format!(
-                "::error title={}::{}",
+                "::{command} title={}::{}",
                 escape_property(&format!("jobwait: {label} {word}")),
                 escape_data(&crate::sanitize::line(&j.reason))
             )
@@ -327,9 +411,40 @@ mod tests {
     #[test]
     fn an_annotation_is_one_command_whatever_the_server_says() {
         let report = crate::report::fixtures::hostile();
-        let lines = annotations(&report);
+        let lines = annotations(&report, Severity::Error);
         assert_eq!(lines.len(), 1);
         assert!(!lines[0].contains(['\n', '\r']), "{}", lines[0]);
         crate::report::fixtures::assert_harmless(&lines[0], &["::error title=jobwait%3A "]);
+    }
+
+    #[test]
+    fn warnings_under_fail_on_never_and_one_annotation_beyond_ten() {
+        let report = crate::report::fixtures::hostile();
+        let warning = annotations(&report, Severity::Warning);
+        assert!(
+            warning[0].starts_with("::warning title=jobwait%3A "),
+            "{}",
+            warning[0]
+        );
+
+        let mut many = report.clone();
+        let failed = many.jobs[0].clone();
+        many.jobs = (0..12)
+            .map(|i| {
+                let mut job = failed.clone();
+                job.id = format!("job{i}");
+                job
+            })
+            .collect();
+        let lines = annotations(&many, Severity::Error);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("::error title=jobwait%3A 12 of 12 jobs did not succeed::"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains("and 2 more"), "{}", lines[0]);
+        many.jobs.truncate(MAX_ANNOTATIONS);
+        assert_eq!(annotations(&many, Severity::Error).len(), MAX_ANNOTATIONS);
     }
 }

@@ -5,6 +5,7 @@
 mod architecture;
 mod criteria;
 mod demo;
+mod github_action;
 mod hostile_api;
 mod hostile_outputs;
 mod iam;

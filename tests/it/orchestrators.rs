@@ -235,7 +235,7 @@ async fn act_runs_the_action_and_its_outputs_reach_the_next_step() {
     let workflow = format!(
         "name: t\non: push\njobs:\n  wait:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      \
          - id: wait\n        uses: ./\n        with:\n          binary: {bin}\n          endpoint: {url}\n          project_id: {PROJECT}\n          \
-         jobs: ecs:web evs:vol\n          timeout: 30s\n        env:\n          JOBWAIT_TOKEN: {TOKEN}\n      \
+         jobs: ecs:web evs:vol ims:img\n          timeout: 30s\n        env:\n          JOBWAIT_TOKEN: {TOKEN}\n          JOBWAIT_FAIL_ON: never\n      \
          - env:\n          RESULT: ${{{{ steps.wait.outputs.result }}}}\n          SERVERS: ${{{{ steps.wait.outputs.server_ids }}}}\n          \
          VOLUMES: ${{{{ steps.wait.outputs.volume_ids }}}}\n        run: echo \"$RESULT $SERVERS $VOLUMES\" > {seen}\n",
         bin = bin().display(),
@@ -289,7 +289,9 @@ async fn act_runs_the_action_and_its_outputs_reach_the_next_step() {
     assert!(act.status.success(), "act failed:\n{log}");
     assert_eq!(
         std::fs::read_to_string(&seen).unwrap().trim(),
-        "success srv-1,srv-2 vol-1",
+        // `img` failed, and the caller's own `JOBWAIT_FAIL_ON: never` (no `fail_on` input) let
+        // the step succeed: the action passes on only the inputs that were given.
+        "failure srv-1,srv-2 vol-1",
         "{log}"
     );
     assert!(!log.contains(TOKEN), "the token leaked into the runner log");
