@@ -42,6 +42,9 @@ pub struct ServiceApi {
     /// `{project_id}` and `{job_id}` placeholders, optionally `?name={placeholder}`.
     pub path: &'static str,
     pub shape: Shape,
+    /// The entity kinds its jobs create (`server_id`…): their `<kind>s` outputs exist, empty
+    /// when nothing was created, whenever a job of the service is waited on.
+    pub kinds: &'static [&'static str],
 }
 
 /// The classic job path.
@@ -50,21 +53,26 @@ const CLASSIC: &str = "/v1/{project_id}/jobs/{job_id}";
 impl Service {
     /// This service's job API.
     pub fn api(self) -> &'static ServiceApi {
-        const fn classic(hosts: &'static [(Cloud, &'static str)]) -> ServiceApi {
+        const fn classic(
+            hosts: &'static [(Cloud, &'static str)],
+            kinds: &'static [&'static str],
+        ) -> ServiceApi {
             ServiceApi {
                 hosts,
                 path: CLASSIC,
                 shape: Shape::Classic,
+                kinds,
             }
         }
-        static ECS: ServiceApi = classic(&[]);
-        static EVS: ServiceApi = classic(&[]);
+        static ECS: ServiceApi = classic(&[], &["server_id"]);
+        static EVS: ServiceApi = classic(&[], &["volume_id"]);
         // OTC has no `bms.` host: bare metal servers are served by the ECS endpoint.
-        static BMS: ServiceApi = classic(&[(Cloud::Otc, "ecs")]);
-        static IMS: ServiceApi = classic(&[]);
-        static VPC: ServiceApi = classic(&[]);
-        static DEH: ServiceApi = classic(&[]);
-        static SDRS: ServiceApi = classic(&[]);
+        static BMS: ServiceApi = classic(&[(Cloud::Otc, "ecs")], &["server_id"]);
+        static IMS: ServiceApi = classic(&[], &["image_id"]);
+        static VPC: ServiceApi = classic(&[], &["publicip_id"]);
+        // Their job documents' entity names are not documented well enough to promise a key.
+        static DEH: ServiceApi = classic(&[], &[]);
+        static SDRS: ServiceApi = classic(&[], &[]);
         match self {
             Service::Ecs => &ECS,
             Service::Evs => &EVS,
@@ -157,6 +165,7 @@ mod tests {
             hosts: &[],
             path: "/v3/{project_id}/jobs?id={job_id}",
             shape: Shape::Classic,
+            kinds: &[],
         };
         let url = query.url(&base, "p1", "a&b=c");
         assert_eq!(

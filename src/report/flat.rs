@@ -120,6 +120,21 @@ pub fn flat(report: &Report, limits: Limits) -> Flat {
         out.left_out.push(LeftOut::Report(json.len()));
         None
     };
+    // The kinds the services waited on create are always there (empty when nothing was
+    // created), so `result.server_ids` never breaks a Terraform plan or a workflow expression.
+    let mut stable: Vec<&str> = Vec::new();
+    for job in &report.jobs {
+        for kind in job.service.api().kinds {
+            if !stable.contains(kind) && !report.entities.0.contains_key(*kind) {
+                stable.push(kind);
+            }
+        }
+    }
+    for kind in stable {
+        let key = format!("{kind}s");
+        size = size.saturating_add(cost(&key, ""));
+        out.map.insert(key, String::new());
+    }
     for (kind, ids) in &report.entities.0 {
         let key = format!("{kind}s");
         if !is_output_key(&key) {
@@ -218,5 +233,17 @@ mod tests {
         assert_eq!(out.left_out[1], LeftOut::TooLarge("big_id".to_owned()));
         assert!(out.left_out[1].message().contains("`big_ids`"));
         assert!(out.left_out[1].message().contains("report_file"));
+    }
+
+    #[test]
+    fn the_kinds_of_the_services_waited_on_are_always_there() {
+        let mut report = hostile();
+        report.entities = EntityIds::default();
+        for job in &mut report.jobs {
+            job.service = crate::cloud::endpoint::Service::Evs;
+        }
+        let flat = flat(&report, Limits::NONE);
+        assert_eq!(flat.map.get("volume_ids").map(String::as_str), Some(""));
+        assert!(!flat.map.contains_key("server_ids"), "no ecs job was waited on");
     }
 }

@@ -282,7 +282,7 @@ pub(super) fn cancelled_reason(stop: &Stop) -> String {
 
 fn not_found_reason(err: &FetchError, grace: Duration) -> String {
     format!(
-        "the API does not know this job id after {} ({err}); finished jobs are deleted 1 day after they end",
+        "the API does not know this job id after {} ({err}); check the project and service, and note that the cloud deletes finished job records after a while",
         humantime::format_duration(grace)
     )
 }

@@ -373,7 +373,11 @@ async fn terraform_external_data_source_protocol() {
         .await
         .unwrap();
     assert_eq!(code, 0);
-    assert_eq!(json(&stdout)["result"], "failure");
+    let map = json(&stdout);
+    assert_eq!(map["result"], "failure");
+    // The failed image job created no image, yet `image_ids` is there (empty): a plan that
+    // reads `result.image_ids` does not break on a failed wait.
+    assert_eq!(map["image_ids"], "", "{stdout}");
 }
 
 /// The simulator serves from this test's runtime: terraform runs on a blocking thread.
