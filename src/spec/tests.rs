@@ -865,3 +865,70 @@ mod properties {
         }
     }
 }
+
+/// One syntax for `sub_jobs` wherever it is text: a variable, a string in a file, a Terraform
+/// query key; the file's objects still work, and a job's own criteria still win.
+#[test]
+fn sub_jobs_text_forms_in_every_layer() {
+    let env = [("JOBWAIT_SUCCESS__SUB_JOBS", "at-least=2")];
+    let p = plan(
+        None,
+        &env,
+        &[
+            ("project_id", "p"),
+            ("endpoint", "http://127.0.0.1:1"),
+            ("jobs", "a"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::AtLeast(2));
+
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://127.0.0.1:1\nsuccess: { sub_jobs: \"ratio=0.8\" }\n\
+         jobs: [a, { id: b, success: { sub_jobs: { at_least: 3 } } }, { id: c, success: { sub_jobs: at_least=1 } }]\n",
+    );
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    let policies: Vec<SubJobPolicy> = p.jobs.iter().map(|j| j.criteria.sub_jobs).collect();
+    assert_eq!(
+        policies,
+        [
+            SubJobPolicy::Ratio(0.8),
+            SubJobPolicy::AtLeast(3),
+            SubJobPolicy::AtLeast(1)
+        ]
+    );
+
+    let mut query = TopLayer::new(TopKind::TerraformQuery);
+    query
+        .set_path("success__sub_jobs".split("__"), "ratio=0.25")
+        .set("project_id", "p")
+        .set("endpoint", "http://127.0.0.1:1")
+        .set("jobs", "a");
+    let env = Environment::from_pairs(std::iter::empty::<(&str, &str)>());
+    let loaded = load(None, &env, query).unwrap();
+    let p = Plan::build(&loaded, &env, CX).unwrap();
+    assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::Ratio(0.25));
+}
+
+#[test]
+fn a_bad_sub_jobs_text_names_the_variable_the_value_and_the_forms() {
+    let env = [("JOBWAIT_SUCCESS__SUB_JOBS", "at-least=many")];
+    let problems = plan(
+        None,
+        &env,
+        &[
+            ("project_id", "p"),
+            ("endpoint", "http://127.0.0.1:1"),
+            ("jobs", "a"),
+        ],
+    )
+    .unwrap_err();
+    let all = problems.join("\n");
+    assert!(all.contains("JOBWAIT_SUCCESS__SUB_JOBS"), "{all}");
+    assert!(all.contains("`at-least=many`"), "{all}");
+    assert!(
+        all.contains("ratio=R") && all.contains("{ at_least: N }"),
+        "{all}"
+    );
+}
