@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use figment::value::Value;
 
 use crate::spec::load::{TopKind, TopLayer};
+use crate::spec::raw::FailOn;
 use crate::spec::OutputFormat;
+
+/// The help heading of the `success.*` flags.
+const CRITERIA: &str =
+    "Success criteria (defaults for every job; a job's own `success` in the spec wins)";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -125,7 +130,7 @@ pub struct WaitArgs {
     #[arg(long, value_name = "SHARD")]
     pub shard: Option<String>,
     /// Result format on standard output [default: text on a terminal, else json]
-    #[arg(long, value_enum)]
+    #[arg(short = 'o', long, value_enum)]
     pub output: Option<OutputFormat>,
     /// Also write the JSON report to FILE (atomically)
     #[arg(long, value_name = "FILE")]
@@ -133,6 +138,33 @@ pub struct WaitArgs {
     /// Stop everything at the first failed job
     #[arg(long)]
     pub fail_fast: bool,
+    /// When to exit non-zero: any (a job did not succeed) or never (the outputs tell) [default: any]
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub fail_on: Option<FailOn>,
+    /// How long one request may take before it is abandoned and retried [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+    /// The largest answer read, e.g. 512KiB, 8MiB or bytes [default: 4MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_response_size: Option<String>,
+    /// How sub-jobs decide: all, any, none, at-least=N or ratio=R [default: all]
+    #[arg(long, value_name = "POLICY", help_heading = CRITERIA)]
+    pub sub_jobs: Option<String>,
+    /// What PENDING_PAYMENT (an unpaid order) means: wait, success or fail [default: wait]
+    #[arg(long, value_name = "MEANING", value_parser = ["wait", "success", "fail"], hide_possible_values = true, help_heading = CRITERIA)]
+    pub pending_payment: Option<String>,
+    /// An id the API does not know yet counts as pending this long [default: 30s]
+    #[arg(long, value_name = "DURATION", help_heading = CRITERIA)]
+    pub not_found_grace: Option<String>,
+    /// What a status outside the documented set means: wait or fail [default: wait]
+    #[arg(long, value_name = "MEANING", value_parser = ["wait", "fail"], hide_possible_values = true, help_heading = CRITERIA)]
+    pub unknown_status: Option<String>,
+    /// Require the terminal status this many reads in a row [default: 1]
+    #[arg(long, value_name = "N", help_heading = CRITERIA)]
+    pub confirm: Option<String>,
+    /// The expected job_type (e.g. createServer); another ends the job as errored
+    #[arg(long, value_name = "TYPE", help_heading = CRITERIA)]
+    pub job_type: Option<String>,
     /// No progress on standard error
     #[arg(short, long)]
     pub quiet: bool,
@@ -168,15 +200,36 @@ impl WaitArgs {
             ("poll.schedule", &self.poll_schedule),
             ("rate_limit", &self.rate_limit),
             ("shard", &self.shard),
+            ("request_timeout", &self.request_timeout),
+            ("max_response_size", &self.max_response_size),
         ];
         for (key, value) in options {
             if let Some(v) = value {
                 layer.set(key, v.as_str());
             }
         }
+        // The criteria flags are the spec-wide `success` defaults; a job's own `success` in the
+        // file still overrides them key by key. Their flags are named without `success-`.
+        let criteria = [
+            ("sub_jobs", &self.sub_jobs),
+            ("pending_payment", &self.pending_payment),
+            ("not_found_grace", &self.not_found_grace),
+            ("unknown_status", &self.unknown_status),
+            ("confirm", &self.confirm),
+            ("job_type", &self.job_type),
+        ];
+        for (key, value) in criteria {
+            if let Some(v) = value {
+                let flag = format!("flag --{}", key.replace('_', "-"));
+                layer.set_named(&format!("success.{key}"), flag, v.as_str());
+            }
+        }
         let name = |v: clap::builder::PossibleValue| v.get_name().to_owned();
         if let Some(output) = self.output.and_then(|o| o.to_possible_value()) {
             layer.set("output", name(output));
+        }
+        if let Some(when) = self.fail_on.and_then(|f| f.to_possible_value()) {
+            layer.set("fail_on", name(when));
         }
         if let Some(format) = self.log_format.and_then(|f| f.to_possible_value()) {
             layer.set("log_format", name(format));
@@ -198,5 +251,98 @@ impl WaitArgs {
             layer.set("jobs", jobs);
         }
         layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, WaitArgs};
+
+    fn wait_args(args: &[&str]) -> WaitArgs {
+        let mut all = vec!["jobwait"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().wait
+    }
+
+    fn text(layer: &crate::spec::load::TopLayer, key: &str) -> Option<String> {
+        layer.get(key).and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| v.to_num().map(|n| format!("{n:?}")))
+        })
+    }
+
+    #[test]
+    fn new_flags_reach_their_spec_keys() {
+        let layer = wait_args(&[
+            "--fail-on",
+            "never",
+            "-o",
+            "json",
+            "--request-timeout",
+            "5s",
+            "--max-response-size",
+            "8MiB",
+            "--sub-jobs",
+            "at-least=2",
+            "--pending-payment",
+            "success",
+            "--not-found-grace",
+            "1m",
+            "--unknown-status",
+            "fail",
+            "--confirm",
+            "3",
+            "--job-type",
+            "createServer",
+        ])
+        .flag_layer();
+        let want = [
+            ("fail_on", "never"),
+            ("output", "json"),
+            ("request_timeout", "5s"),
+            ("max_response_size", "8MiB"),
+            ("success.sub_jobs", "at-least=2"),
+            ("success.pending_payment", "success"),
+            ("success.not_found_grace", "1m"),
+            ("success.unknown_status", "fail"),
+            ("success.confirm", "3"),
+            ("success.job_type", "createServer"),
+        ];
+        for (key, value) in want {
+            assert_eq!(text(&layer, key).as_deref(), Some(value), "{key}");
+        }
+    }
+
+    #[test]
+    fn flags_not_given_set_nothing() {
+        let layer = wait_args(&[]).flag_layer();
+        for key in [
+            "fail_on",
+            "output",
+            "request_timeout",
+            "success",
+            "fail_fast",
+        ] {
+            assert!(layer.get(key).is_none(), "{key}");
+        }
+    }
+
+    /// `--fail-on` used to be an unknown flag for which clap suggested `--fail-fast`, the
+    /// opposite.
+    #[test]
+    fn fail_on_is_a_flag_and_a_bad_value_suggests_no_fail_fast() {
+        assert!(Cli::try_parse_from(["jobwait", "--fail-on", "any", "x"]).is_ok());
+        let err = Cli::try_parse_from(["jobwait", "--fail-on", "sometimes", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("fail-fast"), "{err}");
+        assert!(err.contains("any") && err.contains("never"), "{err}");
+        let err = Cli::try_parse_from(["jobwait", "--pending-payment", "later", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("wait, success, fail"), "{err}");
     }
 }

@@ -323,6 +323,9 @@ impl Provider for EnvLayer {
 pub struct TopLayer {
     dict: Dict,
     kind: TopKind,
+    /// How messages name a key whose name is not the kind's rule (`success.sub_jobs` is the
+    /// flag `--sub-jobs`), by dotted key.
+    names: std::collections::BTreeMap<String, String>,
 }
 
 impl TopLayer {
@@ -330,12 +333,25 @@ impl TopLayer {
         TopLayer {
             dict: Dict::new(),
             kind,
+            names: Default::default(),
         }
     }
 
     /// Sets the value at a dotted key (`poll.interval`).
     pub fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
         self.set_path(key.split('.'), value)
+    }
+
+    /// Sets the value at a dotted key, named `shown` in messages (`flag --sub-jobs` for
+    /// `success.sub_jobs`).
+    pub fn set_named(
+        &mut self,
+        key: &str,
+        shown: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> &mut Self {
+        self.names.insert(key.to_owned(), shown.into());
+        self.set(key, value)
     }
 
     /// Sets the value at a path of keys (`["poll", "interval"]`).
@@ -382,12 +398,18 @@ pub enum TopKind {
 impl Provider for TopLayer {
     fn metadata(&self) -> Metadata {
         match self.kind {
-            TopKind::Flags => Metadata::named("command line").interpolater(
-                |_: &Profile, keys: &[&str]| match keys.first().copied() {
-                    Some("jobs") => "command-line argument JOB".to_owned(),
-                    _ => format!("flag --{}", keys.join("-").replace('_', "-")),
-                },
-            ),
+            TopKind::Flags => {
+                let names = self.names.clone();
+                Metadata::named("command line").interpolater(move |_: &Profile, keys: &[&str]| {
+                    if let Some(shown) = names.get(&keys.join(".")) {
+                        return shown.clone();
+                    }
+                    match keys.first().copied() {
+                        Some("jobs") => "command-line argument JOB".to_owned(),
+                        _ => format!("flag --{}", keys.join("-").replace('_', "-")),
+                    }
+                })
+            }
             TopKind::TerraformQuery => {
                 Metadata::named("terraform query").interpolater(|_: &Profile, keys: &[&str]| {
                     format!("terraform query key `{}`", keys.join("__"))

@@ -106,7 +106,7 @@ pub enum LogFormat {
 }
 
 /// When the process exits non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum FailOn {
     /// Exit with the contract's code whenever a job did not succeed.
