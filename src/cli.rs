@@ -99,88 +99,88 @@ pub struct WaitArgs {
     /// Spec file: YAML, TOML or JSON by extension [env: JOBWAIT_SPEC]
     #[arg(short = 'f', long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
-    /// Overall deadline, e.g. 90s, 15m, 1h 30m [default: 30m]
+    /// Overall deadline, e.g. 90s, 15m, 1h 30m [default: 30m] [env: JOBWAIT_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// Cloud, which picks the endpoint domain: huaweicloud, otc, flexibleengine
+    /// Cloud, which picks the endpoint domain: huaweicloud, otc, flexibleengine [env: JOBWAIT_CLOUD]
     #[arg(long)]
     pub cloud: Option<String>,
-    /// Region, e.g. eu-de
+    /// Region, e.g. eu-de [env: JOBWAIT_REGION]
     #[arg(long)]
     pub region: Option<String>,
-    /// Project id the jobs belong to
+    /// Project id the jobs belong to [env: JOBWAIT_PROJECT_ID]
     #[arg(long, value_name = "ID")]
     pub project_id: Option<String>,
-    /// Endpoint: a template with {service} and {region}, or one fixed URL
+    /// Endpoint: a template with {service} and {region}, or one fixed URL [env: JOBWAIT_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// First delay between polls of a job [default: 5s]
+    /// First delay between polls of a job [default: 5s] [env: JOBWAIT_POLL__INTERVAL]
     #[arg(long, value_name = "DURATION")]
     pub poll_interval: Option<String>,
-    /// Longest delay between polls of a job [default: 60s]
+    /// Longest delay between polls of a job [default: 60s] [env: JOBWAIT_POLL__MAX_INTERVAL]
     #[arg(long, value_name = "DURATION")]
     pub poll_max_interval: Option<String>,
-    /// How the next poll is timed: adaptive (reads the job's progress) or backoff [default: adaptive]
+    /// How the next poll is timed: adaptive (reads the job's progress) or backoff [default: adaptive] [env: JOBWAIT_POLL__SCHEDULE]
     #[arg(long, value_name = "SCHEDULE")]
     pub poll_schedule: Option<String>,
-    /// Requests per second per endpoint host [default: 10]
+    /// Requests per second per endpoint host [default: 10] [env: JOBWAIT_RATE_LIMIT]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<String>,
-    /// Wait on one shard of the jobs: INDEX/COUNT, auto/COUNT or auto (Kubernetes Indexed Jobs)
+    /// Wait on one shard of the jobs: INDEX/COUNT, auto/COUNT or auto (Kubernetes Indexed Jobs) [env: JOBWAIT_SHARD]
     #[arg(long, value_name = "SHARD")]
     pub shard: Option<String>,
-    /// Result format on standard output [default: text on a terminal, else json]
+    /// Result format on standard output [default: text on a terminal, else json] [env: JOBWAIT_OUTPUT]
     #[arg(short = 'o', long, value_enum)]
     pub output: Option<OutputFormat>,
-    /// Also write the JSON report to FILE (atomically)
+    /// Also write the JSON report to FILE (atomically) [env: JOBWAIT_REPORT]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Stop everything at the first failed job
+    /// Stop everything at the first failed job [env: JOBWAIT_FAIL_FAST]
     #[arg(long)]
     pub fail_fast: bool,
-    /// When to exit non-zero: any (a job did not succeed) or never (the outputs tell) [default: any]
+    /// When to exit non-zero: any (a job did not succeed) or never (the outputs tell) [default: any] [env: JOBWAIT_FAIL_ON]
     #[arg(long, value_enum, value_name = "WHEN")]
     pub fail_on: Option<FailOn>,
-    /// How long one request may take before it is abandoned and retried [default: 30s]
+    /// How long one request may take before it is abandoned and retried [default: 30s] [env: JOBWAIT_REQUEST_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
-    /// The largest answer read, e.g. 512KiB, 8MiB or bytes [default: 4MiB]
+    /// The largest answer read, e.g. 512KiB, 8MiB or bytes [default: 4MiB] [env: JOBWAIT_MAX_RESPONSE_SIZE]
     #[arg(long, value_name = "SIZE")]
     pub max_response_size: Option<String>,
-    /// How sub-jobs decide: all, any, none, at-least=N or ratio=R [default: all]
+    /// How sub-jobs decide: all, any, none, at-least=N or ratio=R [default: all] [env: JOBWAIT_SUCCESS__SUB_JOBS]
     #[arg(long, value_name = "POLICY", help_heading = CRITERIA)]
     pub sub_jobs: Option<String>,
-    /// What PENDING_PAYMENT (an unpaid order) means: wait, success or fail [default: wait]
+    /// What PENDING_PAYMENT (an unpaid order) means: wait, success or fail [default: wait] [env: JOBWAIT_SUCCESS__PENDING_PAYMENT]
     #[arg(long, value_name = "MEANING", value_parser = ["wait", "success", "fail"], hide_possible_values = true, help_heading = CRITERIA)]
     pub pending_payment: Option<String>,
-    /// An id the API does not know yet counts as pending this long [default: 30s]
+    /// An id the API does not know yet counts as pending this long [default: 30s] [env: JOBWAIT_SUCCESS__NOT_FOUND_GRACE]
     #[arg(long, value_name = "DURATION", help_heading = CRITERIA)]
     pub not_found_grace: Option<String>,
-    /// What a status outside the documented set means: wait or fail [default: wait]
+    /// What a status outside the documented set means: wait or fail [default: wait] [env: JOBWAIT_SUCCESS__UNKNOWN_STATUS]
     #[arg(long, value_name = "MEANING", value_parser = ["wait", "fail"], hide_possible_values = true, help_heading = CRITERIA)]
     pub unknown_status: Option<String>,
-    /// Require the terminal status this many reads in a row [default: 1]
+    /// Require the terminal status this many reads in a row [default: 1] [env: JOBWAIT_SUCCESS__CONFIRM]
     #[arg(long, value_name = "N", help_heading = CRITERIA)]
     pub confirm: Option<String>,
-    /// The expected job_type (e.g. createServer); another ends the job as errored
+    /// The expected job_type (e.g. createServer); another ends the job as errored [env: JOBWAIT_SUCCESS__JOB_TYPE]
     #[arg(long, value_name = "TYPE", help_heading = CRITERIA)]
     pub job_type: Option<String>,
-    /// No progress on standard error
+    /// No progress on standard error [env: JOBWAIT_QUIET]
     #[arg(short, long)]
     pub quiet: bool,
-    /// Log lines as text or JSON objects [default: text]
+    /// Log lines as text or JSON objects [default: text] [env: JOBWAIT_LOG_FORMAT]
     #[arg(long, value_enum)]
     pub log_format: Option<crate::spec::raw::LogFormat>,
     /// Resolve and print the plan like `validate`; send no request
     #[arg(long)]
     pub dry_run: bool,
-    /// More log detail on standard error (-v info, -vv debug)
+    /// More log detail on standard error (-v info, -vv debug) [env: JOBWAIT_VERBOSE]
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Jobs as `[SERVICE:]JOB_ID` (service defaults to ecs); replaces the spec's `jobs`
     #[arg(
         value_name = "JOB",
-        help = "Jobs as [SERVICE:]JOB_ID (service defaults to ecs); replaces the spec's `jobs`"
+        help = "Jobs as [SERVICE:]JOB_ID (service defaults to ecs); replaces the spec's `jobs` [env: JOBWAIT_JOBS]"
     )]
     pub jobs: Vec<String>,
 }
@@ -344,5 +344,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("wait, success, fail"), "{err}");
+    }
+
+    /// Every option's help names its variable, and that variable is the spec key the flag sets:
+    /// `JOBWAIT_SUCCESS__SUB_JOBS` for `--sub-jobs` means `success.sub_jobs` in the flag layer.
+    #[test]
+    fn each_flags_help_names_the_variable_of_the_key_it_sets() {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let not_spec_keys = ["spec", "dry_run", "help", "version"];
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let var = help
+                .split_once("[env: ")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(var, rest)| {
+                    assert!(
+                        rest.trim().is_empty(),
+                        "{id}: [env: …] ends the help: {help}"
+                    );
+                    var.to_owned()
+                });
+            if not_spec_keys.contains(&id) {
+                assert!(id == "spec" || var.is_none(), "{id}: {help}");
+                continue;
+            }
+            let var = var.unwrap_or_else(|| panic!("--{id} names no variable: {help}"));
+            let key = var
+                .strip_prefix("JOBWAIT_")
+                .unwrap()
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+                .join(".");
+            let mut line = vec!["jobwait".to_owned()];
+            let value = arg
+                .get_possible_values()
+                .first()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_else(|| "1".to_owned());
+            let takes_value = arg.get_action().takes_values();
+            match (arg.get_long(), arg.is_positional()) {
+                (_, true) => line.push(value),
+                (Some(long), false) => {
+                    line.push(format!("--{long}"));
+                    if takes_value {
+                        line.push(value);
+                    }
+                }
+                (None, false) => unreachable!("{id} has a long name"),
+            }
+            let layer = Cli::try_parse_from(&line)
+                .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+                .wait
+                .flag_layer();
+            assert!(
+                layer.get(&key).is_some(),
+                "{line:?} sets no `{key}` ({var})"
+            );
+        }
     }
 }
