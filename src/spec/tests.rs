@@ -932,3 +932,53 @@ fn a_bad_sub_jobs_text_names_the_variable_the_value_and_the_forms() {
         "{all}"
     );
 }
+
+/// A variable with one `_` where the nesting needs `__` is told the variable it meant; one that
+/// is no key either way keeps the list of known keys.
+#[test]
+fn a_misspelt_variable_is_told_the_nested_one() {
+    let base = [
+        ("project_id", "p"),
+        ("endpoint", "http://127.0.0.1:1"),
+        ("jobs", "a"),
+    ];
+    let cases = [
+        (
+            "JOBWAIT_POLL_INTERVAL",
+            "did you mean JOBWAIT_POLL__INTERVAL?",
+        ),
+        (
+            "JOBWAIT_POLL_MAX_INTERVAL",
+            "did you mean JOBWAIT_POLL__MAX_INTERVAL?",
+        ),
+        (
+            "JOBWAIT_SUCCESS_SUB_JOBS",
+            "did you mean JOBWAIT_SUCCESS__SUB_JOBS?",
+        ),
+        (
+            "JOBWAIT_RETRY_MAX_CONSECUTIVE_ERRORS",
+            "did you mean JOBWAIT_RETRY__MAX_CONSECUTIVE_ERRORS?",
+        ),
+        (
+            "JOBWAIT_ENDPOINTS_EVS",
+            "did you mean JOBWAIT_ENDPOINTS__EVS?",
+        ),
+    ];
+    for (var, wanted) in cases {
+        let text = plan(None, &[(var, "2")], &base).unwrap_err().join("\n");
+        assert!(
+            text.contains(&format!("environment variable {var}")),
+            "{text}"
+        );
+        assert!(text.contains(wanted), "{var}: {text}");
+    }
+    for var in [
+        "JOBWAIT_TIMEOUT_X",
+        "JOBWAIT_JOBS_X",
+        "JOBWAIT_POLL_INTERVALL",
+    ] {
+        let text = plan(None, &[(var, "2")], &base).unwrap_err().join("\n");
+        assert!(!text.contains("did you mean"), "{var}: {text}");
+        assert!(text.contains("(known: cloud, region"), "{var}: {text}");
+    }
+}

@@ -526,3 +526,18 @@ async fn token_with_a_control_character_names_the_variable_not_the_value() {
     assert!(!out.all().contains("SECRETPART"), "{}", out.all());
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// `JOBWAIT_POLL_INTERVAL` (one `_`) is no key: exit 2, telling the variable meant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_nested_variable_suggests_the_double_underscore() {
+    let mut env = base_env();
+    env.push(("JOBWAIT_POLL_INTERVAL", "2s"));
+    let out = wait(&["ecs:a"], &env).await;
+    assert_usage_error(
+        &out,
+        &[
+            "environment variable JOBWAIT_POLL_INTERVAL",
+            "did you mean JOBWAIT_POLL__INTERVAL?",
+        ],
+    );
+}
