@@ -94,7 +94,7 @@ pub enum SchemaKind {
 }
 
 /// Options of `wait` (and `validate`); each is also a spec key and a `JOBWAIT_*` variable.
-#[derive(Debug, Default, Clone, Args)]
+#[derive(Debug, Default, Clone, PartialEq, Args)]
 pub struct WaitArgs {
     /// Spec file: YAML, TOML or JSON by extension [env: JOBWAIT_SPEC]
     #[arg(short = 'f', long, value_name = "FILE")]
@@ -186,6 +186,11 @@ pub struct WaitArgs {
 }
 
 impl WaitArgs {
+    /// Whether no option and no job was given (a bare `jobwait`).
+    pub fn is_empty(&self) -> bool {
+        *self == WaitArgs::default()
+    }
+
     /// The flags that were given, as the spec's last layer (keys as in the spec file).
     pub fn flag_layer(&self) -> TopLayer {
         let mut layer = TopLayer::new(TopKind::Flags);

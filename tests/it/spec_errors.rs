@@ -541,3 +541,39 @@ async fn a_misspelt_nested_variable_suggests_the_double_underscore() {
         ],
     );
 }
+
+/// A bare `jobwait` (no argument, no `JOBWAIT_JOBS`, no `JOBWAIT_SPEC`) prints the usage on
+/// stderr and exits 2, instead of three problems with a spec nobody wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_jobwait_prints_the_usage_and_exits_2() {
+    // Other variables (credentials, spec keys) do not say what to wait on either.
+    for env in [vec![], base_env()] {
+        let out = run(&[] as &[&str], &env).await;
+        assert_usage_error(
+            &out,
+            &["Usage: jobwait [OPTIONS] [JOB]...", "--spec <FILE>"],
+        );
+        assert!(!out.stderr.contains("jobwait: "), "{}", out.stderr);
+        // The short help: one line per option, not the long form.
+        assert!(!out.stderr.contains("Possible values:"), "{}", out.stderr);
+    }
+}
+
+/// With some flags, or a variable that names jobs or a spec, the spec's problems stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobwait_with_flags_but_no_jobs_keeps_the_spec_errors() {
+    let no_jobs = "no jobs to wait on";
+    let out = run(&["--timeout", "1m"], &[]).await;
+    assert_usage_error(&out, &[no_jobs, "project_id"]);
+    assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
+
+    let out = run(&[] as &[&str], &[("JOBWAIT_JOBS", "ecs:a")]).await;
+    assert_usage_error(&out, &["project_id"]);
+    assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(dir.path(), "spec.yaml", "timeout: 1m\n");
+    let out = run(&[] as &[&str], &[("JOBWAIT_SPEC", s(&spec))]).await;
+    assert_usage_error(&out, &[no_jobs]);
+    assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
+}
