@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use figment::value::Value;
 
 use crate::spec::load::{TopKind, TopLayer};
+use crate::spec::raw::FailOn;
 use crate::spec::OutputFormat;
+
+/// The help heading of the `success.*` flags.
+const CRITERIA: &str =
+    "Success criteria (defaults for every job; a job's own `success` in the spec wins)";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -89,71 +94,103 @@ pub enum SchemaKind {
 }
 
 /// Options of `wait` (and `validate`); each is also a spec key and a `JOBWAIT_*` variable.
-#[derive(Debug, Default, Clone, Args)]
+#[derive(Debug, Default, Clone, PartialEq, Args)]
 pub struct WaitArgs {
     /// Spec file: YAML, TOML or JSON by extension [env: JOBWAIT_SPEC]
     #[arg(short = 'f', long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
-    /// Overall deadline, e.g. 90s, 15m, 1h 30m [default: 30m]
+    /// Overall deadline, e.g. 90s, 15m, 1h 30m [default: 30m] [env: JOBWAIT_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// Cloud, which picks the endpoint domain: huaweicloud, otc, flexibleengine
+    /// Cloud, which picks the endpoint domain: huaweicloud, otc, flexibleengine [env: JOBWAIT_CLOUD]
     #[arg(long)]
     pub cloud: Option<String>,
-    /// Region, e.g. eu-de
+    /// Region, e.g. eu-de [env: JOBWAIT_REGION]
     #[arg(long)]
     pub region: Option<String>,
-    /// Project id the jobs belong to
+    /// Project id the jobs belong to [env: JOBWAIT_PROJECT_ID]
     #[arg(long, value_name = "ID")]
     pub project_id: Option<String>,
-    /// Endpoint: a template with {service} and {region}, or one fixed URL
+    /// Endpoint: a template with {service} and {region}, or one fixed URL [env: JOBWAIT_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// First delay between polls of a job [default: 5s]
+    /// First delay between polls of a job [default: 5s] [env: JOBWAIT_POLL__INTERVAL]
     #[arg(long, value_name = "DURATION")]
     pub poll_interval: Option<String>,
-    /// Longest delay between polls of a job [default: 60s]
+    /// Longest delay between polls of a job [default: 60s] [env: JOBWAIT_POLL__MAX_INTERVAL]
     #[arg(long, value_name = "DURATION")]
     pub poll_max_interval: Option<String>,
-    /// How the next poll is timed: adaptive (reads the job's progress) or backoff [default: adaptive]
+    /// How the next poll is timed: adaptive (reads the job's progress) or backoff [default: adaptive] [env: JOBWAIT_POLL__SCHEDULE]
     #[arg(long, value_name = "SCHEDULE")]
     pub poll_schedule: Option<String>,
-    /// Requests per second per endpoint host [default: 10]
+    /// Requests per second per endpoint host [default: 10] [env: JOBWAIT_RATE_LIMIT]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<String>,
-    /// Wait on one shard of the jobs: INDEX/COUNT, auto/COUNT or auto (Kubernetes Indexed Jobs)
+    /// Wait on one shard of the jobs: INDEX/COUNT, auto/COUNT or auto (Kubernetes Indexed Jobs) [env: JOBWAIT_SHARD]
     #[arg(long, value_name = "SHARD")]
     pub shard: Option<String>,
-    /// Result format on standard output [default: text on a terminal, else json]
-    #[arg(long, value_enum)]
+    /// Result format on standard output [default: text on a terminal, else json] [env: JOBWAIT_OUTPUT]
+    #[arg(short = 'o', long, value_enum)]
     pub output: Option<OutputFormat>,
-    /// Also write the JSON report to FILE (atomically)
+    /// Also write the JSON report to FILE (atomically) [env: JOBWAIT_REPORT]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Stop everything at the first failed job
+    /// Stop everything at the first failed job [env: JOBWAIT_FAIL_FAST]
     #[arg(long)]
     pub fail_fast: bool,
-    /// No progress on standard error
+    /// When to exit non-zero: any (a job did not succeed) or never (the outputs tell) [default: any] [env: JOBWAIT_FAIL_ON]
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub fail_on: Option<FailOn>,
+    /// How long one request may take before it is abandoned and retried [default: 30s] [env: JOBWAIT_REQUEST_TIMEOUT]
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+    /// The largest answer read, e.g. 512KiB, 8MiB or bytes [default: 4MiB] [env: JOBWAIT_MAX_RESPONSE_SIZE]
+    #[arg(long, value_name = "SIZE")]
+    pub max_response_size: Option<String>,
+    /// How sub-jobs decide: all, any, none, at-least=N or ratio=R [default: all] [env: JOBWAIT_SUCCESS__SUB_JOBS]
+    #[arg(long, value_name = "POLICY", help_heading = CRITERIA)]
+    pub sub_jobs: Option<String>,
+    /// What PENDING_PAYMENT (an unpaid order) means: wait, success or fail [default: wait] [env: JOBWAIT_SUCCESS__PENDING_PAYMENT]
+    #[arg(long, value_name = "MEANING", value_parser = ["wait", "success", "fail"], hide_possible_values = true, help_heading = CRITERIA)]
+    pub pending_payment: Option<String>,
+    /// An id the API does not know yet counts as pending this long [default: 30s] [env: JOBWAIT_SUCCESS__NOT_FOUND_GRACE]
+    #[arg(long, value_name = "DURATION", help_heading = CRITERIA)]
+    pub not_found_grace: Option<String>,
+    /// What a status outside the documented set means: wait or fail [default: wait] [env: JOBWAIT_SUCCESS__UNKNOWN_STATUS]
+    #[arg(long, value_name = "MEANING", value_parser = ["wait", "fail"], hide_possible_values = true, help_heading = CRITERIA)]
+    pub unknown_status: Option<String>,
+    /// Require the terminal status this many reads in a row [default: 1] [env: JOBWAIT_SUCCESS__CONFIRM]
+    #[arg(long, value_name = "N", help_heading = CRITERIA)]
+    pub confirm: Option<String>,
+    /// The expected job_type (e.g. createServer); another ends the job as errored [env: JOBWAIT_SUCCESS__JOB_TYPE]
+    #[arg(long, value_name = "TYPE", help_heading = CRITERIA)]
+    pub job_type: Option<String>,
+    /// No progress on standard error [env: JOBWAIT_QUIET]
     #[arg(short, long)]
     pub quiet: bool,
-    /// Log lines as text or JSON objects [default: text]
+    /// Log lines as text or JSON objects [default: text] [env: JOBWAIT_LOG_FORMAT]
     #[arg(long, value_enum)]
     pub log_format: Option<crate::spec::raw::LogFormat>,
     /// Resolve and print the plan like `validate`; send no request
     #[arg(long)]
     pub dry_run: bool,
-    /// More log detail on standard error (-v info, -vv debug)
+    /// More log detail on standard error (-v info, -vv debug) [env: JOBWAIT_VERBOSE]
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Jobs as `[SERVICE:]JOB_ID` (service defaults to ecs); replaces the spec's `jobs`
     #[arg(
         value_name = "JOB",
-        help = "Jobs as [SERVICE:]JOB_ID (service defaults to ecs); replaces the spec's `jobs`"
+        help = "Jobs as [SERVICE:]JOB_ID (service defaults to ecs); replaces the spec's `jobs` [env: JOBWAIT_JOBS]"
     )]
     pub jobs: Vec<String>,
 }
 
 impl WaitArgs {
+    /// Whether no option and no job was given (a bare `jobwait`).
+    pub fn is_empty(&self) -> bool {
+        *self == WaitArgs::default()
+    }
+
     /// The flags that were given, as the spec's last layer (keys as in the spec file).
     pub fn flag_layer(&self) -> TopLayer {
         let mut layer = TopLayer::new(TopKind::Flags);
@@ -168,15 +205,36 @@ impl WaitArgs {
             ("poll.schedule", &self.poll_schedule),
             ("rate_limit", &self.rate_limit),
             ("shard", &self.shard),
+            ("request_timeout", &self.request_timeout),
+            ("max_response_size", &self.max_response_size),
         ];
         for (key, value) in options {
             if let Some(v) = value {
                 layer.set(key, v.as_str());
             }
         }
+        // The criteria flags are the spec-wide `success` defaults; a job's own `success` in the
+        // file still overrides them key by key. Their flags are named without `success-`.
+        let criteria = [
+            ("sub_jobs", &self.sub_jobs),
+            ("pending_payment", &self.pending_payment),
+            ("not_found_grace", &self.not_found_grace),
+            ("unknown_status", &self.unknown_status),
+            ("confirm", &self.confirm),
+            ("job_type", &self.job_type),
+        ];
+        for (key, value) in criteria {
+            if let Some(v) = value {
+                let flag = format!("flag --{}", key.replace('_', "-"));
+                layer.set_named(&format!("success.{key}"), flag, v.as_str());
+            }
+        }
         let name = |v: clap::builder::PossibleValue| v.get_name().to_owned();
         if let Some(output) = self.output.and_then(|o| o.to_possible_value()) {
             layer.set("output", name(output));
+        }
+        if let Some(when) = self.fail_on.and_then(|f| f.to_possible_value()) {
+            layer.set("fail_on", name(when));
         }
         if let Some(format) = self.log_format.and_then(|f| f.to_possible_value()) {
             layer.set("log_format", name(format));
@@ -198,5 +256,157 @@ impl WaitArgs {
             layer.set("jobs", jobs);
         }
         layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, WaitArgs};
+
+    fn wait_args(args: &[&str]) -> WaitArgs {
+        let mut all = vec!["jobwait"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).unwrap().wait
+    }
+
+    fn text(layer: &crate::spec::load::TopLayer, key: &str) -> Option<String> {
+        layer.get(key).and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| v.to_num().map(|n| format!("{n:?}")))
+        })
+    }
+
+    #[test]
+    fn new_flags_reach_their_spec_keys() {
+        let layer = wait_args(&[
+            "--fail-on",
+            "never",
+            "-o",
+            "json",
+            "--request-timeout",
+            "5s",
+            "--max-response-size",
+            "8MiB",
+            "--sub-jobs",
+            "at-least=2",
+            "--pending-payment",
+            "success",
+            "--not-found-grace",
+            "1m",
+            "--unknown-status",
+            "fail",
+            "--confirm",
+            "3",
+            "--job-type",
+            "createServer",
+        ])
+        .flag_layer();
+        let want = [
+            ("fail_on", "never"),
+            ("output", "json"),
+            ("request_timeout", "5s"),
+            ("max_response_size", "8MiB"),
+            ("success.sub_jobs", "at-least=2"),
+            ("success.pending_payment", "success"),
+            ("success.not_found_grace", "1m"),
+            ("success.unknown_status", "fail"),
+            ("success.confirm", "3"),
+            ("success.job_type", "createServer"),
+        ];
+        for (key, value) in want {
+            assert_eq!(text(&layer, key).as_deref(), Some(value), "{key}");
+        }
+    }
+
+    #[test]
+    fn flags_not_given_set_nothing() {
+        let layer = wait_args(&[]).flag_layer();
+        for key in [
+            "fail_on",
+            "output",
+            "request_timeout",
+            "success",
+            "fail_fast",
+        ] {
+            assert!(layer.get(key).is_none(), "{key}");
+        }
+    }
+
+    /// `--fail-on` used to be an unknown flag for which clap suggested `--fail-fast`, the
+    /// opposite.
+    #[test]
+    fn fail_on_is_a_flag_and_a_bad_value_suggests_no_fail_fast() {
+        assert!(Cli::try_parse_from(["jobwait", "--fail-on", "any", "x"]).is_ok());
+        let err = Cli::try_parse_from(["jobwait", "--fail-on", "sometimes", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("fail-fast"), "{err}");
+        assert!(err.contains("any") && err.contains("never"), "{err}");
+        let err = Cli::try_parse_from(["jobwait", "--pending-payment", "later", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("wait, success, fail"), "{err}");
+    }
+
+    /// Every option's help names its variable, and that variable is the spec key the flag sets:
+    /// `JOBWAIT_SUCCESS__SUB_JOBS` for `--sub-jobs` means `success.sub_jobs` in the flag layer.
+    #[test]
+    fn each_flags_help_names_the_variable_of_the_key_it_sets() {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let not_spec_keys = ["spec", "dry_run", "help", "version"];
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let var = help
+                .split_once("[env: ")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .map(|(var, rest)| {
+                    assert!(
+                        rest.trim().is_empty(),
+                        "{id}: [env: …] ends the help: {help}"
+                    );
+                    var.to_owned()
+                });
+            if not_spec_keys.contains(&id) {
+                assert!(id == "spec" || var.is_none(), "{id}: {help}");
+                continue;
+            }
+            let var = var.unwrap_or_else(|| panic!("--{id} names no variable: {help}"));
+            let key = var
+                .strip_prefix("JOBWAIT_")
+                .unwrap()
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+                .join(".");
+            let mut line = vec!["jobwait".to_owned()];
+            let value = arg
+                .get_possible_values()
+                .first()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_else(|| "1".to_owned());
+            let takes_value = arg.get_action().takes_values();
+            match (arg.get_long(), arg.is_positional()) {
+                (_, true) => line.push(value),
+                (Some(long), false) => {
+                    line.push(format!("--{long}"));
+                    if takes_value {
+                        line.push(value);
+                    }
+                }
+                (None, false) => unreachable!("{id} has a long name"),
+            }
+            let layer = Cli::try_parse_from(&line)
+                .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+                .wait
+                .flag_layer();
+            assert!(
+                layer.get(&key).is_some(),
+                "{line:?} sets no `{key}` ({var})"
+            );
+        }
     }
 }

@@ -61,7 +61,15 @@ pub fn run_on_runtime(cli: Cli) -> Result<ExitStatus, RunError> {
 /// Runs one command line to its exit status.
 pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
     match cli.command {
-        None => wait::run(cli.wait, Environment::capture()).await,
+        None => {
+            let env = Environment::capture();
+            if is_bare(&cli.wait, &env) {
+                let mut cmd = <Cli as clap::CommandFactory>::command();
+                eprint!("{}", cmd.render_help());
+                return Ok(ExitStatus::Usage);
+            }
+            wait::run(cli.wait, env).await
+        }
         Some(Command::Wait(args)) => wait::run(args, Environment::capture()).await,
         Some(Command::Validate(args)) => validate::run(args, Environment::capture()),
         Some(Command::Schema { which }) => {
@@ -91,6 +99,12 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
             demo::run(output.unwrap_or(OutputFormat::Text), quiet).await
         }
     }
+}
+
+/// A bare `jobwait`: no option, no job, and neither `JOBWAIT_JOBS` nor `JOBWAIT_SPEC`. Nothing
+/// says what to wait on, so the usage helps more than the spec's problems would.
+fn is_bare(args: &WaitArgs, env: &Environment) -> bool {
+    args.is_empty() && env.get("JOBWAIT_JOBS").is_none() && env.get("JOBWAIT_SPEC").is_none()
 }
 
 /// Layers → plan, every problem at once; the loaded layers too (`validate` names where each

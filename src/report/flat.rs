@@ -244,6 +244,9 @@ mod tests {
         }
         let flat = flat(&report, Limits::NONE);
         assert_eq!(flat.map.get("volume_ids").map(String::as_str), Some(""));
-        assert!(!flat.map.contains_key("server_ids"), "no ecs job was waited on");
+        assert!(
+            !flat.map.contains_key("server_ids"),
+            "no ecs job was waited on"
+        );
     }
 }

@@ -244,7 +244,12 @@ fn explain(figment: &Figment, e: figment::Error) -> Problem {
     let what = match &e.kind {
         // figment's path already ends with the unknown field's name.
         Kind::UnknownField(field, expected) => {
-            if expected.is_empty() {
+            let from_env = figment
+                .find_metadata(&path.join("."))
+                .is_some_and(|md| md.name == "environment");
+            if let Some(var) = from_env.then(|| misspelt_variable(&path)).flatten() {
+                format!("unknown key `{field}`; did you mean {var}?")
+            } else if expected.is_empty() {
                 format!("unknown key `{field}`")
             } else {
                 format!("unknown key `{field}` (known: {})", expected.join(", "))
@@ -270,6 +275,57 @@ fn explain(figment: &Figment, e: figment::Error) -> Problem {
     };
     // serde's messages quote values (and keys): an endpoint's password must not be in them.
     problem.origin(place).redacted()
+}
+
+/// For a `JOBWAIT_*` variable that names no key (`path`, as the environment layer split it):
+/// the variable that does when one of its single `_` is read as `__`, the nesting separator
+/// (`JOBWAIT_POLL_INTERVAL` → `JOBWAIT_POLL__INTERVAL`).
+fn misspelt_variable(path: &[String]) -> Option<String> {
+    let name = path.join("__");
+    let schema = serde_json::to_value(schemars::schema_for!(RawSpec)).ok()?;
+    let bytes = name.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| {
+            bytes[i] == b'_'
+                && (i == 0 || bytes[i - 1] != b'_')
+                && bytes.get(i + 1).is_some_and(|&b| b != b'_')
+        })
+        .map(|i| format!("{}__{}", &name[..i], &name[i + 1..]))
+        .find(|candidate| {
+            let keys: Vec<&str> = candidate.split("__").collect();
+            keys.iter().all(|k| !k.is_empty()) && schema_has(&schema, &schema, &keys)
+        })
+        .map(|candidate| format!("JOBWAIT_{}", candidate.to_ascii_uppercase()))
+}
+
+/// Whether the JSON Schema `node` (of the document `root`) has the nested key `keys`.
+fn schema_has(root: &serde_json::Value, node: &serde_json::Value, keys: &[&str]) -> bool {
+    let Some((first, rest)) = keys.split_first() else {
+        return true;
+    };
+    if let Some(target) = node.get("$ref").and_then(|r| r.as_str()) {
+        let target = target.strip_prefix('#').unwrap_or(target);
+        return root
+            .pointer(target)
+            .is_some_and(|n| schema_has(root, n, keys));
+    }
+    let alternatives = ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .filter_map(|k| node.get(*k).and_then(|v| v.as_array()))
+        .flatten();
+    if alternatives
+        .into_iter()
+        .any(|alt| schema_has(root, alt, keys))
+    {
+        return true;
+    }
+    if let Some(child) = node.get("properties").and_then(|p| p.get(*first)) {
+        return schema_has(root, child, rest);
+    }
+    match node.get("additionalProperties") {
+        Some(child) if child.is_object() => schema_has(root, child, rest),
+        _ => false,
+    }
 }
 
 fn describe<K: AsRef<str>>(md: &Metadata, profile: &Profile, keys: &[K]) -> String {
@@ -323,6 +379,9 @@ impl Provider for EnvLayer {
 pub struct TopLayer {
     dict: Dict,
     kind: TopKind,
+    /// How messages name a key whose name is not the kind's rule (`success.sub_jobs` is the
+    /// flag `--sub-jobs`), by dotted key.
+    names: std::collections::BTreeMap<String, String>,
 }
 
 impl TopLayer {
@@ -330,12 +389,25 @@ impl TopLayer {
         TopLayer {
             dict: Dict::new(),
             kind,
+            names: Default::default(),
         }
     }
 
     /// Sets the value at a dotted key (`poll.interval`).
     pub fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
         self.set_path(key.split('.'), value)
+    }
+
+    /// Sets the value at a dotted key, named `shown` in messages (`flag --sub-jobs` for
+    /// `success.sub_jobs`).
+    pub fn set_named(
+        &mut self,
+        key: &str,
+        shown: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> &mut Self {
+        self.names.insert(key.to_owned(), shown.into());
+        self.set(key, value)
     }
 
     /// Sets the value at a path of keys (`["poll", "interval"]`).
@@ -382,12 +454,18 @@ pub enum TopKind {
 impl Provider for TopLayer {
     fn metadata(&self) -> Metadata {
         match self.kind {
-            TopKind::Flags => Metadata::named("command line").interpolater(
-                |_: &Profile, keys: &[&str]| match keys.first().copied() {
-                    Some("jobs") => "command-line argument JOB".to_owned(),
-                    _ => format!("flag --{}", keys.join("-").replace('_', "-")),
-                },
-            ),
+            TopKind::Flags => {
+                let names = self.names.clone();
+                Metadata::named("command line").interpolater(move |_: &Profile, keys: &[&str]| {
+                    if let Some(shown) = names.get(&keys.join(".")) {
+                        return shown.clone();
+                    }
+                    match keys.first().copied() {
+                        Some("jobs") => "command-line argument JOB".to_owned(),
+                        _ => format!("flag --{}", keys.join("-").replace('_', "-")),
+                    }
+                })
+            }
             TopKind::TerraformQuery => {
                 Metadata::named("terraform query").interpolater(|_: &Profile, keys: &[&str]| {
                     format!("terraform query key `{}`", keys.join("__"))

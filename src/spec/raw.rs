@@ -99,7 +99,7 @@ pub enum OutputFormat {
 }
 
 /// When the process exits non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum FailOn {
     /// Exit with the contract's code whenever a job did not succeed.

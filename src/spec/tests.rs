@@ -865,3 +865,120 @@ mod properties {
         }
     }
 }
+
+/// One syntax for `sub_jobs` wherever it is text: a variable, a string in a file, a Terraform
+/// query key; the file's objects still work, and a job's own criteria still win.
+#[test]
+fn sub_jobs_text_forms_in_every_layer() {
+    let env = [("JOBWAIT_SUCCESS__SUB_JOBS", "at-least=2")];
+    let p = plan(
+        None,
+        &env,
+        &[
+            ("project_id", "p"),
+            ("endpoint", "http://127.0.0.1:1"),
+            ("jobs", "a"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::AtLeast(2));
+
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://127.0.0.1:1\nsuccess: { sub_jobs: \"ratio=0.8\" }\n\
+         jobs: [a, { id: b, success: { sub_jobs: { at_least: 3 } } }, { id: c, success: { sub_jobs: at_least=1 } }]\n",
+    );
+    let p = plan(Some(&path), &[], &[]).unwrap();
+    let policies: Vec<SubJobPolicy> = p.jobs.iter().map(|j| j.criteria.sub_jobs).collect();
+    assert_eq!(
+        policies,
+        [
+            SubJobPolicy::Ratio(0.8),
+            SubJobPolicy::AtLeast(3),
+            SubJobPolicy::AtLeast(1)
+        ]
+    );
+
+    let mut query = TopLayer::new(TopKind::TerraformQuery);
+    query
+        .set_path("success__sub_jobs".split("__"), "ratio=0.25")
+        .set("project_id", "p")
+        .set("endpoint", "http://127.0.0.1:1")
+        .set("jobs", "a");
+    let env = Environment::from_pairs(std::iter::empty::<(&str, &str)>());
+    let loaded = load(None, &env, query).unwrap();
+    let p = Plan::build(&loaded, &env, CX).unwrap();
+    assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::Ratio(0.25));
+}
+
+#[test]
+fn a_bad_sub_jobs_text_names_the_variable_the_value_and_the_forms() {
+    let env = [("JOBWAIT_SUCCESS__SUB_JOBS", "at-least=many")];
+    let problems = plan(
+        None,
+        &env,
+        &[
+            ("project_id", "p"),
+            ("endpoint", "http://127.0.0.1:1"),
+            ("jobs", "a"),
+        ],
+    )
+    .unwrap_err();
+    let all = problems.join("\n");
+    assert!(all.contains("JOBWAIT_SUCCESS__SUB_JOBS"), "{all}");
+    assert!(all.contains("`at-least=many`"), "{all}");
+    assert!(
+        all.contains("ratio=R") && all.contains("{ at_least: N }"),
+        "{all}"
+    );
+}
+
+/// A variable with one `_` where the nesting needs `__` is told the variable it meant; one that
+/// is no key either way keeps the list of known keys.
+#[test]
+fn a_misspelt_variable_is_told_the_nested_one() {
+    let base = [
+        ("project_id", "p"),
+        ("endpoint", "http://127.0.0.1:1"),
+        ("jobs", "a"),
+    ];
+    let cases = [
+        (
+            "JOBWAIT_POLL_INTERVAL",
+            "did you mean JOBWAIT_POLL__INTERVAL?",
+        ),
+        (
+            "JOBWAIT_POLL_MAX_INTERVAL",
+            "did you mean JOBWAIT_POLL__MAX_INTERVAL?",
+        ),
+        (
+            "JOBWAIT_SUCCESS_SUB_JOBS",
+            "did you mean JOBWAIT_SUCCESS__SUB_JOBS?",
+        ),
+        (
+            "JOBWAIT_RETRY_MAX_CONSECUTIVE_ERRORS",
+            "did you mean JOBWAIT_RETRY__MAX_CONSECUTIVE_ERRORS?",
+        ),
+        (
+            "JOBWAIT_ENDPOINTS_EVS",
+            "did you mean JOBWAIT_ENDPOINTS__EVS?",
+        ),
+    ];
+    for (var, wanted) in cases {
+        let text = plan(None, &[(var, "2")], &base).unwrap_err().join("\n");
+        assert!(
+            text.contains(&format!("environment variable {var}")),
+            "{text}"
+        );
+        assert!(text.contains(wanted), "{var}: {text}");
+    }
+    for var in [
+        "JOBWAIT_TIMEOUT_X",
+        "JOBWAIT_JOBS_X",
+        "JOBWAIT_POLL_INTERVALL",
+    ] {
+        let text = plan(None, &[(var, "2")], &base).unwrap_err().join("\n");
+        assert!(!text.contains("did you mean"), "{var}: {text}");
+        assert!(text.contains("(known: cloud, region"), "{var}: {text}");
+    }
+}

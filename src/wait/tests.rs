@@ -604,7 +604,11 @@ async fn not_found_after_the_grace_is_errored_mentioning_deletion() {
 
     let r = &results[0];
     assert_eq!(r.outcome, Outcome::Errored);
-    assert!(r.reason.contains("deletes finished job records"), "{}", r.reason);
+    assert!(
+        r.reason.contains("deletes finished job records"),
+        "{}",
+        r.reason
+    );
     assert!(r.reason.contains("after 10s"), "{}", r.reason);
     assert!(r.reason.contains("Common.0011"), "{}", r.reason);
     let fetches = source.fetches("a");

@@ -123,6 +123,8 @@ async fn server_text_cannot_forge_outputs_commands_escapes_or_lines() {
             "errored",
             "timed_out",
             "cancelled",
+            // An `ims` job was waited on: its kind's key is always there (empty here).
+            "image_ids",
             "server_ids",
             "ok-kind_ids",
             "report",

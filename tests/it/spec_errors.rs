@@ -526,3 +526,54 @@ async fn token_with_a_control_character_names_the_variable_not_the_value() {
     assert!(!out.all().contains("SECRETPART"), "{}", out.all());
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// `JOBWAIT_POLL_INTERVAL` (one `_`) is no key: exit 2, telling the variable meant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_nested_variable_suggests_the_double_underscore() {
+    let mut env = base_env();
+    env.push(("JOBWAIT_POLL_INTERVAL", "2s"));
+    let out = wait(&["ecs:a"], &env).await;
+    assert_usage_error(
+        &out,
+        &[
+            "environment variable JOBWAIT_POLL_INTERVAL",
+            "did you mean JOBWAIT_POLL__INTERVAL?",
+        ],
+    );
+}
+
+/// A bare `jobwait` (no argument, no `JOBWAIT_JOBS`, no `JOBWAIT_SPEC`) prints the usage on
+/// stderr and exits 2, instead of three problems with a spec nobody wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bare_jobwait_prints_the_usage_and_exits_2() {
+    // Other variables (credentials, spec keys) do not say what to wait on either.
+    for env in [vec![], base_env()] {
+        let out = run(&[] as &[&str], &env).await;
+        assert_usage_error(
+            &out,
+            &["Usage: jobwait [OPTIONS] [JOB]...", "--spec <FILE>"],
+        );
+        assert!(!out.stderr.contains("jobwait: "), "{}", out.stderr);
+        // The short help: one line per option, not the long form.
+        assert!(!out.stderr.contains("Possible values:"), "{}", out.stderr);
+    }
+}
+
+/// With some flags, or a variable that names jobs or a spec, the spec's problems stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobwait_with_flags_but_no_jobs_keeps_the_spec_errors() {
+    let no_jobs = "no jobs to wait on";
+    let out = run(&["--timeout", "1m"], &[]).await;
+    assert_usage_error(&out, &[no_jobs, "project_id"]);
+    assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
+
+    let out = run(&[] as &[&str], &[("JOBWAIT_JOBS", "ecs:a")]).await;
+    assert_usage_error(&out, &["project_id"]);
+    assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(dir.path(), "spec.yaml", "timeout: 1m\n");
+    let out = run(&[] as &[&str], &[("JOBWAIT_SPEC", s(&spec))]).await;
+    assert_usage_error(&out, &[no_jobs]);
+    assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
+}

@@ -353,3 +353,101 @@ fn validate_into_a_closed_pipe_exits_0() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+/// The `success.*` flags are spec-wide defaults: they win over the file's and the environment's
+/// `success`, and a job's own `success` in the file still wins over them, key by key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn criteria_flags_are_defaults_that_a_jobs_own_success_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_file(
+        dir.path(),
+        "jobs.yaml",
+        "project_id: p1\nendpoint: http://jobs.example:8443\n\
+         success: { sub_jobs: none, pending_payment: fail }\n\
+         jobs:\n  - a\n  - { id: b, success: { sub_jobs: { at_least: 3 }, confirm: 1 } }\n",
+    );
+    let env = [
+        ("JOBWAIT_SUCCESS__SUB_JOBS", "any"),
+        ("JOBWAIT_SUCCESS__CONFIRM", "5"),
+    ];
+    let out = validate(
+        &[
+            "-f",
+            s(&spec),
+            "--sub-jobs",
+            "ratio=0.5",
+            "--confirm",
+            "2",
+            "--not-found-grace",
+            "2m",
+            "--unknown-status",
+            "fail",
+            "--job-type",
+            "createServer",
+        ],
+        &env,
+    )
+    .await;
+    let criteria: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("success: "))
+        .collect();
+    assert_eq!(
+        criteria,
+        [
+            "sub_jobs ratio 0.5, pending_payment fail, unknown_status fail, not_found_grace 2m, confirm 2, job_type createServer",
+            "sub_jobs at_least 3, pending_payment fail, unknown_status fail, not_found_grace 2m, job_type createServer",
+        ],
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_on_and_short_output_flags() {
+    let env = [
+        ("JOBWAIT_JOBS", "x1"),
+        ("JOBWAIT_PROJECT_ID", "p1"),
+        ("JOBWAIT_ENDPOINT", ENDPOINT),
+        ("JOBWAIT_FAIL_ON", "any"),
+    ];
+    let out = validate(&["--fail-on", "never", "-o", "json"], &env).await;
+    assert_setting(&out, "fail on", "never", "--fail-on");
+}
+
+/// A bad value given by a new flag is named by that flag (not by its spec key), exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_values_of_the_new_flags_name_the_flag() {
+    let env = [
+        ("JOBWAIT_JOBS", "x1"),
+        ("JOBWAIT_PROJECT_ID", "p1"),
+        ("JOBWAIT_ENDPOINT", ENDPOINT),
+    ];
+    let cases = [
+        (
+            ["--request-timeout", "soon"],
+            "flag --request-timeout: `soon` is not a duration",
+        ),
+        (
+            ["--max-response-size", "8XB"],
+            "flag --max-response-size: `8XB` is not a size",
+        ),
+        (
+            ["--sub-jobs", "most"],
+            "flag --sub-jobs: `most` is not one of",
+        ),
+        (
+            ["--not-found-grace", "later"],
+            "flag --not-found-grace: `later`",
+        ),
+        (["--confirm", "twice"], "flag --confirm: `twice`"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["validate"];
+        all.extend_from_slice(&args);
+        let out = run(&all, &env).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+    }
+}
