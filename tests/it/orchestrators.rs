@@ -5,7 +5,8 @@
 //! PATH.
 //! GitHub Actions (action.yml lint, the runner's output file format, `act` running the action),
 //! Terraform (the external data source protocol, `terraform_data` + `local-exec`), Kubernetes
-//! (manifest validation, the termination message, sharding over an Indexed Job).
+//! (manifest validation, the restricted Pod Security level and the Indexed Job's failure policy of
+//! the examples, the termination message, sharding over an Indexed Job).
 
 use std::path::Path;
 use std::process::Command;
@@ -452,17 +453,16 @@ async fn terraform_local_exec_fails_the_apply_on_a_failed_job() {
 // ---------------------------------------------------------------------------------------------
 // Kubernetes
 
+/// The manifests of `examples/kubernetes`, `--strict`: a misspelt or misplaced field (say
+/// `podFailurePolicy` under the pod template) is an error, not silently dropped.
 #[test]
 #[ignore = "needs kubernetes-validate"]
 fn kubernetes_examples_are_valid_manifests() {
     require("kubernetes-validate", "--version", PIP);
-    let dir = repo_root().join("examples/kubernetes");
-    let files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let files: Vec<_> = kubernetes_examples().into_iter().map(|(p, _)| p).collect();
     assert!(files.len() >= 2);
     let out = Command::new("kubernetes-validate")
+        .arg("--strict")
         .args(&files)
         .output()
         .unwrap();
@@ -472,6 +472,322 @@ fn kubernetes_examples_are_valid_manifests() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every `.yaml` file of `examples/kubernetes` with its YAML documents.
+fn kubernetes_examples() -> Vec<(std::path::PathBuf, Vec<serde_yaml::Value>)> {
+    use serde::Deserialize as _;
+    let mut files: Vec<_> = std::fs::read_dir(repo_root().join("examples/kubernetes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let docs = serde_yaml::Deserializer::from_str(&text)
+                .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+                .filter(|d| !d.is_null())
+                .collect();
+            (path, docs)
+        })
+        .collect()
+}
+
+/// The pod spec of a workload document, if it is one.
+fn pod_spec(doc: &serde_yaml::Value) -> Option<&serde_yaml::Value> {
+    let spec = &doc["spec"];
+    match doc["kind"].as_str()? {
+        "Pod" => Some(spec),
+        "Job" | "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => {
+            Some(&spec["template"]["spec"])
+        }
+        "CronJob" => Some(&spec["jobTemplate"]["spec"]["template"]["spec"]),
+        _ => None,
+    }
+}
+
+/// The items of a list field, none when it is absent.
+fn items<'a>(v: &'a serde_yaml::Value, key: &str) -> &'a [serde_yaml::Value] {
+    v[key].as_sequence().map_or(&[], Vec::as_slice)
+}
+
+/// What the restricted Pod Security Standard asks of one pod spec (as the examples meet it: the
+/// fields on the pod *and* on every container), plus: every file jobwait is told to write
+/// (`--report`, `JOBWAIT_REPORT`, `JOBWAIT_TERMINATION_LOG`) is on a writable `emptyDir`,
+/// since the root filesystem is read-only.
+fn restricted_problems(spec: &serde_yaml::Value, config: &[&serde_yaml::Value]) -> Vec<String> {
+    use serde_yaml::Value as Y;
+    let mut problems = Vec::new();
+    let mut need = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    let numeric_non_root = |sc: &Y| sc["runAsUser"].as_u64().is_some_and(|u| u > 0);
+    let pod = &spec["securityContext"];
+    need(
+        pod["runAsNonRoot"] == Y::Bool(true),
+        "pod: runAsNonRoot: true".into(),
+    );
+    need(numeric_non_root(pod), "pod: a numeric runAsUser > 0".into());
+    need(
+        pod["seccompProfile"]["type"] == "RuntimeDefault",
+        "pod: seccompProfile RuntimeDefault".into(),
+    );
+    for host in ["hostNetwork", "hostPID", "hostIPC"] {
+        need(spec[host] != Y::Bool(true), format!("pod: {host}"));
+    }
+    const VOLUME_TYPES: [&str; 8] = [
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    ];
+    for volume in items(spec, "volumes") {
+        let kinds: Vec<_> = volume
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .filter_map(Y::as_str)
+            .filter(|k| *k != "name")
+            .collect();
+        need(
+            kinds.iter().all(|k| VOLUME_TYPES.contains(k)),
+            format!(
+                "volume {:?}: a type the restricted level allows",
+                volume["name"]
+            ),
+        );
+    }
+    let containers = ["initContainers", "containers", "ephemeralContainers"]
+        .into_iter()
+        .flat_map(|key| items(spec, key));
+    for c in containers {
+        let name = c["name"].as_str().unwrap_or("?");
+        let sc = &c["securityContext"];
+        need(
+            sc["runAsNonRoot"] == Y::Bool(true),
+            format!("{name}: runAsNonRoot: true"),
+        );
+        need(
+            numeric_non_root(sc),
+            format!("{name}: a numeric runAsUser > 0"),
+        );
+        need(
+            sc["readOnlyRootFilesystem"] == Y::Bool(true),
+            format!("{name}: readOnlyRootFilesystem: true"),
+        );
+        need(
+            sc["allowPrivilegeEscalation"] == Y::Bool(false),
+            format!("{name}: allowPrivilegeEscalation: false"),
+        );
+        need(
+            sc["privileged"] != Y::Bool(true),
+            format!("{name}: not privileged"),
+        );
+        need(
+            items(&sc["capabilities"], "drop").contains(&Y::from("ALL")),
+            format!("{name}: capabilities.drop [ALL]"),
+        );
+        need(
+            items(&sc["capabilities"], "add")
+                .iter()
+                .all(|cap| cap == "NET_BIND_SERVICE"),
+            format!("{name}: no capability added but NET_BIND_SERVICE"),
+        );
+        need(
+            sc["seccompProfile"]["type"] == "RuntimeDefault",
+            format!("{name}: seccompProfile RuntimeDefault"),
+        );
+
+        // The files this container's jobwait writes: flags, then the variables from `env` and
+        // from the file's ConfigMaps it loads with `envFrom`.
+        let args: Vec<&str> = items(c, "args").iter().filter_map(Y::as_str).collect();
+        let mut written: Vec<String> = args
+            .windows(2)
+            .filter(|w| w[0] == "--report")
+            .map(|w| w[1].to_owned())
+            .chain(
+                args.iter()
+                    .filter_map(|a| a.strip_prefix("--report="))
+                    .map(str::to_owned),
+            )
+            .collect();
+        const WRITTEN_VARS: [&str; 2] = ["JOBWAIT_REPORT", "JOBWAIT_TERMINATION_LOG"];
+        for var in items(c, "env") {
+            if WRITTEN_VARS.iter().any(|w| var["name"] == *w) {
+                written.extend(var["value"].as_str().map(str::to_owned));
+            }
+        }
+        for source in items(c, "envFrom") {
+            let name = &source["configMapRef"]["name"];
+            for map in config.iter().filter(|m| m["metadata"]["name"] == *name) {
+                for var in WRITTEN_VARS {
+                    written.extend(map["data"][var].as_str().map(str::to_owned));
+                }
+            }
+        }
+        for path in written {
+            let on_empty_dir = items(c, "volumeMounts").iter().any(|m| {
+                let under = m["mountPath"]
+                    .as_str()
+                    .is_some_and(|mount| Path::new(&path).starts_with(mount));
+                let volume = items(spec, "volumes")
+                    .iter()
+                    .find(|v| v["name"] == m["name"]);
+                under
+                    && m["readOnly"] != Y::Bool(true)
+                    && volume.is_some_and(|v| !v["emptyDir"].is_null())
+            });
+            need(
+                on_empty_dir,
+                format!("{name}: {path} on a writable emptyDir mount"),
+            );
+        }
+    }
+    problems
+}
+
+/// The ConfigMaps, Secrets and ServiceAccount a pod spec names.
+fn pod_references(spec: &serde_yaml::Value) -> Vec<(&'static str, String)> {
+    let mut refs = Vec::new();
+    let mut add = |kind: &'static str, name: &serde_yaml::Value| {
+        if let Some(name) = name.as_str() {
+            refs.push((kind, name.to_owned()));
+        }
+    };
+    add("ServiceAccount", &spec["serviceAccountName"]);
+    for c in ["initContainers", "containers", "ephemeralContainers"]
+        .into_iter()
+        .flat_map(|key| items(spec, key))
+    {
+        for source in items(c, "envFrom") {
+            add("ConfigMap", &source["configMapRef"]["name"]);
+            add("Secret", &source["secretRef"]["name"]);
+        }
+        for var in items(c, "env") {
+            add("ConfigMap", &var["valueFrom"]["configMapKeyRef"]["name"]);
+            add("Secret", &var["valueFrom"]["secretKeyRef"]["name"]);
+        }
+    }
+    for volume in items(spec, "volumes") {
+        add("ConfigMap", &volume["configMap"]["name"]);
+        add("Secret", &volume["secret"]["secretName"]);
+        for source in items(&volume["projected"], "sources") {
+            add("ConfigMap", &source["configMap"]["name"]);
+            add("Secret", &source["secret"]["name"]);
+        }
+    }
+    refs
+}
+
+/// Which action a pod failure policy takes on a pod whose container `container` exited with
+/// `code`, with pod condition `condition` (status True) if any: the first rule that matches,
+/// as the Job controller does; no match counts against backoffLimit.
+fn pod_failure_action<'a>(
+    rules: &'a [serde_yaml::Value],
+    container: &str,
+    code: u64,
+    condition: Option<&str>,
+) -> &'a str {
+    let matches = |rule: &serde_yaml::Value| {
+        let exit = &rule["onExitCodes"];
+        if !exit.is_null() {
+            let named = exit["containerName"]
+                .as_str()
+                .is_none_or(|name| name == container);
+            let listed = items(exit, "values")
+                .iter()
+                .any(|v| v.as_u64() == Some(code));
+            let hit = match exit["operator"].as_str() {
+                Some("In") => listed,
+                Some("NotIn") => !listed && code != 0,
+                other => panic!("unknown operator {other:?}"),
+            };
+            return named && hit;
+        }
+        items(rule, "onPodConditions").iter().any(|c| {
+            Some(c["type"].as_str().unwrap()) == condition
+                && c["status"].as_str().unwrap_or("True") == "True"
+        })
+    };
+    rules
+        .iter()
+        .find(|r| matches(r))
+        .map_or("Count", |r| r["action"].as_str().unwrap())
+}
+
+/// Without any tool: every pod in `examples/kubernetes` meets the restricted Pod Security
+/// Standard, every file holds the objects its pods name, and the Indexed Job's failure policy
+/// follows jobwait's exit codes.
+#[test]
+fn kubernetes_examples_are_restricted_self_contained_and_fail_on_exit_codes() {
+    let examples = kubernetes_examples();
+    assert!(examples.len() >= 2);
+    let mut pods = 0;
+    let mut indexed_jobs = 0;
+    for (path, docs) in &examples {
+        let file = path.file_name().unwrap().to_string_lossy();
+        let config: Vec<_> = docs.iter().filter(|d| d["kind"] == "ConfigMap").collect();
+        for doc in docs {
+            let Some(spec) = pod_spec(doc) else { continue };
+            pods += 1;
+            let problems = restricted_problems(spec, &config);
+            assert!(
+                problems.is_empty(),
+                "{file}: {} misses the restricted level:\n  {}",
+                doc["metadata"]["name"].as_str().unwrap_or("?"),
+                problems.join("\n  ")
+            );
+            for (kind, name) in pod_references(spec) {
+                assert!(
+                    docs.iter()
+                        .any(|d| d["kind"] == kind && d["metadata"]["name"] == name.as_str()),
+                    "{file} names {kind} {name} but does not create it"
+                );
+            }
+            if doc["kind"] != "Job" || doc["spec"]["completionMode"] != "Indexed" {
+                continue;
+            }
+            indexed_jobs += 1;
+            assert_eq!(
+                spec["restartPolicy"], "Never",
+                "{file}: podFailurePolicy requires restartPolicy: Never"
+            );
+            let rules = items(&doc["spec"]["podFailurePolicy"], "rules");
+            assert!(
+                !rules.is_empty(),
+                "{file}: the Indexed Job has no podFailurePolicy"
+            );
+            let container = items(spec, "containers")[0]["name"].as_str().unwrap();
+            let action = |code, condition| pod_failure_action(rules, container, code, condition);
+            // 1 (criteria violated) and 2 (bad configuration) give the same answer again.
+            assert_eq!(action(1, None), "FailJob", "{file}: exit 1");
+            assert_eq!(action(2, None), "FailJob", "{file}: exit 2");
+            // 3 (no verdict) and 124 (deadline) may end otherwise on another attempt…
+            assert_eq!(action(3, None), "Count", "{file}: exit 3");
+            assert_eq!(action(124, None), "Count", "{file}: exit 124");
+            assert!(
+                doc["spec"]["backoffLimit"].as_u64().unwrap_or(6) > 0,
+                "{file}: exits 3 and 124 are counted, so backoffLimit must allow a retry"
+            );
+            // …and an evicted or preempted pod (SIGTERM: 143) is not the jobs' fault.
+            assert_eq!(
+                action(143, Some("DisruptionTarget")),
+                "Ignore",
+                "{file}: a DisruptionTarget pod"
+            );
+        }
+    }
+    assert!(pods >= 2, "only {pods} pod specs found");
+    assert_eq!(indexed_jobs, 1, "the Indexed Job example");
 }
 
 #[tokio::test]
