@@ -436,18 +436,60 @@ async fn terraform_local_exec_fails_the_apply_on_a_failed_job() {
         ]
     };
     let ok = tf(apply_args(r#"["ecs:web","evs:vol"]"#)).await;
+    let log = String::from_utf8_lossy(&ok.stdout);
     assert!(
         ok.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
+        "{log}{}",
         String::from_utf8_lossy(&ok.stderr)
     );
     let report = std::fs::read_to_string(dir.path().join("jobwait-report.json")).unwrap();
     assert_eq!(json(&report)["result"], "success");
+    // The apply log carries the text table's summary line, not the JSON report…
+    assert!(
+        log.contains("success (exit 0): 2 succeeded of 2 jobs"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("\"entities\""),
+        "JSON in the apply log:\n{log}"
+    );
+    // …and the outputs read the ids from the report file.
+    let outputs = tf(vec!["output".into(), "-json".into()]).await;
+    let outputs = json(&String::from_utf8_lossy(&outputs.stdout));
+    assert_eq!(outputs["result"]["value"], "success", "{outputs}");
+    assert_eq!(
+        outputs["server_ids"]["value"],
+        serde_json::json!(["srv-1", "srv-2"]),
+        "{outputs}"
+    );
+    assert_eq!(
+        outputs["volume_ids"]["value"],
+        serde_json::json!(["vol-1"]),
+        "{outputs}"
+    );
+
     let failed = tf(apply_args(r#"["ims:img"]"#)).await;
     assert!(!failed.status.success(), "a failed job must fail the apply");
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("local-exec"), "{stderr}");
+    let log = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        log.contains("failure (exit 1): 0 succeeded, 1 failed of 1 jobs"),
+        "{log}"
+    );
+    assert!(
+        log.contains("IMS.0097"),
+        "the reason is in the apply log:\n{log}"
+    );
+    assert!(
+        !log.contains("\"entities\""),
+        "JSON in the apply log:\n{log}"
+    );
+    assert_eq!(
+        json(&std::fs::read_to_string(dir.path().join("jobwait-report.json")).unwrap())["result"],
+        "failure",
+        "the report file still gets the whole document"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
