@@ -5,7 +5,8 @@
 //!   changes, one when it ends, and a summary line every `progress_interval` (default 30 s)
 //!   even when nothing changed, so CI systems that kill silent jobs don't.
 //! - On a terminal: the same job-end lines scroll, under a live block redrawn in place (a summary
-//!   and the jobs still pending, longest-waiting first).
+//!   and the jobs still pending, longest-waiting first), cut to the terminal's real width so no
+//!   line wraps (a wrapped line would throw off the cursor movements that erase the block).
 //! - With `log_format: json`: the log's lines as JSON objects, one a line, like the tracing
 //!   subscriber's, so a log collector parses every line of standard error.
 //!
@@ -379,12 +380,24 @@ fn clear(drawn: usize) {
     }
 }
 
-/// `COLUMNS` when set, else 80: no ioctl, so it behaves the same everywhere.
+/// The width of the terminal on standard error, asked each redraw (so a resized window is
+/// followed).
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w| *w >= 20)
+    let real = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
+    width_from(real, std::env::var("COLUMNS").ok().as_deref())
+}
+
+/// The terminal's own width when it tells one; else `COLUMNS` (when a number of at least 20:
+/// some terminals and `script` report no size); else 80.
+fn width_from(terminal: Option<u16>, columns: Option<&str>) -> usize {
+    terminal
+        .filter(|w| *w > 0)
+        .map(usize::from)
+        .or_else(|| {
+            columns
+                .and_then(|c| c.trim().parse().ok())
+                .filter(|w| *w >= 20)
+        })
         .unwrap_or(80)
 }
 
@@ -631,6 +644,26 @@ mod tests {
                 "terminal {terminal}, CI {ci:?}, GITHUB_ACTIONS {github_actions:?}, {format:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_width_is_the_terminals_then_columns_then_80() {
+        assert_eq!(width_from(Some(132), Some("100")), 132);
+        assert_eq!(
+            width_from(Some(12), None),
+            12,
+            "a narrow terminal is believed"
+        );
+        assert_eq!(
+            width_from(Some(0), Some("100")),
+            100,
+            "a pty without a size"
+        );
+        assert_eq!(width_from(None, Some("100")), 100);
+        assert_eq!(width_from(None, Some(" 120 ")), 120);
+        assert_eq!(width_from(None, Some("10")), 80, "an implausible COLUMNS");
+        assert_eq!(width_from(None, Some("wide")), 80);
+        assert_eq!(width_from(None, None), 80);
     }
 
     #[test]
