@@ -47,13 +47,12 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
         (None, None)
     } else {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mode = if std::io::stderr().is_terminal() {
-            progress::Mode::Live
-        } else {
-            progress::Mode::Lines {
-                interval: plan.progress_interval,
-            }
-        };
+        let mode = progress::Mode::choose(
+            std::io::stderr().is_terminal(),
+            env,
+            plan.log_format,
+            plan.progress_interval,
+        );
         (
             Some(tx),
             Some(tokio::spawn(progress::print(plan.jobs.clone(), rx, mode))),
