@@ -40,6 +40,12 @@ pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
 /// The accepted range of `max_response_size`: a job document fits in the smallest, and the
 /// largest is as much as anyone should hold in memory per answer.
 pub const RESPONSE_SIZE_RANGE: std::ops::RangeInclusive<u64> = 1024..=(1 << 30);
+/// How long a host that never answered is retried before its jobs end as errored
+/// (`retry.unreachable_after`).
+pub const DEFAULT_UNREACHABLE_AFTER: Duration = Duration::from_secs(30);
+/// The shortest `retry.unreachable_after` accepted: a connection takes a while to fail, and
+/// below a second a host that is merely slow to accept would be cut off.
+pub const MIN_UNREACHABLE_AFTER: Duration = Duration::from_secs(1);
 /// Requests in flight at once, across all jobs.
 pub const MAX_IN_FLIGHT: usize = 64;
 
@@ -59,6 +65,9 @@ pub struct Plan {
     pub max_response_size: u64,
     /// Retryable errors in a row that end a job as errored (`None`: retry until the deadline).
     pub max_consecutive_errors: Option<u32>,
+    /// How long an endpoint host that never answered (only connection-level failures) is
+    /// retried, from its first request, before every job on it ends as errored.
+    pub unreachable_after: Duration,
     pub fail_fast: bool,
     pub fail_on: FailOn,
     /// The shard of the spec's jobs this run waits on (`jobs` already holds only those).
@@ -218,6 +227,7 @@ impl Plan {
         let poll = poll_policy(raw);
         let intervals = intervals(raw, &poll, &origin, &mut problems);
         let max_consecutive_errors = max_consecutive_errors(raw, &origin, &mut problems);
+        let unreachable_after = unreachable_after(raw, &origin, &mut problems);
         let timeout = timeout(raw, &origin, &mut problems);
         let limits = rate_and_limits(raw, &origin, &mut problems);
 
@@ -257,6 +267,7 @@ impl Plan {
             request_timeout: intervals.request_timeout,
             max_response_size: limits.max_response_size,
             max_consecutive_errors,
+            unreachable_after,
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),
             shard,
@@ -389,6 +400,35 @@ fn max_consecutive_errors(
         ));
     }
     max
+}
+
+/// `retry.unreachable_after`: at least [`MIN_UNREACHABLE_AFTER`], at most [`MAX_TIMEOUT`]. There
+/// is no "off": a value at or above `timeout` never fires before the deadline.
+fn unreachable_after(raw: &RawSpec, origin: &Origin, problems: &mut Vec<Problem>) -> Duration {
+    const KEY: &str = "retry.unreachable_after";
+    let after = raw
+        .retry
+        .as_ref()
+        .and_then(|r| r.unreachable_after)
+        .map_or(DEFAULT_UNREACHABLE_AFTER, |d| d.0);
+    if after < MIN_UNREACHABLE_AFTER {
+        problems.push(bad_value(
+            KEY,
+            origin(KEY),
+            format!(
+                "must be at least {} (set it to the timeout or longer to leave unreachable hosts to the deadline)",
+                humantime::format_duration(MIN_UNREACHABLE_AFTER)
+            ),
+        ));
+    }
+    if after > MAX_TIMEOUT {
+        problems.push(bad_value(
+            KEY,
+            origin(KEY),
+            format!("is more than {}", humantime::format_duration(MAX_TIMEOUT)),
+        ));
+    }
+    after
 }
 
 /// The overall `timeout`: above 0, at most [`MAX_TIMEOUT`].
