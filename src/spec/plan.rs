@@ -12,7 +12,7 @@ use super::load::Loaded;
 use super::problem::Problem;
 use super::raw::{FailOn, LogFormat, OutputFormat, RawCriteria, RawSpec};
 use crate::cloud::auth::Credentials;
-use crate::cloud::endpoint::{self, Endpoints, Service};
+use crate::cloud::endpoint::{self, Cloud, Endpoints, Service};
 use crate::environment::Environment;
 use crate::verdict::Criteria;
 
@@ -86,6 +86,31 @@ pub struct Plan {
     pub region: Option<String>,
     /// `None` only where no request will be made (`validate`).
     pub credentials: Option<Credentials>,
+    /// What is allowed but probably a mistake: shown before the wait, never refused.
+    pub warnings: Vec<Warning>,
+}
+
+/// A value the plan accepts but that is probably wrong. A warning, not a [`Problem`]: the
+/// list behind it can be out of date (clouds open regions), and a wait must not be refused
+/// for that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// `region` is not among the regions known for `cloud`: a typo sends every request to a
+    /// host that does not exist.
+    UnknownRegion { cloud: Cloud, region: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::UnknownRegion { cloud, region } => write!(
+                f,
+                "region {region} is not a known {} region (known: {}); if it is new, ignore this",
+                cloud.display_name(),
+                cloud.known_regions().join(", ")
+            ),
+        }
+    }
 }
 
 /// The project the jobs belong to.
@@ -249,6 +274,7 @@ impl Plan {
         let (credentials, iam) =
             credentials_and_iam(env, cx, &project, &endpoints, &unreadable, &mut problems);
         let outputs = outputs(raw, cx);
+        let warnings = warnings(raw, region.as_deref());
 
         // A key whose value was bad is missing from `raw`: problems about it (its "not set",
         // a comparison with its default) would only repeat what the value's problem says.
@@ -281,6 +307,7 @@ impl Plan {
             iam,
             region,
             credentials,
+            warnings,
         })
     }
 }
@@ -493,6 +520,19 @@ fn region(raw: &RawSpec, origin: &Origin) -> Result<Option<String>, Problem> {
         .key("region")
         .origin(origin("region"))),
         region => Ok(region.clone()),
+    }
+}
+
+/// What the plan accepts but is probably a mistake: a region the cloud preset does not know.
+fn warnings(raw: &RawSpec, region: Option<&str>) -> Vec<Warning> {
+    match (raw.cloud, region) {
+        (Some(cloud), Some(region)) if !cloud.knows_region(region) => {
+            vec![Warning::UnknownRegion {
+                cloud,
+                region: region.to_owned(),
+            }]
+        }
+        _ => Vec::new(),
     }
 }
 

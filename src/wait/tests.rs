@@ -251,6 +251,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         iam: None,
         region: None,
         credentials: None,
+        warnings: Vec::new(),
     }
 }
 
