@@ -120,5 +120,9 @@ fn plan(
         require_credentials,
     };
     let plan = Plan::build(&loaded, env, cx)?;
+    // Before anything else is printed: a probable typo explains what may follow.
+    for warning in &plan.warnings {
+        crate::diagnostics::warning(&warning.to_string());
+    }
     Ok((loaded, plan))
 }

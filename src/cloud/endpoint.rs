@@ -100,6 +100,73 @@ impl Cloud {
         }
     }
 
+    /// How the cloud is called in messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Cloud::Huaweicloud => "Huawei Cloud",
+            Cloud::Otc => "OTC",
+            Cloud::Flexibleengine => "Flexible Engine",
+        }
+    }
+
+    /// The public regions known when this list was written, to warn about a typo before the
+    /// first request goes to a host that does not exist. Never a reason to refuse a region:
+    /// clouds open new ones.
+    ///
+    /// Sources: OTC — the `opentelekomcloud-docs/regions-and-endpoints` page (eu-de, eu-nl) and
+    /// the Swiss region this preset already serves (eu-ch2, `sc.otc.t-systems.com`). Huawei
+    /// Cloud — the regions of ECS in the official Go SDK (`huaweicloud-sdk-go-v3`,
+    /// `services/ecs/v2/region/region.go`). Flexible Engine — the IAM endpoints page of its API
+    /// documentation (eu-west-0, eu-west-1, na-east-0); eu-west-2 is listed from memory, not
+    /// confirmed by a source at hand.
+    pub fn known_regions(self) -> &'static [&'static str] {
+        match self {
+            Cloud::Otc => &["eu-de", "eu-nl", "eu-ch2"],
+            Cloud::Huaweicloud => &[
+                "af-north-1",
+                "af-south-1",
+                "ae-ad-1",
+                "ap-southeast-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "ap-southeast-4",
+                "ap-southeast-5",
+                "cn-east-2",
+                "cn-east-3",
+                "cn-east-4",
+                "cn-east-5",
+                "cn-north-1",
+                "cn-north-2",
+                "cn-north-4",
+                "cn-north-9",
+                "cn-north-11",
+                "cn-north-12",
+                "cn-south-1",
+                "cn-south-2",
+                "cn-south-4",
+                "cn-southwest-2",
+                "cn-southwest-3",
+                "eu-west-0",
+                "eu-west-101",
+                "la-north-2",
+                "la-south-2",
+                "me-east-1",
+                "my-kualalumpur-1",
+                "na-mexico-1",
+                "ru-moscow-1",
+                "sa-brazil-1",
+                "tr-west-1",
+            ],
+            Cloud::Flexibleengine => &["eu-west-0", "eu-west-1", "eu-west-2", "na-east-0"],
+        }
+    }
+
+    /// Whether `region` is one of [`known_regions`](Self::known_regions) (case as written:
+    /// region names are lower case in host names).
+    pub fn knows_region(self, region: &str) -> bool {
+        self.known_regions().contains(&region)
+    }
+
     /// The URL template of this cloud. OTC's Swiss region lives under `sc.otc.t-systems.com`.
     pub fn template(self, region: &str) -> &'static str {
         match self {
@@ -481,6 +548,19 @@ mod tests {
             upper.base(Service::Ecs).unwrap().as_str(),
             "https://ecs.example.com/"
         );
+    }
+
+    #[test]
+    fn known_regions_are_region_names_and_each_cloud_knows_its_own() {
+        for cloud in [Cloud::Otc, Cloud::Huaweicloud, Cloud::Flexibleengine] {
+            for region in cloud.known_regions() {
+                assert!(is_region(region), "{cloud:?} {region}");
+            }
+        }
+        assert!(Cloud::Otc.knows_region("eu-ch2"));
+        assert!(!Cloud::Otc.knows_region("eu-west-101"));
+        assert!(Cloud::Huaweicloud.knows_region("cn-north-4"));
+        assert!(!Cloud::Flexibleengine.knows_region("eu-de"));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::load::Loaded;
 use super::problem::Problem;
 use super::raw::{FailOn, LogFormat, OutputFormat, RawCriteria, RawSpec};
 use crate::cloud::auth::Credentials;
-use crate::cloud::endpoint::{self, Endpoints, Service};
+use crate::cloud::endpoint::{self, Cloud, Endpoints, Service};
 use crate::environment::Environment;
 use crate::verdict::Criteria;
 
@@ -40,6 +40,12 @@ pub const RATE_LIMIT_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
 /// The accepted range of `max_response_size`: a job document fits in the smallest, and the
 /// largest is as much as anyone should hold in memory per answer.
 pub const RESPONSE_SIZE_RANGE: std::ops::RangeInclusive<u64> = 1024..=(1 << 30);
+/// How long a host that never answered is retried before its jobs end as errored
+/// (`retry.unreachable_after`).
+pub const DEFAULT_UNREACHABLE_AFTER: Duration = Duration::from_secs(30);
+/// The shortest `retry.unreachable_after` accepted: a connection takes a while to fail, and
+/// below a second a host that is merely slow to accept would be cut off.
+pub const MIN_UNREACHABLE_AFTER: Duration = Duration::from_secs(1);
 /// Requests in flight at once, across all jobs.
 pub const MAX_IN_FLIGHT: usize = 64;
 
@@ -59,6 +65,9 @@ pub struct Plan {
     pub max_response_size: u64,
     /// Retryable errors in a row that end a job as errored (`None`: retry until the deadline).
     pub max_consecutive_errors: Option<u32>,
+    /// How long an endpoint host that never answered (only connection-level failures) is
+    /// retried, from its first request, before every job on it ends as errored.
+    pub unreachable_after: Duration,
     pub fail_fast: bool,
     pub fail_on: FailOn,
     /// The shard of the spec's jobs this run waits on (`jobs` already holds only those).
@@ -77,6 +86,31 @@ pub struct Plan {
     pub region: Option<String>,
     /// `None` only where no request will be made (`validate`).
     pub credentials: Option<Credentials>,
+    /// What is allowed but probably a mistake: shown before the wait, never refused.
+    pub warnings: Vec<Warning>,
+}
+
+/// A value the plan accepts but that is probably wrong. A warning, not a [`Problem`]: the
+/// list behind it can be out of date (clouds open regions), and a wait must not be refused
+/// for that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// `region` is not among the regions known for `cloud`: a typo sends every request to a
+    /// host that does not exist.
+    UnknownRegion { cloud: Cloud, region: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::UnknownRegion { cloud, region } => write!(
+                f,
+                "region {region} is not a known {} region (known: {}); if it is new, ignore this",
+                cloud.display_name(),
+                cloud.known_regions().join(", ")
+            ),
+        }
+    }
 }
 
 /// The project the jobs belong to.
@@ -218,6 +252,7 @@ impl Plan {
         let poll = poll_policy(raw);
         let intervals = intervals(raw, &poll, &origin, &mut problems);
         let max_consecutive_errors = max_consecutive_errors(raw, &origin, &mut problems);
+        let unreachable_after = unreachable_after(raw, &origin, &mut problems);
         let timeout = timeout(raw, &origin, &mut problems);
         let limits = rate_and_limits(raw, &origin, &mut problems);
 
@@ -239,6 +274,7 @@ impl Plan {
         let (credentials, iam) =
             credentials_and_iam(env, cx, &project, &endpoints, &unreadable, &mut problems);
         let outputs = outputs(raw, cx);
+        let warnings = warnings(raw, region.as_deref());
 
         // A key whose value was bad is missing from `raw`: problems about it (its "not set",
         // a comparison with its default) would only repeat what the value's problem says.
@@ -257,6 +293,7 @@ impl Plan {
             request_timeout: intervals.request_timeout,
             max_response_size: limits.max_response_size,
             max_consecutive_errors,
+            unreachable_after,
             fail_fast: raw.fail_fast.unwrap_or(false),
             fail_on: raw.fail_on.unwrap_or(FailOn::Any),
             shard,
@@ -270,6 +307,7 @@ impl Plan {
             iam,
             region,
             credentials,
+            warnings,
         })
     }
 }
@@ -391,6 +429,35 @@ fn max_consecutive_errors(
     max
 }
 
+/// `retry.unreachable_after`: at least [`MIN_UNREACHABLE_AFTER`], at most [`MAX_TIMEOUT`]. There
+/// is no "off": a value at or above `timeout` never fires before the deadline.
+fn unreachable_after(raw: &RawSpec, origin: &Origin, problems: &mut Vec<Problem>) -> Duration {
+    const KEY: &str = "retry.unreachable_after";
+    let after = raw
+        .retry
+        .as_ref()
+        .and_then(|r| r.unreachable_after)
+        .map_or(DEFAULT_UNREACHABLE_AFTER, |d| d.0);
+    if after < MIN_UNREACHABLE_AFTER {
+        problems.push(bad_value(
+            KEY,
+            origin(KEY),
+            format!(
+                "must be at least {} (set it to the timeout or longer to leave unreachable hosts to the deadline)",
+                humantime::format_duration(MIN_UNREACHABLE_AFTER)
+            ),
+        ));
+    }
+    if after > MAX_TIMEOUT {
+        problems.push(bad_value(
+            KEY,
+            origin(KEY),
+            format!("is more than {}", humantime::format_duration(MAX_TIMEOUT)),
+        ));
+    }
+    after
+}
+
 /// The overall `timeout`: above 0, at most [`MAX_TIMEOUT`].
 fn timeout(raw: &RawSpec, origin: &Origin, problems: &mut Vec<Problem>) -> Duration {
     let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
@@ -453,6 +520,19 @@ fn region(raw: &RawSpec, origin: &Origin) -> Result<Option<String>, Problem> {
         .key("region")
         .origin(origin("region"))),
         region => Ok(region.clone()),
+    }
+}
+
+/// What the plan accepts but is probably a mistake: a region the cloud preset does not know.
+fn warnings(raw: &RawSpec, region: Option<&str>) -> Vec<Warning> {
+    match (raw.cloud, region) {
+        (Some(cloud), Some(region)) if !cloud.knows_region(region) => {
+            vec![Warning::UnknownRegion {
+                cloud,
+                region: region.to_owned(),
+            }]
+        }
+        _ => Vec::new(),
     }
 }
 

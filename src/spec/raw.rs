@@ -143,7 +143,9 @@ impl PollSchedule {
 }
 
 /// How errors are retried. Retryable errors (network, 5xx, 429, unreadable bodies) are retried
-/// until the deadline unless a budget ends the job earlier.
+/// until the deadline unless a budget ends the job earlier: `max_consecutive_errors` per job,
+/// `unreachable_after` per host that never answered (a wrong endpoint shows in seconds, not at
+/// the deadline).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetry {
@@ -151,6 +153,11 @@ pub struct RawRetry {
     #[serde(default, deserialize_with = "lenient::opt_u32")]
     #[schemars(with = "Option<u32>")]
     pub max_consecutive_errors: Option<u32>,
+    /// End every job on an endpoint host as errored when the host has not answered at all
+    /// (connection refused, DNS, TLS handshake, reset or timed out before a response) this long
+    /// after its first request (default `30s`, at least `1s`). A host that answered once,
+    /// even with a 5xx or a 429, is never cut off by this: its later outages are the deadline's.
+    pub unreachable_after: Option<HumanDuration>,
 }
 
 /// Success criteria; a job's own criteria override the defaults key by key.

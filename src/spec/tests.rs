@@ -553,6 +553,48 @@ fn durations_have_lower_bounds() {
     );
 }
 
+/// `retry.unreachable_after`: 30 s unless set, at least 1 s (there is no "off": a value at or
+/// above the timeout leaves unreachable hosts to the deadline), from the file or a variable.
+#[test]
+fn unreachable_after_defaults_to_30s_and_refuses_less_than_a_second() {
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a"),
+    ];
+    let p = plan(None, &env, &[]).unwrap();
+    assert_eq!(p.unreachable_after, Duration::from_secs(30));
+
+    let mut with = env.to_vec();
+    with.push(("JOBWAIT_RETRY__UNREACHABLE_AFTER", "2m"));
+    assert_eq!(
+        plan(None, &with, &[]).unwrap().unreachable_after,
+        Duration::from_secs(120)
+    );
+
+    for value in ["0s", "999ms"] {
+        let mut with = env.to_vec();
+        with.push(("JOBWAIT_RETRY__UNREACHABLE_AFTER", value));
+        let problems = plan(None, &with, &[]).unwrap_err();
+        assert_eq!(problems.len(), 1, "{value}: {problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "environment variable JOBWAIT_RETRY__UNREACHABLE_AFTER: key `retry.unreachable_after` must be at least 1s"
+            ),
+            "{value}: {problems:?}"
+        );
+    }
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_id: p\nendpoint: http://h\njobs: [a]\nretry: { unreachable_after: 400d }\n",
+    );
+    let problems = plan(Some(&path), &[], &[]).unwrap_err();
+    assert!(
+        problems[0].contains("key `retry.unreachable_after` is more than 1year"),
+        "{problems:?}"
+    );
+}
+
 /// Ids are path segments and the region is part of a host name: each is held to what real ones
 /// look like, and the message names the key, where it came from and what is allowed.
 #[test]

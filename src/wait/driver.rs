@@ -11,6 +11,15 @@
 //!
 //! The loop checks for a stop before anything else, so a signal or fail-fast cancels every job
 //! that has no verdict in the same instant, and requests in flight are dropped with the driver.
+//!
+//! A host that has never answered — every request refused, unresolvable, reset or timed out
+//! before any HTTP response — is almost always a wrong endpoint or a network that does not let
+//! the run out, not a cloud having a bad minute. Left to the deadline, that would show as
+//! "(no answer yet)" for half an hour. So the host's first connection failure prints one warning,
+//! and `retry.unreachable_after` after the host's first request every job on it ends as errored
+//! with the connection error. The check runs when a connection failure comes back; a job on such
+//! a host polls again no later than the cut-off, so no timer kind of its own is needed. An answer
+//! of any kind (a 5xx, a 429) proves the endpoint right: from then on only the deadline ends it.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -59,10 +68,49 @@ enum TimerKind {
     Poll,
 }
 
-/// One endpoint host: its pacer and the jobs queued for its slots.
+/// One endpoint host: its pacer, the jobs queued for its slots, and whether it was ever reached.
 struct Host {
+    /// The `Host` header (host and port): how the host is named in messages. Never the URL,
+    /// which may carry a password.
+    name: String,
     pacer: Pacer,
     ready: VecDeque<u32>,
+    /// When the first request to this host left: `retry.unreachable_after` counts from here.
+    first_request_at: Option<Instant>,
+    /// Whether the host ever answered (any HTTP response, an error status included).
+    answered_once: bool,
+    /// The latest connection-level failure (no answer at all), the cause shown when it is cut off.
+    last_connection_error: Option<FetchError>,
+}
+
+impl Host {
+    fn new(name: String, rate_limit: f64) -> Host {
+        Host {
+            name,
+            pacer: Pacer::new(rate_limit),
+            ready: VecDeque::new(),
+            first_request_at: None,
+            answered_once: false,
+            last_connection_error: None,
+        }
+    }
+
+    /// When this host's jobs end for want of any answer: `None` once it has answered (or before
+    /// its first request, or when the instant would not fit).
+    fn cut_off(&self, after: Duration) -> Option<Instant> {
+        if self.answered_once {
+            return None;
+        }
+        self.first_request_at.and_then(|t| t.checked_add(after))
+    }
+}
+
+/// A connection-level failure's text without the `network error:` prefix of its display.
+fn connection_text(err: &FetchError) -> String {
+    match err {
+        FetchError::Transport(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 pub(super) struct Driver<'a, S> {
@@ -102,11 +150,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
         let mut timers = BinaryHeap::with_capacity(plan.jobs.len() * 2);
         for (index, job) in plan.jobs.iter().enumerate() {
             let host_header = crate::cloud::auth::host_header(&job.base);
-            let host = *host_ids.entry(host_header).or_insert_with(|| {
-                hosts.push(Host {
-                    pacer: Pacer::new(plan.rate_limit),
-                    ready: VecDeque::new(),
-                });
+            let host = *host_ids.entry(host_header.clone()).or_insert_with(|| {
+                hosts.push(Host::new(host_header, plan.rate_limit));
                 (hosts.len() - 1) as u32
             });
             let deadline = job.timeout.map_or(overall, |t| (start + t).min(overall));
@@ -274,6 +319,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
             .plan
             .request_timeout
             .min(state.deadline.saturating_duration_since(now));
+        self.hosts[state.host as usize]
+            .first_request_at
+            .get_or_insert(now);
         let source: &'a S = self.source;
         let fetch = source.fetch(&self.plan.jobs[index], timeout);
         self.in_flight
@@ -300,14 +348,38 @@ impl<'a, S: JobSource> Driver<'a, S> {
         // Deadlines first: an answer that comes with the deadline (a request cut short by it)
         // does not count, as if the deadline had been noticed first.
         self.fire_timers(now);
-        let state = &mut self.states[index];
+        let host_index = self.states[index].host as usize;
+        let host = &mut self.hosts[host_index];
         // The host's pace learns from every answer, even one that comes after the job ended.
-        let pacer = &mut self.hosts[state.host as usize].pacer;
         match &fetched {
-            Err(e) if e.class() == ErrorClass::Throttled => pacer.throttled(now, e.retry_after()),
-            Err(e) if !e.answered() => {}
-            _ => pacer.answered(),
+            Err(e) if e.class() == ErrorClass::Throttled => {
+                host.answered_once = true;
+                host.pacer.throttled(now, e.retry_after());
+            }
+            Err(e) if !e.answered() => {
+                if host.last_connection_error.is_none() && !host.answered_once {
+                    crate::diagnostics::warning(&format!(
+                        "cannot reach {}: {} (every job on this host waits; they end as errored after retry.unreachable_after={} unless it answers)",
+                        host.name,
+                        connection_text(e),
+                        humantime::format_duration(self.plan.unreachable_after),
+                    ));
+                }
+                host.last_connection_error = Some(e.clone());
+                if host
+                    .cut_off(self.plan.unreachable_after)
+                    .is_some_and(|at| now >= at)
+                {
+                    self.unreachable(host_index);
+                    return;
+                }
+            }
+            _ => {
+                host.answered_once = true;
+                host.pacer.answered();
+            }
         }
+        let state = &mut self.states[index];
         if state.phase != Phase::InFlight {
             return;
         }
@@ -347,6 +419,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 let wake = now
                     .checked_add(delay)
                     .map_or(state.deadline, |t| on_tick(self.start, self.tick, t));
+                // A host that never answered is tried again at its cut-off, whose failure ends
+                // its jobs on time (a longer back-off would let them outlive it).
+                let cut_off = self.hosts[state.host as usize].cut_off(self.plan.unreachable_after);
+                let wake = cut_off.map_or(wake, |at| wake.min(at));
                 state.phase = Phase::Waiting;
                 // At or after the deadline, the deadline's timer ends the job instead.
                 if wake < state.deadline {
@@ -391,6 +467,31 @@ impl<'a, S: JobSource> Driver<'a, S> {
         );
         for index in 0..self.states.len() {
             if self.states[index].phase != Phase::Done {
+                self.finish(index, Outcome::Errored, reason.clone());
+            }
+        }
+    }
+
+    /// Ends every job on `host` that has no verdict yet as errored: the host never answered
+    /// within `retry.unreachable_after`.
+    fn unreachable(&mut self, host: usize) {
+        let h = &self.hosts[host];
+        let cause = h
+            .last_connection_error
+            .as_ref()
+            .map_or_else(|| "no answer".to_owned(), connection_text);
+        let reason = cap(
+            format!(
+                "{} never answered within {} (retry.unreachable_after): {cause}; check the endpoint and the network",
+                h.name,
+                humantime::format_duration(self.plan.unreachable_after),
+            ),
+            MAX_TEXT,
+        );
+        tracing::info!(host = %crate::sanitize::Clean(&h.name), "unreachable: its jobs end");
+        for index in 0..self.states.len() {
+            let state = &self.states[index];
+            if state.host as usize == host && state.phase != Phase::Done {
                 self.finish(index, Outcome::Errored, reason.clone());
             }
         }

@@ -237,6 +237,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         fail_fast: false,
         fail_on: FailOn::Any,
         max_consecutive_errors: None,
+        unreachable_after: crate::spec::plan::DEFAULT_UNREACHABLE_AFTER,
         max_response_size: 4 << 20,
         request_timeout: secs(30),
         log_format: crate::spec::raw::LogFormat::Text,
@@ -250,6 +251,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         iam: None,
         region: None,
         credentials: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -1217,6 +1219,108 @@ async fn a_budget_of_consecutive_errors_ends_the_job_as_errored() {
     assert_eq!(
         (results[1].outcome, results[1].polls),
         (Outcome::Errored, 3)
+    );
+}
+
+fn refused() -> Response {
+    Err(FetchError::Transport("connection refused".into()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_that_never_answers_ends_its_jobs_errored_at_unreachable_after() {
+    // Two jobs on a host that refuses every connection, one on a host that answers and needs
+    // longer than the cut-off.
+    let mut plan = plan(vec![
+        job_on("dead.test:8443", "d1"),
+        job_on("sim.test", "live"),
+        job_on("dead.test:8443", "d2"),
+    ]);
+    plan.unreachable_after = secs(30);
+    let source = FakeSource::new()
+        .script("d1", vec![refused()])
+        .script("d2", vec![refused()])
+        .script("live", running_then("live", 12, "SUCCESS"));
+    let t0 = Instant::now();
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(
+        outcomes(&results),
+        [Outcome::Errored, Outcome::Succeeded, Outcome::Errored]
+    );
+    for r in [&results[0], &results[2]] {
+        assert_eq!(r.waited, secs(30), "ended at the cut-off, not later");
+        assert_eq!(
+            r.reason,
+            "dead.test:8443 never answered within 30s (retry.unreachable_after): connection refused; check the endpoint and the network"
+        );
+        assert!(r.last.is_none());
+    }
+    for id in ["d1", "d2"] {
+        let fetches = source.fetches(id);
+        assert!(
+            fetches.len() >= 2,
+            "retried before the cut-off: {fetches:?}"
+        );
+        assert!(fetches.iter().all(|t| *t <= t0 + secs(30)), "{fetches:?}");
+    }
+    assert!(
+        results[1].waited > secs(30),
+        "the answering host's job went on: {:?}",
+        results[1].waited
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_that_answered_once_is_left_to_the_deadline() {
+    // `seen` got one document, then only connection failures; `busy` only ever got 503s, which
+    // are answers too. Neither host is cut off: the deadline ends both.
+    let mut plan = plan(vec![job_on("a.test", "seen"), job_on("b.test", "busy")]);
+    plan.timeout = secs(120);
+    plan.unreachable_after = secs(5);
+    let source = FakeSource::new()
+        .script("seen", vec![st("seen", "RUNNING"), refused()])
+        .script("busy", vec![http(503, "")]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(
+        (results[0].outcome, results[0].waited),
+        (Outcome::TimedOut, secs(120))
+    );
+    assert_eq!(
+        results[0].reason,
+        "timed out after 2m: last poll failed: network error: connection refused"
+    );
+    assert_eq!(
+        (results[1].outcome, results[1].waited),
+        (Outcome::Errored, secs(120))
+    );
+    assert!(
+        results[1].reason.starts_with("no verdict after 2m"),
+        "{}",
+        results[1].reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_unreachable_clock_starts_at_the_hosts_first_request() {
+    // The wait began 20 s ago (the project lookup took that long): the host's first request
+    // leaves now, and its cut-off is `unreachable_after` after that, not after the start.
+    let mut plan = plan(vec![job_on("dead.test", "d")]);
+    plan.unreachable_after = secs(15);
+    let source = FakeSource::new().script("d", vec![refused()]);
+    let start = Instant::now().checked_sub(secs(20)).unwrap();
+    let (_signals, interrupts) = watch::channel(None);
+
+    let results = wait_all_from(&plan, source.clone(), start, interrupts, None)
+        .await
+        .results;
+
+    assert_eq!(source.fetches("d")[0], start + secs(20));
+    assert_eq!(
+        (results[0].outcome, results[0].waited),
+        (Outcome::Errored, secs(35))
     );
 }
 

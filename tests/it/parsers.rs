@@ -337,6 +337,7 @@ const SPEC_KEYS: &[&str] = &[
     "evs",
     "retry",
     "max_consecutive_errors",
+    "unreachable_after",
     "progress_interval",
 ];
 

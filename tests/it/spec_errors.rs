@@ -577,3 +577,50 @@ async fn jobwait_with_flags_but_no_jobs_keeps_the_spec_errors() {
     assert_usage_error(&out, &[no_jobs]);
     assert!(!out.stderr.contains("Usage:"), "{}", out.stderr);
 }
+
+/// A region the cloud preset does not know is a warning, not an error: `validate` still
+/// succeeds (clouds open new regions), but the typo shows before any request goes to a host
+/// that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_region_of_a_known_cloud_is_a_warning_in_validate() {
+    let env = |cloud: &'static str, region: &'static str| {
+        vec![
+            ("JOBWAIT_CLOUD", cloud),
+            ("JOBWAIT_REGION", region),
+            ("JOBWAIT_PROJECT_ID", "p1"),
+            ("JOBWAIT_JOBS", "ecs:a1"),
+        ]
+    };
+    let out = run(&["validate"], &env("otc", "eu-dee")).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("1 job(s)"), "{}", out.stdout);
+    assert_eq!(
+        out.stderr.lines().collect::<Vec<_>>(),
+        ["jobwait: warning: region eu-dee is not a known OTC region (known: eu-de, eu-nl, eu-ch2); if it is new, ignore this"],
+        "{}",
+        out.stderr
+    );
+
+    let out = run(&["validate"], &env("huaweicloud", "ap-southeast-9")).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: region ap-southeast-9 is not a known Huawei Cloud region (known: "),
+        "{}",
+        out.stderr
+    );
+
+    for (cloud, region) in [
+        ("otc", "eu-ch2"),
+        ("huaweicloud", "eu-west-101"),
+        ("flexibleengine", "eu-west-0"),
+    ] {
+        let out = run(&["validate"], &env(cloud, region)).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("warning"),
+            "{cloud} {region}: {}",
+            out.stderr
+        );
+    }
+}

@@ -235,6 +235,62 @@ async fn unreachable_endpoint_is_errored_exit_3_after_the_deadline() {
     );
 }
 
+/// A wrong endpoint shows at once: one warning line for the host however many jobs poll it,
+/// and every job errored after `retry.unreachable_after`, long before the 10-minute deadline,
+/// with the connection error as the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_answers_is_reported_once_and_ends_errored_after_unreachable_after() {
+    let port = dead_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let args = wait_args(&endpoint, &["ecs:d1", "ecs:d2", "ecs:d3"], "10m", &[]);
+    let mut env = aksk_env();
+    env.push(("JOBWAIT_RETRY__UNREACHABLE_AFTER", "1s"));
+    let out = run(&args, &env).await;
+
+    assert_eq!(out.code, 3, "stderr:\n{}", out.stderr);
+    let report = json(&out.stdout);
+    assert_eq!(report["result"], "error");
+    for id in ["d1", "d2", "d3"] {
+        let j = job(&report, id);
+        assert_eq!(j["outcome"], "errored", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!(
+                "127.0.0.1:{port} never answered within 1s (retry.unreachable_after): "
+            )),
+            "{reason}"
+        );
+        assert!(
+            reason.to_lowercase().contains("connection refused"),
+            "{reason}"
+        );
+    }
+    assert!(
+        report["elapsed_seconds"].as_f64().unwrap() < 15.0,
+        "the cut-off, not the deadline, ended it: {report:#}"
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot reach"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "stderr:\n{}", out.stderr);
+    assert!(
+        warnings[0].starts_with(&format!(
+            "jobwait: warning: cannot reach 127.0.0.1:{port}: "
+        )),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[0].ends_with(
+            "(every job on this host waits; they end as errored after retry.unreachable_after=1s unless it answers)"
+        ),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// Precedence 3 over 124: an errored job (dead endpoint for EVS) next to a timed-out one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errored_outranks_timed_out_exit_3() {
