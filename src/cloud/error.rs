@@ -27,8 +27,13 @@ pub enum ErrorClass {
 /// A fetch that produced no job document.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
+    /// No connection: DNS, refused, reset before a response, a TLS handshake that failed, a
+    /// connection that could not be set up in time.
     #[error("network error: {0}")]
     Transport(String),
+    /// Connected, but no answer in time (a slow or hung reply): the host is there.
+    #[error("network error: {0}")]
+    Timeout(String),
     #[error("HTTP {status}{}", .error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
     Http {
         status: u16,
@@ -53,7 +58,9 @@ pub enum FetchError {
 impl FetchError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            FetchError::Transport(_) | FetchError::Garbled { .. } => ErrorClass::Retryable,
+            FetchError::Transport(_) | FetchError::Timeout(_) | FetchError::Garbled { .. } => {
+                ErrorClass::Retryable
+            }
             FetchError::Redirect { .. }
             | FetchError::TooLarge { .. }
             | FetchError::Permanent(_) => ErrorClass::Fatal,
@@ -86,6 +93,12 @@ impl FetchError {
 
     /// Whether the server answered at all (the host's pace learns from answers).
     pub fn answered(&self) -> bool {
+        !matches!(self, FetchError::Transport(_) | FetchError::Timeout(_))
+    }
+
+    /// Whether a connection to the host was made (a slow reply still reached it; a refused
+    /// connection or a failed DNS lookup did not).
+    pub fn reached(&self) -> bool {
         !matches!(self, FetchError::Transport(_))
     }
 }
@@ -104,6 +117,10 @@ pub(super) fn transport_error(e: reqwest::Error) -> FetchError {
     }
     if builder {
         return FetchError::Permanent(format!("cannot build the request: {text}"));
+    }
+    // A connect timeout never reached the host; any other timeout is a slow reply.
+    if e.is_timeout() && !e.is_connect() {
+        return FetchError::Timeout(text);
     }
     FetchError::Transport(text)
 }

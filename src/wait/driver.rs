@@ -356,7 +356,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 host.answered_once = true;
                 host.pacer.throttled(now, e.retry_after());
             }
-            Err(e) if !e.answered() => {
+            // Slow replies reached the host: neither an answer for the pace nor a sign that the
+            // host is unreachable.
+            Err(e) if e.reached() && !e.answered() => {}
+            Err(e) if !e.reached() => {
                 if host.last_connection_error.is_none() && !host.answered_once {
                     crate::diagnostics::warning(&format!(
                         "cannot reach {}: {} (every job on this host waits; they end as errored after retry.unreachable_after={} unless it answers)",

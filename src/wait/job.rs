@@ -246,7 +246,7 @@ impl JobState {
         waited: Duration,
     ) -> JobResult {
         let reason = cap(reason, MAX_TEXT);
-        tracing::info!(job = %Clean(&job.label()), outcome = ?outcome, polls = self.polls, reason = %Clean(&reason), "finished");
+        tracing::info!(job = %Clean(&job.label()), outcome = outcome.as_str(), polls = self.polls, reason = %Clean(&reason), "finished");
         self.phase = Phase::Done;
         let mut last = self.last.take();
         let summary = match self.digest.take() {

@@ -1272,6 +1272,30 @@ async fn a_host_that_never_answers_ends_its_jobs_errored_at_unreachable_after() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_host_that_accepts_connections_but_replies_slowly_is_not_cut_off() {
+    // Requests that time out reached the host: a slow reply is not "unreachable", so only the
+    // deadline ends the job.
+    let mut plan = plan(vec![job_on("slow.test", "s")]);
+    plan.unreachable_after = secs(30);
+    plan.timeout = secs(120);
+    let source = FakeSource::new().script("s", vec![Err(FetchError::Timeout("timed out".into()))]);
+
+    let results = run(&plan, &source).await;
+
+    assert_eq!(results[0].outcome, Outcome::Errored);
+    assert_eq!(
+        results[0].waited,
+        secs(120),
+        "ended by the deadline, not the cut-off"
+    );
+    assert!(
+        results[0].reason.starts_with("no verdict after 2m"),
+        "{}",
+        results[0].reason
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_host_that_answered_once_is_left_to_the_deadline() {
     // `seen` got one document, then only connection failures; `busy` only ever got 503s, which
     // are answers too. Neither host is cut off: the deadline ends both.
