@@ -1,8 +1,8 @@
 //! Which host answers for which service: cloud presets, templates and per-service overrides.
 //!
-//! Every service in [`Service`] serves jobs at `GET /v1/{project_id}/jobs/{job_id}`; only the host
-//! differs. A job's URL is resolved once, while planning, so a wrong template is a usage error
-//! (exit 2) before any request is sent.
+//! The service a job id belongs to picks its host here; where on that host the job lives and how
+//! its document reads is the service's entry in [`super::service`]. A job's URL is resolved once,
+//! while planning, so a wrong template is a usage error (exit 2) before any request is sent.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// A cloud service whose jobs live at `/v1/{project_id}/jobs/{job_id}`.
+/// A cloud service with a job API (its path and document shape: [`Service::api`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -33,10 +33,14 @@ pub enum Service {
     Deh,
     /// Storage Disaster Recovery Service.
     Sdrs,
+    /// Relational Database Service: task center jobs at `/v3/{project_id}/jobs?id=`.
+    Rds,
+    /// Document Database Service: the same task center API as RDS.
+    Dds,
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 9] = [
         Service::Ecs,
         Service::Evs,
         Service::Bms,
@@ -44,6 +48,8 @@ impl Service {
         Service::Vpc,
         Service::Deh,
         Service::Sdrs,
+        Service::Rds,
+        Service::Dds,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +61,8 @@ impl Service {
             Service::Vpc => "vpc",
             Service::Deh => "deh",
             Service::Sdrs => "sdrs",
+            Service::Rds => "rds",
+            Service::Dds => "dds",
         }
     }
 }
@@ -646,7 +654,12 @@ mod tests {
     #[test]
     fn service_and_cloud_parse() {
         assert_eq!("EVS".parse::<Service>().unwrap(), Service::Evs);
-        assert!("rds".parse::<Service>().unwrap_err().contains("known: ecs"));
+        assert_eq!("rds".parse::<Service>().unwrap(), Service::Rds);
+        assert_eq!(" DDS".parse::<Service>().unwrap(), Service::Dds);
+        assert!("gaussdb"
+            .parse::<Service>()
+            .unwrap_err()
+            .contains("known: ecs"));
         assert_eq!("OTC".parse::<Cloud>().unwrap(), Cloud::Otc);
         assert!("aws".parse::<Cloud>().is_err());
     }

@@ -74,6 +74,9 @@ impl FetchError {
                     500..=599 => ErrorClass::Retryable,
                     401 => ErrorClass::CredentialsRejected,
                     400 if code == "Common.0011" => ErrorClass::NotFound,
+                    // The database task center (RDS, DDS): "DBS.200543, 400, The job does not
+                    // exist." (RDS API reference, Appendix "Error Codes", en-us_topic_0032488241).
+                    400 if code == "DBS.200543" => ErrorClass::NotFound,
                     // 404 from the gateway itself means a wrong host or path, not a missing job.
                     404 if code.starts_with("APIG") || error.is_none() => ErrorClass::Fatal,
                     404 => ErrorClass::NotFound,
@@ -204,6 +207,20 @@ mod tests {
             (
                 http(404, r#"{"error":{"code":"Ecs.0011","message":"no job"}}"#),
                 NotFound,
+            ),
+            (
+                http(
+                    400,
+                    r#"{"error_code":"DBS.200543","error_msg":"The job does not exist."}"#,
+                ),
+                NotFound,
+            ),
+            (
+                http(
+                    400,
+                    r#"{"error_code":"DBS.200001","error_msg":"Parameter error."}"#,
+                ),
+                Fatal,
             ),
             (
                 http(404, r#"{"error_code":"APIG.0101","error_msg":"no api"}"#),

@@ -8,5 +8,6 @@ pub mod error;
 pub mod http;
 pub mod iam;
 pub mod service;
+pub mod shapes;
 pub mod signer;
 pub mod wire;

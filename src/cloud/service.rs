@@ -21,6 +21,10 @@ pub enum Shape {
     /// `{status, job_id, job_type, begin_time, end_time, error_code, fail_reason, entities:
     /// {sub_jobs, …}}` with upper-case statuses (ECS, EVS, BMS, IMS, VPC, DeH, SDRS).
     Classic,
+    /// The database task center's `{"job": {id, name, status: Running|Completed|Failed, created,
+    /// ended, process|progress, instance: {id, name}, entities, fail_reason}}` (RDS, DDS), read
+    /// into the same [`Job`] model ([`super::shapes`]).
+    RdsJob,
 }
 
 impl Shape {
@@ -29,6 +33,7 @@ impl Shape {
     pub fn parse(self, body: &[u8]) -> Result<Job, String> {
         match self {
             Shape::Classic => Job::from_slice(body),
+            Shape::RdsJob => super::shapes::rds_job(body),
         }
     }
 }
@@ -49,6 +54,10 @@ pub struct ServiceApi {
 
 /// The classic job path.
 const CLASSIC: &str = "/v1/{project_id}/jobs/{job_id}";
+
+/// The database task center's job path: "Obtaining Information About a Task with a Specified
+/// ID" in the RDS (`rds_13_0003`) and DDS (`dds_api_0118`) API references.
+const TASK_CENTER: &str = "/v3/{project_id}/jobs?id={job_id}";
 
 impl Service {
     /// This service's job API.
@@ -73,6 +82,13 @@ impl Service {
         // Their job documents' entity names are not documented well enough to promise a key.
         static DEH: ServiceApi = classic(&[], &[]);
         static SDRS: ServiceApi = classic(&[], &[]);
+        // The task center names the DB instance a job works on (`job.instance.id`).
+        static TASK_CENTER_API: ServiceApi = ServiceApi {
+            hosts: &[],
+            path: TASK_CENTER,
+            shape: Shape::RdsJob,
+            kinds: &["instance_id"],
+        };
         match self {
             Service::Ecs => &ECS,
             Service::Evs => &EVS,
@@ -81,6 +97,7 @@ impl Service {
             Service::Vpc => &VPC,
             Service::Deh => &DEH,
             Service::Sdrs => &SDRS,
+            Service::Rds | Service::Dds => &TASK_CENTER_API,
         }
     }
 
@@ -139,8 +156,12 @@ mod tests {
     #[test]
     fn every_service_has_an_api_and_a_host_label_per_cloud() {
         for service in Service::ALL {
-            assert_eq!(service.api().path, CLASSIC, "{service}");
-            assert_eq!(service.api().shape, Shape::Classic, "{service}");
+            let (path, shape) = match service {
+                Service::Rds | Service::Dds => (TASK_CENTER, Shape::RdsJob),
+                _ => (CLASSIC, Shape::Classic),
+            };
+            assert_eq!(service.api().path, path, "{service}");
+            assert_eq!(service.api().shape, shape, "{service}");
             for cloud in [Cloud::Huaweicloud, Cloud::Otc, Cloud::Flexibleengine] {
                 let label = service.host_label(Some(cloud));
                 let want = match (service, cloud) {
@@ -172,6 +193,19 @@ mod tests {
             url.as_str(),
             "https://ecs.eu-de.otc.t-systems.com/prefix/v3/p1/jobs?id=a%26b%3Dc"
         );
+    }
+
+    #[test]
+    fn database_jobs_are_asked_for_by_query() {
+        let base = Url::parse("https://rds.eu-de.otc.t-systems.com/").unwrap();
+        for service in [Service::Rds, Service::Dds] {
+            assert_eq!(service.api().kinds, ["instance_id"]);
+            let url = service.api().url(&base, "p1", "a9767ede-fe0f");
+            assert_eq!(
+                url.as_str(),
+                "https://rds.eu-de.otc.t-systems.com/v3/p1/jobs?id=a9767ede-fe0f"
+            );
+        }
     }
 
     #[test]
