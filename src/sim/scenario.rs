@@ -23,6 +23,10 @@
 //!     not_found_for: 3s
 //!     progress: true        # entities.process_percent, as IMS reports it
 //!     sub_jobs: [ { id: ..., job_type: createSingleServer, status: SUCCESS } ]
+//!   - id: 31b8ae23-c687-4d80-b7b4-42a66c9bb886
+//!     service: rds          # served as the RDS task center does: GET /v3/{project_id}/jobs?id=
+//!     timeline: [ { status: RUNNING, for: 5s }, { status: SUCCESS } ]
+//!     entities: { instance_id: "..." }   # the document's `instance`
 //! faults: { error_5xx: 0.05, rate_limit: 20, retry_after: 2, seed: 7 }   # optional
 //! iam: { user: u, password: pw, domain: d, projects: { eu-de: 0123… } }   # optional
 //! ```
@@ -34,6 +38,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cloud::endpoint::Service;
+use crate::cloud::service::Shape;
 use crate::secret::Secret;
 
 /// The `job_type` of a job whose scenario does not name one.
@@ -67,6 +73,9 @@ pub(crate) struct Auth {
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
     pub(crate) id: String,
+    /// Whose job API serves it: where it is found and how its document reads (the service's
+    /// [`Shape`]). Sub-jobs are part of their parent's document.
+    pub(crate) service: Service,
     pub(crate) job_type: String,
     /// The statuses over time; `None` when the status is derived from `sub_jobs`.
     pub(crate) timeline: Option<Vec<Step>>,
@@ -265,6 +274,8 @@ struct RawAuth {
 struct RawJob {
     id: String,
     #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
     job_type: Option<String>,
     #[serde(default)]
     timeline: Option<Vec<RawStep>>,
@@ -447,6 +458,26 @@ impl RawJob {
                 "only allowed on top-level jobs",
             ));
         }
+        if !top_level && self.service.is_some() {
+            return Err(ScenarioError::invalid(
+                job,
+                "service",
+                "only allowed on top-level jobs (a sub-job is part of its parent's document)",
+            ));
+        }
+        let service = match self.service.as_deref() {
+            Some(name) => name
+                .parse::<Service>()
+                .map_err(|e| ScenarioError::invalid(job, "service", e))?,
+            None => Service::Ecs,
+        };
+        if service.api().shape != Shape::Classic && self.sub_jobs.is_some() {
+            return Err(ScenarioError::invalid(
+                job,
+                "sub_jobs",
+                format!("the {service} job document has no sub-jobs"),
+            ));
+        }
         let not_found_for = self
             .not_found_for
             .as_deref()
@@ -531,6 +562,7 @@ impl RawJob {
 
         Ok(Job {
             id,
+            service,
             job_type: self.job_type.unwrap_or_else(|| DEFAULT_JOB_TYPE.to_owned()),
             timeline,
             entities,

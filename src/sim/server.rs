@@ -1,8 +1,11 @@
 //! The HTTP side of the simulator.
 //!
 //! One axum fallback handler routes every request by hand, so that anything that is not
-//! `GET /v1/{project_id}/jobs/{job_id}` or `GET /_sim/stats` gets the gateway's 404 `APIG.0101`
-//! (the real gateway answers a wrong method the same way), never axum's own 404/405.
+//! `GET /v1/{project_id}/jobs/{job_id}`, `GET /v3/{project_id}/jobs?id={job_id}` or
+//! `GET /_sim/stats` gets the gateway's 404 `APIG.0101` (the real gateway answers a wrong method
+//! the same way), never axum's own 404/405. Each job is served where its service's API serves
+//! it, in that API's document shape ([`Shape`]): classic jobs at `/v1/…`, database task center
+//! jobs (`service: rds`, `dds`) at `/v3/…?id=`, each unknown to the other path.
 //! A job's state at time `t` is computed by [`job_state`] in `timeline`, a pure function of the
 //! scenario job and `t`; the handler only formats it.
 
@@ -31,6 +34,7 @@ use super::scenario::{Auth, Iam, Job, Scenario};
 use super::stats::{JobStats, Stats};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
 use super::verify::verify;
+use crate::cloud::service::Shape;
 
 /// Where the statistics are served (no auth, not counted in the statistics).
 const STATS_PATH: &str = "/_sim/stats";
@@ -96,6 +100,54 @@ fn job_doc<'a>(job: &'a Job, state: &JobState<'a>, wall_start: SystemTime) -> Jo
         fail_reason: job.fail_reason.as_deref().filter(|_| failed),
         entities,
     }
+}
+
+/// The database task center's document (RDS "Obtaining Information About a Task with a
+/// Specified ID"): `{"job": {id, name, status, created, ended, process, instance, entities,
+/// fail_reason}}`, status words `Running`/`Completed`/`Failed` for the timeline's
+/// `RUNNING`/`SUCCESS`/`FAIL` (other words as written), times with a `+0000` offset, `ended`
+/// only once the job ended, `instance` from `entities.instance_id` (and `instance_name`).
+fn task_doc(job: &Job, state: &JobState<'_>, wall_start: SystemTime) -> serde_json::Value {
+    let status = match state.status {
+        "INIT" | "RUNNING" => "Running",
+        "SUCCESS" => "Completed",
+        "FAIL" => "Failed",
+        other => other,
+    };
+    let time = |t: SystemTime| {
+        let utc = humantime::format_rfc3339_seconds(t).to_string();
+        format!("{}+0000", utc.trim_end_matches('Z'))
+    };
+    let process = match (state.percent, state.end) {
+        (Some(p), None) => p.to_string(),
+        _ => String::new(),
+    };
+    let mut entities = job.entities.clone();
+    let instance_id = entities.remove("instance_id");
+    let instance_name = entities.remove("instance_name");
+    let mut doc = serde_json::Map::new();
+    doc.insert("id".into(), job.id.clone().into());
+    doc.insert("name".into(), job.job_type.clone().into());
+    doc.insert("status".into(), status.into());
+    doc.insert("created".into(), time(wall_start + state.begin).into());
+    if let Some(end) = state.end {
+        doc.insert("ended".into(), time(wall_start + end).into());
+    }
+    doc.insert("process".into(), process.into());
+    if let Some(id) = instance_id {
+        let name = instance_name.unwrap_or_else(|| "".into());
+        doc.insert(
+            "instance".into(),
+            serde_json::json!({"id": id, "name": name}),
+        );
+    }
+    doc.insert("entities".into(), entities.into());
+    if state.status == "FAIL" {
+        if let Some(reason) = &job.fail_reason {
+            doc.insert("fail_reason".into(), reason.clone().into());
+        }
+    }
+    serde_json::json!({ "job": doc })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,12 +397,44 @@ fn job_not_found(job_id: &str) -> Response {
     )
 }
 
+/// The task center's answer for an id it does not know: "DBS.200543, 400, The job does not
+/// exist." (RDS API reference, "Error Codes"), in its `{"error_code","error_msg"}` form.
+fn task_not_found() -> Response {
+    respond_json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({"error_code": "DBS.200543", "error_msg": "The job does not exist."}),
+    )
+}
+
+/// The task center's answer for a query without an id ("DBS.200001, 400, Parameter error.").
+fn task_bad_request() -> Response {
+    respond_json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({"error_code": "DBS.200001", "error_msg": "Parameter error."}),
+    )
+}
+
 /// `/v1/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
 fn job_path(path: &str) -> Option<(&str, &str)> {
     let mut parts = path.strip_prefix("/v1/")?.split('/');
     let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
     (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
         .then_some((project, job))
+}
+
+/// `/v3/{project_id}/jobs` → `project_id` (the job id is in the query).
+fn task_path(path: &str) -> Option<&str> {
+    let mut parts = path.strip_prefix("/v3/")?.split('/');
+    let (project, jobs, rest) = (parts.next()?, parts.next()?, parts.next());
+    (jobs == "jobs" && !project.is_empty() && rest.is_none()).then_some(project)
+}
+
+/// The `id` of a task center query, decoded; `None` when it is missing or empty.
+fn task_id(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "id")
+        .map(|(_, id)| id.into_owned())
+        .filter(|id| !id.is_empty())
 }
 
 /// Checks the request against every credential the scenario accepts: tokens its IAM issued,
@@ -439,7 +523,13 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
 /// A job document, or the error the API gives instead.
 async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let path = parts.uri.path();
-    let Some((project, job_id)) = job_path(path).filter(|_| parts.method == Method::GET) else {
+    let route = match parts.method {
+        Method::GET => job_path(path)
+            .map(|(project, job)| (Shape::Classic, project, Some(job.to_owned())))
+            .or_else(|| task_path(path).map(|p| (Shape::RdsJob, p, task_id(parts.uri.query())))),
+        _ => None,
+    };
+    let Some((shape, project, job_id)) = route else {
         tracing::debug!(method = %parts.method, path, "simulator: unknown API");
         return not_found();
     };
@@ -447,17 +537,25 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
         tracing::debug!(job_id, reason = %why, "simulator: rejected");
         return shared.unauthorized(&why);
     }
-    let entry = shared
-        .jobs
-        .get(job_id)
-        .filter(|_| shared.project_id.as_deref().is_none_or(|p| p == project));
+    let Some(job_id) = job_id else {
+        return task_bad_request();
+    };
+    let unknown = || match shape {
+        Shape::Classic => job_not_found(&job_id),
+        Shape::RdsJob => task_not_found(),
+    };
+    // A job is found only where its service's API serves it.
+    let entry = shared.jobs.get(&job_id).filter(|entry| {
+        shared.project_id.as_deref().is_none_or(|p| p == project)
+            && entry.job.service.api().shape == shape
+    });
     let Some(entry) = entry else {
-        return job_not_found(job_id);
+        return unknown();
     };
     entry.requests.fetch_add(1, Ordering::Relaxed);
     let t = shared.started.elapsed();
     if is_hidden(&entry.job, t) {
-        return job_not_found(job_id);
+        return unknown();
     }
     let state = job_state(&entry.job, t);
     if state.end.is_some() {
@@ -465,10 +563,16 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
         entry.first_terminal_us.fetch_min(us, Ordering::Relaxed);
     }
     tracing::trace!(job_id, status = state.status, "simulator: job polled");
-    respond_json(
-        StatusCode::OK,
-        &job_doc(&entry.job, &state, shared.wall_start),
-    )
+    match shape {
+        Shape::Classic => respond_json(
+            StatusCode::OK,
+            &job_doc(&entry.job, &state, shared.wall_start),
+        ),
+        Shape::RdsJob => respond_json(
+            StatusCode::OK,
+            &task_doc(&entry.job, &state, shared.wall_start),
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -652,6 +756,58 @@ mod tests {
             never_ends.unwrap_err().to_string(),
             "invalid scenario: job x: progress: needs a timeline that reaches SUCCESS or FAIL"
         );
+    }
+
+    #[test]
+    fn task_center_document_for_rds_jobs() {
+        let j = job(
+            "{ id: t1, service: rds, job_type: CreateMysqlSingleHAInstance, progress: true,
+                fail_reason: createVM failed., error_code: Ecs.0013,
+                entities: { instance_id: in01, instance_name: db1, public_ip: 10.0.0.1 },
+                timeline: [ { status: RUNNING, for: 10s }, { status: FAIL } ] }",
+        );
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_533_552_074); // 2018-08-06T10:41:14Z
+        let doc =
+            |t: f64| serde_json::to_value(task_doc(&j, &job_state(&j, secs(t)), wall)).unwrap();
+        let running = doc(6.0);
+        let j1 = &running["job"];
+        assert_eq!(j1["id"], "t1");
+        assert_eq!(j1["name"], "CreateMysqlSingleHAInstance");
+        assert_eq!(j1["status"], "Running");
+        assert_eq!(j1["created"], "2018-08-06T10:41:14+0000");
+        assert!(j1.get("ended").is_none(), "{running}");
+        assert_eq!(j1["process"], "60");
+        assert_eq!(
+            j1["instance"],
+            serde_json::json!({"id": "in01", "name": "db1"})
+        );
+        assert_eq!(j1["entities"], serde_json::json!({"public_ip": "10.0.0.1"}));
+        assert!(j1.get("fail_reason").is_none());
+        let failed = doc(11.0);
+        let j1 = &failed["job"];
+        assert_eq!(j1["status"], "Failed");
+        assert_eq!(j1["ended"], "2018-08-06T10:41:24+0000");
+        assert_eq!(j1["process"], "");
+        assert_eq!(j1["fail_reason"], "createVM failed.");
+        assert!(j1.get("error_code").is_none(), "the task center has none");
+        // What the client reads of it.
+        let parsed = crate::cloud::shapes::rds_job(failed.to_string().as_bytes()).unwrap();
+        assert_eq!(parsed.end_time(), Some("2018-08-06T10:41:24Z"));
+        assert_eq!(parsed.entities.get("instance_id").unwrap(), "in01");
+        let ok = job("{ id: t2, service: dds, status: SUCCESS }");
+        let done = serde_json::to_value(task_doc(&ok, &job_state(&ok, secs(1.0)), wall)).unwrap();
+        assert_eq!(done["job"]["status"], "Completed");
+        assert!(done["job"].get("instance").is_none());
+        for (yaml, error) in [
+            ("{ id: x, service: rds, status: SUCCESS, sub_jobs: [ { id: s, status: SUCCESS } ] }",
+             "job x: sub_jobs: the rds job document has no sub-jobs"),
+            ("{ id: x, service: mongo, status: SUCCESS }", "job x: service: unknown service `mongo`"),
+            ("{ id: x, sub_jobs: [ { id: s, service: rds, status: SUCCESS } ] }",
+             "job s: service: only allowed on top-level jobs"),
+        ] {
+            let err = Scenario::from_yaml(&format!("jobs: [ {yaml} ]")).unwrap_err().to_string();
+            assert!(err.contains(error), "{err}");
+        }
     }
 
     #[test]
@@ -903,6 +1059,58 @@ mod tests {
         assert_eq!(stats.requests, 4);
         assert_eq!(stats.jobs["late"].requests, 1);
         assert_eq!(stats.jobs["known"].requests, 1);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_rds_jobs_are_served_at_the_task_center_path_only() {
+        let client = reqwest::Client::new();
+        let sim = serve(&format!(
+            "project_id: {PROJECT}
+jobs:
+  - {{ id: classic, status: SUCCESS }}
+  - {{ id: \"db/1 &x\", service: rds, status: RUNNING, entities: {{ instance_id: in01 }} }}
+  - {{ id: late, service: rds, status: SUCCESS, not_found_for: 1h }}"
+        ))
+        .await;
+        let task = |id: &str| {
+            let mut url =
+                url::Url::parse(&format!("{}/v3/{PROJECT}/jobs", sim.base_url())).unwrap();
+            url.query_pairs_mut().append_pair("id", id);
+            url.to_string()
+        };
+        let (status, _, doc) = get(&client, &task("db/1 &x"), &[]).await;
+        assert_eq!(status, 200, "{doc}");
+        assert_eq!(doc["job"]["status"], "Running");
+        assert_eq!(doc["job"]["instance"]["id"], "in01");
+        for url in [task("nope"), task("late"), task("classic")] {
+            let (status, _, body) = get(&client, &url, &[]).await;
+            assert_eq!(status, 400, "{url}");
+            assert_eq!(body["error_code"], "DBS.200543", "{body}");
+            assert_eq!(body["error_msg"], "The job does not exist.");
+        }
+        let (status, _, body) = get(&client, &job_url(&sim, "db%2F1%20%26x"), &[]).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &Value::from("Common.0011"))
+        );
+        let (status, _, body) = get(
+            &client,
+            &format!("{}/v3/{PROJECT}/jobs", sim.base_url()),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (status, &body["error_code"]),
+            (400, &Value::from("DBS.200001"))
+        );
+        let (status, _, doc) = get(&client, &job_url(&sim, "classic"), &[]).await;
+        assert_eq!((status, &doc["status"]), (200, &Value::from("SUCCESS")));
+        let stats = sim.stats();
+        assert_eq!(stats.jobs["db/1 &x"].requests, 1);
+        assert_eq!(stats.jobs["late"].requests, 1);
+        assert_eq!(stats.jobs["classic"].requests, 1);
+        assert_eq!(stats.requests, 7);
         sim.shutdown().await;
     }
 
