@@ -29,12 +29,17 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
             let _ = writeln!(err, "{line}");
         }
     }
-    let known = match &plan.project {
-        spec::plan::Project::Id(id) => id.clone(),
-        spec::plan::Project::FromRegion(_) => String::new(),
+    // A password token is scoped by the project id when it is known, else by the name the id
+    // is looked up by.
+    let (known, scope) = match &plan.project {
+        spec::plan::Project::Id(id) => (id.clone(), cloud::client::Scope::ProjectId(id.clone())),
+        spec::plan::Project::FromRegion(name) => (
+            String::new(),
+            cloud::client::Scope::ProjectName(name.clone()),
+        ),
     };
     let options = cloud::client::ClientOptions {
-        iam: plan.iam.clone().zip(plan.region.clone()),
+        iam: plan.iam.clone().map(|iam| (iam, scope)),
         reload_from: cloud::auth::Credentials::from_files(env).then(|| env.clone()),
         max_body: plan.max_response_size,
         tls: plan.uses_https(),

@@ -82,8 +82,6 @@ pub struct Plan {
     pub project: Project,
     /// IAM's base URL, when it will be asked (password login, project discovery).
     pub iam: Option<Url>,
-    /// The region, which is also the IAM project name.
-    pub region: Option<String>,
     /// `None` only where no request will be made (`validate`).
     pub credentials: Option<Credentials>,
     /// What is allowed but probably a mistake: shown before the wait, never refused.
@@ -305,7 +303,6 @@ impl Plan {
             log_format: outputs.log_format,
             project,
             iam,
-            region,
             credentials,
             warnings,
         })
@@ -632,7 +629,9 @@ fn in_shard(jobs: Vec<PlannedJob>, shard: Option<Shard>) -> Vec<PlannedJob> {
 }
 
 /// The credentials in the environment (required for a wait), and IAM's base URL when it will be
-/// asked: for the project id, or for a token from a password (which also needs `region`).
+/// asked: for the project id, or for a token from a password. A password token is scoped to
+/// the project the plan names (`project_id`, else the project looked up), so it needs no
+/// `region` of its own; IAM's endpoint still has to be known.
 fn credentials_and_iam(
     env: &Environment,
     cx: Context,
@@ -653,14 +652,6 @@ fn credentials_and_iam(
         }
         None => None,
     };
-    if password && endpoints.region.is_none() {
-        problems.push(
-            Problem::new(
-                "IAM password authentication needs `region`: the project name its token is scoped to",
-            )
-            .key("region"),
-        );
-    }
     let credentials = match found {
         Ok(Some(c)) => Some(c),
         Ok(None) if cx.require_credentials => {

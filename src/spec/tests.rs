@@ -445,15 +445,26 @@ fn project_from_region_and_password_login_need_iam() {
         ("OS_PASSWORD", "secret"),
         ("OS_DOMAIN_NAME", "dom"),
     ];
-    let problems = plan(None, &env, &[]).unwrap_err();
-    assert_eq!(
-        problems,
-        ["IAM password authentication needs `region`: the project name its token is scoped to"]
-    );
-    let p = plan(None, &env, &[("region", "eu-de")]).unwrap();
+    // Scoped by the project id: no region needed, only IAM's endpoint.
+    let p = plan(None, &env, &[]).unwrap();
     assert_eq!(p.iam.unwrap().as_str(), "http://127.0.0.1:10/");
     let shown = format!("{:?}", p.credentials);
     assert!(!shown.contains("secret"), "{shown}");
+    // …but the cloud preset names IAM's host after the region.
+    let preset = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_CLOUD", "otc"),
+        ("JOBWAIT_ENDPOINTS__ECS", "http://127.0.0.1:9"),
+        ("JOBWAIT_JOBS", "a"),
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", "secret"),
+        ("OS_DOMAIN_NAME", "dom"),
+    ];
+    let problems = plan(None, &preset, &[]).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.contains("needs `region`")),
+        "IAM's endpoint from the cloud preset still needs the region: {problems:?}"
+    );
 
     let problems = plan(
         None,

@@ -249,7 +249,6 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         verbose: 0,
         project: crate::spec::plan::Project::Id("p".to_owned()),
         iam: None,
-        region: None,
         credentials: None,
         warnings: Vec::new(),
     }

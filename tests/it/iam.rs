@@ -128,3 +128,33 @@ async fn the_project_id_is_looked_up_from_the_region() {
         unknown.stderr
     );
 }
+
+#[tokio::test]
+async fn a_password_token_is_scoped_by_the_project_id_without_a_region() {
+    let sim = sim(&scenario("", "  - { id: j, status: SUCCESS }\n")).await;
+    let out = run(
+        &wait_args(&sim.base_url(), &["j"], "20s", &["-q"]),
+        &password_env(),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sim.stats().tokens_issued, 1);
+
+    // A project id IAM does not know is refused at login, once.
+    let mut args = wait_args(&sim.base_url(), &["j"], "20s", &["-q"]);
+    let at = args
+        .iter()
+        .position(|a| a == PROJECT)
+        .expect("wait_args sets it");
+    args[at] = "fedcba9876543210fedcba9876543210".into();
+    let out = run(&args, &password_env()).await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("project in the token scope does not exist"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(sim.stats().rejected_auth, 1);
+    assert!(!out.stdout.contains("s3cret-pw") && !out.stderr.contains("s3cret-pw"));
+}
