@@ -33,7 +33,7 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
     // is looked up by.
     let (known, scope) = match &plan.project {
         spec::plan::Project::Id(id) => (id.clone(), cloud::client::Scope::ProjectId(id.clone())),
-        spec::plan::Project::FromRegion(name) => (
+        spec::plan::Project::Named { name, .. } => (
             String::new(),
             cloud::client::Scope::ProjectName(name.clone()),
         ),
@@ -66,8 +66,8 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
     let started = SystemTime::now();
     let t0 = Instant::now();
     let found = match (&plan.project, &plan.iam) {
-        (spec::plan::Project::FromRegion(region), Some(iam)) => {
-            find_project(plan, &client, iam, region, t0, interrupts.clone()).await
+        (spec::plan::Project::Named { name, .. }, Some(iam)) => {
+            find_project(plan, &client, iam, name, t0, interrupts.clone()).await
         }
         _ => Ok(None),
     };

@@ -164,7 +164,7 @@ impl Client {
         Err(http_error(&raw))
     }
 
-    /// The id of the project named `name` (a region), from IAM (`GET /v3/projects?name=`).
+    /// The id of the project named `name` (`project_name` or the region), from IAM (`GET /v3/projects?name=`).
     /// Errors say where they came from; [`FetchError::class`] tells whether to ask again.
     pub async fn discover_project(
         &self,

@@ -218,7 +218,7 @@ fn renew_after(ttl: Duration) -> Duration {
     ttl.saturating_sub((ttl / 5).min(Duration::from_secs(600)))
 }
 
-/// The id of the one project IAM lists under `name` (a region), from `GET /v3/projects?name=`.
+/// The id of the one project IAM lists under `name` (`project_name` or the region), from `GET /v3/projects?name=`.
 pub fn project_id_from(name: &str, body: &[u8]) -> Result<String, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("IAM project list is not JSON: {e}"))?;
