@@ -111,6 +111,9 @@ pub struct WaitArgs {
     /// Project id the jobs belong to [env: JOBWAIT_PROJECT_ID]
     #[arg(long, value_name = "ID")]
     pub project_id: Option<String>,
+    /// Without a project id: the IAM project to look it up by, e.g. eu-de_myproject [default: the region] [env: JOBWAIT_PROJECT_NAME]
+    #[arg(long, value_name = "NAME")]
+    pub project_name: Option<String>,
     /// Endpoint: a template with {service} and {region}, or one fixed URL [env: JOBWAIT_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
@@ -199,6 +202,7 @@ impl WaitArgs {
             ("cloud", &self.cloud),
             ("region", &self.region),
             ("project_id", &self.project_id),
+            ("project_name", &self.project_name),
             ("endpoint", &self.endpoint),
             ("poll.interval", &self.poll_interval),
             ("poll.max_interval", &self.poll_max_interval),

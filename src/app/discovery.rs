@@ -1,5 +1,5 @@
-//! The project id of a region, from IAM, at the start of a wait whose spec gave no
-//! `project_id` — under the same deadline, retry policy and signals as the polls.
+//! The project id of the project named `project_name` (else the region), from IAM, at the
+//! start of a wait whose spec gave no `project_id` — under the same deadline, retry policy and signals as the polls.
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -8,14 +8,14 @@ use crate::exit::Signal;
 use crate::spec::Plan;
 use crate::{cloud, sanitize, wait};
 
-/// The project id of the project named `region`, from IAM, under the same rules as a poll:
+/// The project id of the project named `name`, from IAM, under the same rules as a poll:
 /// retryable errors are retried on the poll back-off (honouring `Retry-After`), the overall
 /// deadline bounds it, and a signal stops it. `Err` is every job's outcome and reason.
 pub(super) async fn find_project(
     plan: &Plan,
     client: &cloud::client::Client,
     iam: &url::Url,
-    region: &str,
+    name: &str,
     start: Instant,
     mut interrupts: watch::Receiver<Option<Signal>>,
 ) -> Result<Option<String>, (wait::Outcome, String)> {
@@ -31,7 +31,7 @@ pub(super) async fn find_project(
             biased;
             _ = interrupts.wait_for(Option::is_some) => None,
             () = tokio::time::sleep_until(deadline) => Some(None),
-            found = client.discover_project(iam, region, timeout) => Some(Some(found)),
+            found = client.discover_project(iam, name, timeout) => Some(Some(found)),
         };
         let failed = match attempt {
             None => {
@@ -43,7 +43,7 @@ pub(super) async fn find_project(
             }
             Some(None) => None,
             Some(Some(Ok(id))) => {
-                tracing::info!(project_id = %sanitize::Clean(&id), region = %region, "project found in IAM");
+                tracing::info!(project_id = %sanitize::Clean(&id), project_name = %sanitize::Clean(name), "project found in IAM");
                 return Ok(Some(id));
             }
             Some(Some(Err(e))) => Some(e),

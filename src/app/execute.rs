@@ -29,12 +29,17 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
             let _ = writeln!(err, "{line}");
         }
     }
-    let known = match &plan.project {
-        spec::plan::Project::Id(id) => id.clone(),
-        spec::plan::Project::FromRegion(_) => String::new(),
+    // A password token is scoped by the project id when it is known, else by the name the id
+    // is looked up by.
+    let (known, scope) = match &plan.project {
+        spec::plan::Project::Id(id) => (id.clone(), cloud::client::Scope::ProjectId(id.clone())),
+        spec::plan::Project::Named { name, .. } => (
+            String::new(),
+            cloud::client::Scope::ProjectName(name.clone()),
+        ),
     };
     let options = cloud::client::ClientOptions {
-        iam: plan.iam.clone().zip(plan.region.clone()),
+        iam: plan.iam.clone().map(|iam| (iam, scope)),
         reload_from: cloud::auth::Credentials::from_files(env).then(|| env.clone()),
         max_body: plan.max_response_size,
         tls: plan.uses_https(),
@@ -61,8 +66,8 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
     let started = SystemTime::now();
     let t0 = Instant::now();
     let found = match (&plan.project, &plan.iam) {
-        (spec::plan::Project::FromRegion(region), Some(iam)) => {
-            find_project(plan, &client, iam, region, t0, interrupts.clone()).await
+        (spec::plan::Project::Named { name, .. }, Some(iam)) => {
+            find_project(plan, &client, iam, name, t0, interrupts.clone()).await
         }
         _ => Ok(None),
     };

@@ -35,6 +35,7 @@ pub use super::http::{DEFAULT_MAX_BODY, MAX_RETRY_AFTER};
 use super::auth::Credentials;
 use super::error::transport_error;
 use super::http::{parse_retry_after, read_body};
+pub use super::iam::Scope;
 use super::iam::{PasswordLogin, TokenCache};
 use super::service::Shape;
 use super::wire::{ApiErrorBody, Job};
@@ -47,8 +48,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How the client is set up beyond its credentials.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// IAM's base URL and the project (region) name to scope password tokens to.
-    pub iam: Option<(Url, String)>,
+    /// IAM's base URL and the project to scope password tokens to.
+    pub iam: Option<(Url, Scope)>,
     /// The environment the credentials came from, when some came from `*_FILE` files: read
     /// again once after a rejection.
     pub reload_from: Option<Environment>,
@@ -106,19 +107,19 @@ impl Client {
                     password,
                     domain,
                 },
-                Some((base, project_name)),
+                Some((base, scope)),
             ) => {
                 let login = PasswordLogin {
                     user: user.clone(),
                     password: password.clone(),
                     domain: domain.clone(),
-                    project_name,
+                    scope,
                 };
                 Some(Arc::new(TokenCache::new(&base, login, options.max_body)))
             }
             (Credentials::Password { .. }, None) => {
                 return Err(
-                    "IAM password authentication needs an IAM endpoint and a region".to_owned(),
+                    "IAM password authentication needs an IAM endpoint and a project".to_owned(),
                 )
             }
             _ => None,
@@ -163,7 +164,7 @@ impl Client {
         Err(http_error(&raw))
     }
 
-    /// The id of the project named `name` (a region), from IAM (`GET /v3/projects?name=`).
+    /// The id of the project named `name` (`project_name` or the region), from IAM (`GET /v3/projects?name=`).
     /// Errors say where they came from; [`FetchError::class`] tells whether to ask again.
     pub async fn discover_project(
         &self,
@@ -442,7 +443,7 @@ mod tests {
         use std::sync::Arc;
 
         use crate::cloud::auth::Credentials;
-        use crate::cloud::client::{Client, ClientOptions, FetchError};
+        use crate::cloud::client::{Client, ClientOptions, FetchError, Scope};
         use crate::secret::Secret;
         use crate::sim::{start, Scenario, SimHandle};
 
@@ -463,15 +464,16 @@ mod tests {
         }
 
         fn client(sim: &SimHandle, password: &str) -> Arc<Client> {
+            scoped_client(sim, password, Scope::ProjectName("eu-de".into()))
+        }
+
+        fn scoped_client(sim: &SimHandle, password: &str, scope: Scope) -> Arc<Client> {
             let creds = Credentials::Password {
                 user: "alice".into(),
                 password: Secret::new(password),
                 domain: "dom".into(),
             };
-            let iam = Some((
-                url::Url::parse(&sim.base_url()).unwrap(),
-                "eu-de".to_owned(),
-            ));
+            let iam = Some((url::Url::parse(&sim.base_url()).unwrap(), scope));
             Arc::new(
                 Client::new(
                     creds,
@@ -525,6 +527,34 @@ mod tests {
                 "single-flight: one login for 20 requests"
             );
             assert_eq!(stats.rejected_auth, 0);
+        }
+
+        #[tokio::test]
+        async fn a_token_scoped_by_project_id_serves_and_an_unknown_id_is_refused_once() {
+            let known = sim("").await;
+            let client = scoped_client(&known, "pw", Scope::ProjectId(PROJECT.into()));
+            let results = get_concurrently(&client, &known, 3).await;
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            assert_eq!(known.stats().tokens_issued, 1);
+
+            let other_sim = sim("").await;
+            let other = "fedcba9876543210fedcba9876543210";
+            let client = scoped_client(&other_sim, "pw", Scope::ProjectId(other.into()));
+            let results = get_concurrently(&client, &other_sim, 3).await;
+            for r in &results {
+                let err = r.as_ref().unwrap_err();
+                assert!(
+                    err.to_string()
+                        .contains("project in the token scope does not exist"),
+                    "{err}"
+                );
+            }
+            assert_eq!(other_sim.stats().tokens_issued, 0);
+            assert_eq!(
+                other_sim.stats().rejected_auth,
+                1,
+                "IAM asked once, not per job"
+            );
         }
 
         #[tokio::test]

@@ -2,6 +2,9 @@
 //! engine decides on classes, never on status codes or bodies; and how a transport failure from
 //! reqwest becomes one of these (certificate failures and requests that could not be built are
 //! permanent; DNS, refused or reset connections and timeouts are worth another try).
+//!
+//! A few API codes get a hint after the server's own words (`hint`): their messages name the
+//! symptom ("tenantId in token is not the same with in URL.") and not the setting to change.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -34,7 +37,7 @@ pub enum FetchError {
     /// Connected, but no answer in time (a slow or hung reply): the host is there.
     #[error("network error: {0}")]
     Timeout(String),
-    #[error("HTTP {status}{}", .error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    #[error("HTTP {status}{}{}", .error.as_ref().map(|e| format!(": {e}")).unwrap_or_default(), hint(.error.as_ref()))]
     Http {
         status: u16,
         error: Option<ApiErrorBody>,
@@ -103,6 +106,20 @@ impl FetchError {
     /// connection or a failed DNS lookup did not).
     pub fn reached(&self) -> bool {
         !matches!(self, FetchError::Transport(_))
+    }
+}
+
+/// What to check for an API error code whose message does not say, appended to the error's text
+/// (empty for every other code, whose text is left as it was).
+fn hint(error: Option<&ApiErrorBody>) -> &'static str {
+    match error.and_then(|e| e.code.as_deref()) {
+        // The token was issued for one project and the URL names another: a token scoped by
+        // another name than the project the id belongs to, or a JOBWAIT_TOKEN from elsewhere.
+        Some("Common.0018") => {
+            " — the token is scoped to another project than project_id in the job URL \
+             (Common.0018): check project_id / project_name"
+        }
+        _ => "",
     }
 }
 
@@ -270,6 +287,17 @@ mod tests {
             "HTTP 429: APIGW.0308: throttled (request_id r1)"
         );
         assert_eq!(http(502, "").to_string(), "HTTP 502");
+        let mismatch = http(
+            403,
+            r#"{"error":{"message":"tenantId in token is not the same with in URL.","code":"Common.0018"}}"#,
+        );
+        assert_eq!(
+            mismatch.to_string(),
+            "HTTP 403: Common.0018: tenantId in token is not the same with in URL. — the token is \
+             scoped to another project than project_id in the job URL (Common.0018): check \
+             project_id / project_name"
+        );
+        assert_eq!(mismatch.class(), ErrorClass::Fatal);
         let redirect = FetchError::Redirect {
             status: 302,
             location: Some("https://evil.example/x".into()),

@@ -1,6 +1,10 @@
 //! The edge of an HTTP answer, shared by the job client and IAM: the one reqwest client both
 //! use (redirects never followed: the APIs do not redirect, and a credential must not travel to
 //! another host), bodies read up to a limit, and `Retry-After` capped.
+//!
+//! The client keeps reqwest's system proxy on purpose (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+//! `NO_PROXY`): CI runners and corporate networks often reach the cloud only through one, and an
+//! `https` request crosses it inside a `CONNECT` tunnel. `tests/it/proxy.rs` holds it to that.
 
 use std::time::Duration;
 

@@ -5,6 +5,11 @@
 //! sending their own), renews it before it expires, and drops it when the API answers 401 —
 //! once per token, however many jobs saw the 401. A rejected password is remembered, not
 //! retried: IAM locks users after repeated failed logins.
+//!
+//! A token is scoped to the project by id when the plan knows the id ([`Scope::ProjectId`]),
+//! and by name only otherwise: the id is what the job URLs carry, so a token scoped by it can
+//! never belong to another project than the URLs (`Common.0018`), and it needs no region to
+//! name the project.
 
 use std::time::Duration;
 
@@ -18,13 +23,32 @@ use super::http::read_body;
 use super::wire::ApiErrorBody;
 use crate::secret::Secret;
 
-/// A password login: user, password, domain, and the project (region) to scope the token to.
+/// A password login: user, password, domain, and the project to scope the token to.
 #[derive(Debug, Clone)]
 pub struct PasswordLogin {
     pub user: String,
     pub password: Secret,
     pub domain: String,
-    pub project_name: String,
+    pub scope: Scope,
+}
+
+/// The project a password token is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// `"scope":{"project":{"id":…}}`, when the project id is known.
+    ProjectId(String),
+    /// `"scope":{"project":{"name":…}}`: `project_name`, else the region.
+    ProjectName(String),
+}
+
+impl Scope {
+    /// The `scope` object of the token request.
+    fn to_json(&self) -> Value {
+        match self {
+            Scope::ProjectId(id) => json!({"project": {"id": id}}),
+            Scope::ProjectName(name) => json!({"project": {"name": name}}),
+        }
+    }
 }
 
 /// The shared token.
@@ -129,7 +153,7 @@ impl TokenCache {
         let body = json!({"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": l.user, "password": l.password.expose(), "domain": {"name": l.domain}}}},
-            "scope": {"project": {"name": l.project_name}},
+            "scope": l.scope.to_json(),
         }});
         let response = http
             .post(self.tokens_url.clone())
@@ -194,7 +218,7 @@ fn renew_after(ttl: Duration) -> Duration {
     ttl.saturating_sub((ttl / 5).min(Duration::from_secs(600)))
 }
 
-/// The id of the one project IAM lists under `name` (a region), from `GET /v3/projects?name=`.
+/// The id of the one project IAM lists under `name` (`project_name` or the region), from `GET /v3/projects?name=`.
 pub fn project_id_from(name: &str, body: &[u8]) -> Result<String, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("IAM project list is not JSON: {e}"))?;
@@ -223,6 +247,18 @@ pub fn project_id_from(name: &str, body: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scope_is_the_project_id_when_known_else_its_name() {
+        assert_eq!(
+            Scope::ProjectId("p1".into()).to_json(),
+            json!({"project": {"id": "p1"}})
+        );
+        assert_eq!(
+            Scope::ProjectName("eu-de_sub".into()).to_json(),
+            json!({"project": {"name": "eu-de_sub"}})
+        );
+    }
 
     #[test]
     fn ttl_from_the_token_body_and_renewal_margin() {

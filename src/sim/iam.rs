@@ -3,6 +3,11 @@
 //! to its id — enough for the client's token lifecycle (fetch, share, renew before expiry and
 //! once on a 401) and its project discovery to be tested against a real socket.
 //!
+//! A token is scoped to a project by id or by name, as IAM takes either; a project the
+//! scenario's `projects` does not list is refused with a 401 like IAM's, so a client that
+//! scopes by the wrong id or name fails here as it would against the cloud. (A scenario with
+//! no `projects` at all accepts any scope: it only tests the token lifecycle.)
+//!
 //! The scenario's `iam:` section (`Iam`: the user, the projects, the token lifetimes) is data,
 //! defined and validated in `scenario`; this module is what the endpoints do with it.
 
@@ -64,6 +69,8 @@ impl Tokens {
         if !matches {
             return Err(unauthorized("The username or password is wrong."));
         }
+        let (project, project_id) = scoped_project(iam, &body["auth"]["scope"]["project"])
+            .ok_or_else(|| unauthorized("The project in the token scope does not exist."))?;
         let token = format!("MII{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         self.issued
             .lock()
@@ -73,17 +80,30 @@ impl Tokens {
                 Instant::now() + iam.revoke_after.unwrap_or(iam.token_ttl).min(iam.token_ttl),
             );
         let now = SystemTime::now();
-        let project = body["auth"]["scope"]["project"]["name"]
-            .as_str()
-            .unwrap_or_default();
         let document = json!({"token": {
             "methods": ["password"],
             "issued_at": format_time(now),
             "expires_at": format_time(now + iam.token_ttl),
             "user": {"name": iam.user, "domain": {"name": iam.domain}},
-            "project": {"name": project, "id": iam.projects.get(project)},
+            "project": {"name": project, "id": project_id},
         }});
         Ok((token, document))
+    }
+}
+
+/// The project a token request is scoped to (`{"id": …}` or `{"name": …}`), as its name and
+/// id; `None` when the scenario lists projects and this is not one of them.
+fn scoped_project(iam: &Iam, scope: &Value) -> Option<(String, Option<String>)> {
+    let by_id = scope["id"].as_str();
+    let by_name = scope["name"].as_str();
+    let found = iam.projects.iter().find(|(name, id)| match by_id {
+        Some(want) => want == id.as_str(),
+        None => by_name == Some(name.as_str()),
+    });
+    match found {
+        Some((name, id)) => Some((name.clone(), Some(id.clone()))),
+        None if iam.projects.is_empty() => Some((by_name.unwrap_or_default().to_owned(), None)),
+        None => None,
     }
 }
 

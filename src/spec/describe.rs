@@ -27,7 +27,7 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
     );
     let project = match &plan.project {
         Project::Id(id) => id.clone(),
-        Project::FromRegion(_) => "{project_id}".to_owned(),
+        Project::Named { .. } => "{project_id}".to_owned(),
     };
     for job in &plan.jobs {
         let c = &job.criteria;
@@ -60,9 +60,10 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
             "project",
             match &plan.project {
                 Project::Id(id) => format!("{id} ({})", from(&["project_id"])),
-                Project::FromRegion(r) => {
-                    format!("looked up in IAM as the project named {r} at the start")
-                }
+                Project::Named { name, by } => format!(
+                    "looked up in IAM as the project named {name} at the start (`{by}`, {})",
+                    from(&[by])
+                ),
             },
         ),
         (

@@ -82,8 +82,6 @@ pub struct Plan {
     pub project: Project,
     /// IAM's base URL, when it will be asked (password login, project discovery).
     pub iam: Option<Url>,
-    /// The region, which is also the IAM project name.
-    pub region: Option<String>,
     /// `None` only where no request will be made (`validate`).
     pub credentials: Option<Credentials>,
     /// What is allowed but probably a mistake: shown before the wait, never refused.
@@ -117,8 +115,25 @@ impl std::fmt::Display for Warning {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Project {
     Id(String),
-    /// Asked from IAM at the start (`GET /v3/projects?name=REGION`).
-    FromRegion(String),
+    /// Asked from IAM at the start (`GET /v3/projects?name=NAME`); password tokens are scoped by
+    /// this name.
+    Named {
+        name: String,
+        /// The key that gave the name: `project_name`, else `region`.
+        by: &'static str,
+    },
+}
+
+/// What a `project_name` may hold: it is sent to IAM as a query value and a token scope, and
+/// real names (`eu-de`, `eu-de_myproject`) need no more.
+pub const PROJECT_NAME_RULE: &str = "letters, digits, - and _ only; at most 64 characters";
+
+/// Whether `name` follows [`PROJECT_NAME_RULE`].
+pub fn is_project_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// One job to wait on.
@@ -226,12 +241,12 @@ impl Plan {
     }
 
     /// The project id, when the spec gave it (not when IAM is to be asked). Only tests ask:
-    /// the wait takes the id from the project lookup, which also covers `FromRegion`.
+    /// the wait takes the id from the project lookup, which also covers `Named`.
     #[cfg(test)]
     pub fn project_id(&self) -> Option<&str> {
         match &self.project {
             Project::Id(id) => Some(id),
-            Project::FromRegion(_) => None,
+            Project::Named { .. } => None,
         }
     }
 }
@@ -305,7 +320,6 @@ impl Plan {
             log_format: outputs.log_format,
             project,
             iam,
-            region,
             credentials,
             warnings,
         })
@@ -536,8 +550,8 @@ fn warnings(raw: &RawSpec, region: Option<&str>) -> Vec<Warning> {
     }
 }
 
-/// `project_id`, else the project named `region` (asked from IAM). Neither is a problem unless
-/// an `unreadable` region was meant to give it.
+/// `project_id`, else the project named `project_name`, else the one named `region` (asked from
+/// IAM). Neither is a problem unless an `unreadable` key was meant to give it.
 fn project(
     raw: &RawSpec,
     region: Option<&str>,
@@ -545,8 +559,18 @@ fn project(
     unreadable: &[&str],
     problems: &mut Vec<Problem>,
 ) -> Project {
-    match (&raw.project_id, region) {
-        (Some(id), _) => {
+    let name = raw.project_name.as_deref();
+    if let Some(name) = name.filter(|n| !is_project_name(n)) {
+        problems.push(
+            Problem::new(format!(
+                "key `project_name`: `{name}` is not a project name ({PROJECT_NAME_RULE})"
+            ))
+            .key("project_name")
+            .origin(origin("project_name")),
+        );
+    }
+    match (&raw.project_id, name, region) {
+        (Some(id), _, _) => {
             if !endpoint::is_project_id(id) {
                 problems.push(
                     Problem::new(format!(
@@ -559,13 +583,20 @@ fn project(
             }
             Project::Id(id.clone())
         }
-        (None, Some(region)) => Project::FromRegion(region.to_owned()),
-        (None, None) => {
-            if !unreadable.contains(&"region") {
+        (None, Some(name), _) => Project::Named {
+            name: name.to_owned(),
+            by: "project_name",
+        },
+        (None, None, Some(region)) => Project::Named {
+            name: region.to_owned(),
+            by: "region",
+        },
+        (None, None, None) => {
+            if !unreadable.contains(&"region") && !unreadable.contains(&"project_name") {
                 problems.push(
                     Problem::new(
                         "key `project_id` is not set: put it in the spec file, JOBWAIT_PROJECT_ID or --project-id \
-                         (or set `region` to look it up in IAM)",
+                         (or set `project_name` or `region` to look it up in IAM)",
                     )
                     .key("project_id"),
                 );
@@ -632,7 +663,9 @@ fn in_shard(jobs: Vec<PlannedJob>, shard: Option<Shard>) -> Vec<PlannedJob> {
 }
 
 /// The credentials in the environment (required for a wait), and IAM's base URL when it will be
-/// asked: for the project id, or for a token from a password (which also needs `region`).
+/// asked: for the project id, or for a token from a password. A password token is scoped to
+/// the project the plan names (`project_id`, else the project looked up), so it needs no
+/// `region` of its own; IAM's endpoint still has to be known.
 fn credentials_and_iam(
     env: &Environment,
     cx: Context,
@@ -643,7 +676,7 @@ fn credentials_and_iam(
 ) -> (Option<Credentials>, Option<Url>) {
     let found = Credentials::from_env(env);
     let password = matches!(found, Ok(Some(Credentials::Password { .. })));
-    let needs_iam = matches!(project, Project::FromRegion(_)) || password;
+    let needs_iam = matches!(project, Project::Named { .. }) || password;
     let iam = match needs_iam.then(|| endpoints.iam_base()) {
         Some(Ok(url)) => Some(url),
         Some(Err(e)) => {
@@ -653,14 +686,6 @@ fn credentials_and_iam(
         }
         None => None,
     };
-    if password && endpoints.region.is_none() {
-        problems.push(
-            Problem::new(
-                "IAM password authentication needs `region`: the project name its token is scoped to",
-            )
-            .key("region"),
-        );
-    }
     let credentials = match found {
         Ok(Some(c)) => Some(c),
         Ok(None) if cx.require_credentials => {

@@ -29,9 +29,14 @@ pub struct RawSpec {
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub region: Option<String>,
     /// Project id the jobs belong to (letters, digits, `-`, `_`; at most 64 characters); without
-    /// it, IAM is asked for the project named `region`.
+    /// it, IAM is asked for the project named `project_name`, else `region`.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub project_id: Option<String>,
+    /// The IAM project to look the project id up by when `project_id` is not set, e.g. an OTC
+    /// sub-project `eu-de_myproject` (letters, digits, `-`, `_`; at most 64 characters); without
+    /// it, the project named `region`. Password tokens are scoped by this name.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub project_name: Option<String>,
     /// A URL template with `{service}` and `{region}`, or one fixed URL for every service.
     pub endpoint: Option<String>,
     /// Per-service base URL overrides (`ecs`, `evs`, … and `iam`).

@@ -430,7 +430,13 @@ fn project_from_region_and_password_login_need_iam() {
         ("JOBWAIT_JOBS", "a"),
     ];
     let p = plan(None, &env, &[]).unwrap();
-    assert_eq!(p.project, Project::FromRegion("eu-ch2".into()));
+    assert_eq!(
+        p.project,
+        Project::Named {
+            name: "eu-ch2".into(),
+            by: "region"
+        }
+    );
     assert_eq!(
         p.iam.unwrap().as_str(),
         "https://iam-pub.eu-ch2.sc.otc.t-systems.com/"
@@ -445,15 +451,26 @@ fn project_from_region_and_password_login_need_iam() {
         ("OS_PASSWORD", "secret"),
         ("OS_DOMAIN_NAME", "dom"),
     ];
-    let problems = plan(None, &env, &[]).unwrap_err();
-    assert_eq!(
-        problems,
-        ["IAM password authentication needs `region`: the project name its token is scoped to"]
-    );
-    let p = plan(None, &env, &[("region", "eu-de")]).unwrap();
+    // Scoped by the project id: no region needed, only IAM's endpoint.
+    let p = plan(None, &env, &[]).unwrap();
     assert_eq!(p.iam.unwrap().as_str(), "http://127.0.0.1:10/");
     let shown = format!("{:?}", p.credentials);
     assert!(!shown.contains("secret"), "{shown}");
+    // …but the cloud preset names IAM's host after the region.
+    let preset = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_CLOUD", "otc"),
+        ("JOBWAIT_ENDPOINTS__ECS", "http://127.0.0.1:9"),
+        ("JOBWAIT_JOBS", "a"),
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", "secret"),
+        ("OS_DOMAIN_NAME", "dom"),
+    ];
+    let problems = plan(None, &preset, &[]).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.contains("needs `region`")),
+        "IAM's endpoint from the cloud preset still needs the region: {problems:?}"
+    );
 
     let problems = plan(
         None,
@@ -593,6 +610,49 @@ fn unreachable_after_defaults_to_30s_and_refuses_less_than_a_second() {
         problems[0].contains("key `retry.unreachable_after` is more than 1year"),
         "{problems:?}"
     );
+}
+
+/// `project_name` names the project to look the id up by (an OTC sub-project is not named like
+/// its region), from the file, `JOBWAIT_PROJECT_NAME` or `--project-name`; `project_id` wins,
+/// and a name IAM could not hold is refused with the key and its layer.
+#[test]
+fn project_name_picks_the_lookup_and_is_checked() {
+    use super::plan::Project;
+    let base = [("JOBWAIT_CLOUD", "otc"), ("JOBWAIT_REGION", "eu-de")];
+    let named = |name: &str| Project::Named {
+        name: name.into(),
+        by: "project_name",
+    };
+    let (_d, path) = spec_file(
+        "yaml",
+        "project_name: eu-de_file
+jobs: [a]
+",
+    );
+    let p = plan(Some(&path), &base, &[]).unwrap();
+    assert_eq!(p.project, named("eu-de_file"));
+    assert!(p.iam.is_some());
+    let env = [base.as_slice(), &[("JOBWAIT_PROJECT_NAME", "eu-de_env")]].concat();
+    assert_eq!(
+        plan(Some(&path), &env, &[]).unwrap().project,
+        named("eu-de_env")
+    );
+    let flag = plan(Some(&path), &env, &[("project_name", "eu-de_flag")]).unwrap();
+    assert_eq!(flag.project, named("eu-de_flag"));
+    let id = plan(Some(&path), &env, &[("project_id", "p1")]).unwrap();
+    assert_eq!(id.project, Project::Id("p1".into()));
+
+    for bad in ["eu-de/x", "a b", "x@h", "é", &"p".repeat(65)] {
+        let problems = plan(Some(&path), &base, &[("project_name", bad)]).unwrap_err();
+        assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+        assert!(
+            problems[0].starts_with(&format!(
+                "flag --project-name: key `project_name`: `{bad}` is not a project name"
+            )),
+            "{problems:?}"
+        );
+    }
+    assert!(plan(Some(&path), &base, &[("project_name", &"p".repeat(64))]).is_ok());
 }
 
 /// Ids are path segments and the region is part of a host name: each is held to what real ones

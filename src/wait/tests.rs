@@ -249,7 +249,6 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         verbose: 0,
         project: crate::spec::plan::Project::Id("p".to_owned()),
         iam: None,
-        region: None,
         credentials: None,
         warnings: Vec::new(),
     }
@@ -1766,4 +1765,36 @@ mod hostile {
             }
         }
     }
+}
+
+/// A token for another project than the URL's (`Common.0018`) ends the job at once, and its
+/// reason says what to check, not only the API's "tenantId in token is not the same with in
+/// URL.".
+#[tokio::test(start_paused = true)]
+async fn a_token_for_another_project_says_to_check_the_project() {
+    let source = FakeSource::new().script(
+        "a",
+        vec![http(
+            403,
+            r#"{"error":{"message":"tenantId in token is not the same with in URL.","code":"Common.0018"}}"#,
+        )],
+    );
+
+    let results = run(&plan(vec![job("a")]), &source).await;
+
+    let r = &results[0];
+    assert_eq!(r.outcome, Outcome::Errored);
+    assert!(
+        r.reason
+            .contains("tenantId in token is not the same with in URL."),
+        "{}",
+        r.reason
+    );
+    assert!(
+        r.reason
+            .contains("the token is scoped to another project than project_id in the job URL (Common.0018): check project_id / project_name"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(source.fetch_count(), 1, "not retried");
 }

@@ -1,6 +1,6 @@
 //! IAM through the real binary: password login with a token renewed before it expires and once
-//! when the API revokes it (one renewal shared by every job), and the project id looked up
-//! from the region.
+//! when the API revokes it (one renewal shared by every job) and scoped by the project id when
+//! it is known, and the project id looked up by `project_name` or the region.
 
 use crate::support::*;
 
@@ -127,4 +127,86 @@ async fn the_project_id_is_looked_up_from_the_region() {
         "{}",
         unknown.stderr
     );
+}
+
+#[tokio::test]
+async fn a_password_token_is_scoped_by_the_project_id_without_a_region() {
+    let sim = sim(&scenario("", "  - { id: j, status: SUCCESS }\n")).await;
+    let out = run(
+        &wait_args(&sim.base_url(), &["j"], "20s", &["-q"]),
+        &password_env(),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sim.stats().tokens_issued, 1);
+
+    // A project id IAM does not know is refused at login, once.
+    let mut args = wait_args(&sim.base_url(), &["j"], "20s", &["-q"]);
+    let at = args
+        .iter()
+        .position(|a| a == PROJECT)
+        .expect("wait_args sets it");
+    args[at] = "fedcba9876543210fedcba9876543210".into();
+    let out = run(&args, &password_env()).await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("project in the token scope does not exist"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(sim.stats().rejected_auth, 1);
+    assert!(!out.stdout.contains("s3cret-pw") && !out.stderr.contains("s3cret-pw"));
+}
+
+#[tokio::test]
+async fn the_project_id_is_looked_up_by_project_name_and_the_token_scoped_by_it() {
+    // An OTC sub-project: not named like its region, which names another project.
+    let sim = sim(&format!(
+        "project_id: {PROJECT}\niam: {{ user: alice, password: s3cret-pw, domain: dom, \
+         projects: {{ eu-de: fedcba9876543210fedcba9876543210, eu-de_sub: {PROJECT} }} }}\n\
+         jobs:\n  - {{ id: j, status: SUCCESS }}\n"
+    ))
+    .await;
+    let base = sim.base_url();
+    let args = [
+        "wait",
+        "j",
+        "--endpoint",
+        &base,
+        "--region",
+        "eu-de",
+        "--output",
+        "json",
+        "-q",
+    ];
+    let env = [
+        password_env().as_slice(),
+        &[("JOBWAIT_PROJECT_NAME", "eu-de_sub")],
+    ]
+    .concat();
+    let out = run(&args, &env).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["jobs"][0]["outcome"], "succeeded");
+    let stats = sim.stats();
+    assert_eq!((stats.tokens_issued, stats.rejected_auth), (1, 0));
+
+    let flag = [&args[..], &["--project-name", "eu-de_sub"]].concat();
+    let out = run(&flag, &password_env()).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let validate = run(
+        &["validate", "j", "--endpoint", &base, "--region", "eu-de"],
+        &env,
+    )
+    .await;
+    assert!(
+        validate.stdout.contains(
+            "looked up in IAM as the project named eu-de_sub at the start \
+             (`project_name`, environment variable JOBWAIT_PROJECT_NAME)"
+        ),
+        "{}",
+        validate.stdout
+    );
+    assert!(!validate.stdout.contains("s3cret-pw"));
 }

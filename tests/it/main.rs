@@ -11,6 +11,7 @@ mod hostile_outputs;
 mod iam;
 mod orchestrators;
 mod parsers;
+mod proxy;
 mod rds;
 mod reports;
 mod resilience;
