@@ -175,6 +175,26 @@ impl Cloud {
         self.known_regions().contains(&region)
     }
 
+    /// The cloud whose domain `host` is in (`iam.eu-de.otc.t-systems.com` is OTC), for an IAM
+    /// URL users already have (`OS_AUTH_URL`) to pick the preset; `None` for any other host.
+    /// Matched on whole labels, so `evilotc.t-systems.com.example` is no cloud.
+    pub fn of_host(host: &str) -> Option<Cloud> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let under = |domain: &str| {
+            host.strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.'))
+        };
+        if under("otc.t-systems.com") {
+            Some(Cloud::Otc)
+        } else if under("myhuaweicloud.com") || under("myhuaweicloud.eu") {
+            Some(Cloud::Huaweicloud)
+        } else if under("orange-business.com") {
+            Some(Cloud::Flexibleengine)
+        } else {
+            None
+        }
+    }
+
     /// The URL template of this cloud. OTC's Swiss region lives under `sc.otc.t-systems.com`.
     pub fn template(self, region: &str) -> &'static str {
         match self {
@@ -648,6 +668,30 @@ mod tests {
             e.iam_base().unwrap_err(),
         ] {
             assert!(err.contains("u:***@") && !err.contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_cloud_of_a_host_is_its_domain_by_whole_labels() {
+        for (host, cloud) in [
+            ("iam.eu-de.otc.t-systems.com", Some(Cloud::Otc)),
+            ("iam-pub.eu-ch2.sc.otc.t-systems.com", Some(Cloud::Otc)),
+            ("IAM.EU-NL.OTC.T-SYSTEMS.COM.", Some(Cloud::Otc)),
+            (
+                "iam.ap-southeast-1.myhuaweicloud.com",
+                Some(Cloud::Huaweicloud),
+            ),
+            ("iam.eu-west-101.myhuaweicloud.eu", Some(Cloud::Huaweicloud)),
+            (
+                "iam.eu-west-0.prod-cloud-ocb.orange-business.com",
+                Some(Cloud::Flexibleengine),
+            ),
+            ("otc.t-systems.com", None),
+            ("evilotc.t-systems.com", None),
+            ("iam.otc.t-systems.com.example", None),
+            ("127.0.0.1", None),
+        ] {
+            assert_eq!(Cloud::of_host(host), cloud, "{host}");
         }
     }
 

@@ -1,4 +1,6 @@
-//! Layering: built-in defaults < spec file < `JOBWAIT_*` environment < command-line flags.
+//! Layering: built-in defaults < the configuration users already have (`HW_*` <
+//! `HUAWEICLOUD_SDK_*` < `OS_*`, see [`super::sources`]) < spec file < `JOBWAIT_*` environment <
+//! command-line flags.
 //!
 //! figment merges the layers key by key and remembers which layer gave each value, so every
 //! error can say where the bad value came from: the file's path, the exact `JOBWAIT_…`
@@ -68,8 +70,9 @@ impl Loaded {
     }
 }
 
-/// Loads every layer: the spec file (`spec_flag` is `--spec`, else `JOBWAIT_SPEC`), the
-/// `JOBWAIT_*` environment, and `top` (the flags or a Terraform query).
+/// Loads every layer: the variables of other tools ([`super::sources`]), the spec file
+/// (`spec_flag` is `--spec`, else `JOBWAIT_SPEC`), the `JOBWAIT_*` environment, and `top` (the
+/// flags or a Terraform query).
 pub fn load(
     spec_flag: Option<&Path>,
     env: &Environment,
@@ -90,7 +93,10 @@ pub fn load(
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
 pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
-    let figment = base.merge(EnvLayer::new(env)).merge(top);
+    let figment = super::sources::layers(env)
+        .merge(base)
+        .merge(EnvLayer::new(env))
+        .merge(top);
     let mut problems = Vec::new();
     let mut dropped = Vec::new();
     let mut current = figment.clone();

@@ -286,8 +286,15 @@ impl Plan {
         let jobs = jobs(raw, &endpoints, loaded, &unreadable, &mut problems);
         let shard = shard(raw, env, &origin, &mut problems);
         let jobs = in_shard(jobs, shard);
-        let (credentials, iam) =
-            credentials_and_iam(env, cx, &project, &endpoints, &unreadable, &mut problems);
+        let (credentials, iam) = credentials_and_iam(
+            env,
+            cx,
+            &project,
+            &endpoints,
+            &origin,
+            &unreadable,
+            &mut problems,
+        );
         let outputs = outputs(raw, cx);
         let warnings = warnings(raw, region.as_deref());
 
@@ -671,6 +678,7 @@ fn credentials_and_iam(
     cx: Context,
     project: &Project,
     endpoints: &Endpoints,
+    origin: &Origin,
     unreadable: &[&str],
     problems: &mut Vec<Problem>,
 ) -> (Option<Credentials>, Option<Url>) {
@@ -681,7 +689,15 @@ fn credentials_and_iam(
         Some(Ok(url)) => Some(url),
         Some(Err(e)) => {
             let given = endpoints.iam.is_some();
-            problems.extend(endpoint_problem(endpoints, "iam", given, e, unreadable));
+            let problem = endpoint_problem(endpoints, "iam", given, e, unreadable);
+            // `endpoints.iam` may come from another tool's variable (`OS_AUTH_URL`): say which.
+            problems.extend(problem.map(|p| {
+                if given {
+                    p.origin(origin("endpoints.iam"))
+                } else {
+                    p
+                }
+            }));
             None
         }
         None => None,

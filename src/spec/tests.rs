@@ -1084,3 +1084,258 @@ fn a_misspelt_variable_is_told_the_nested_one() {
         assert!(text.contains("(known: cloud, region"), "{var}: {text}");
     }
 }
+
+/// The configuration of other tools (`HW_*`, `HUAWEICLOUD_SDK_*`, `OS_*`): each variable sets
+/// its key and is named as its origin; the families stack below the spec file.
+mod other_tools {
+    use super::*;
+
+    fn loaded(env: &[(&str, &str)]) -> super::super::load::Loaded {
+        let env = Environment::from_pairs(env.iter().copied());
+        load(None, &env, flags(&[])).unwrap()
+    }
+
+    #[test]
+    fn each_variable_sets_its_key_and_is_named_as_its_origin() {
+        for (var, key, value) in [
+            ("HW_REGION_NAME", "region", "eu-de"),
+            ("HW_PROJECT_ID", "project_id", "p1"),
+            ("HW_PROJECT_NAME", "project_name", "eu-de_sub"),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", "project_id", "p2"),
+            (
+                "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+                "endpoints.iam",
+                "https://iam.example.com",
+            ),
+            ("OS_REGION_NAME", "region", "eu-nl"),
+            ("OS_PROJECT_ID", "project_id", "p3"),
+            ("OS_PROJECT_NAME", "project_name", "eu-nl_sub"),
+            ("OS_AUTH_URL", "endpoints.iam", "https://iam.example.com"),
+        ] {
+            let l = loaded(&[(var, value)]);
+            let got = match key {
+                "region" => l.raw.region.clone(),
+                "project_id" => l.raw.project_id.clone(),
+                "project_name" => l.raw.project_name.clone(),
+                _ => l.raw.endpoints.as_ref().and_then(|e| e.get("iam").cloned()),
+            };
+            assert_eq!(got.as_deref(), Some(value), "{var}");
+            assert_eq!(
+                l.origin(key).as_deref(),
+                Some(format!("environment variable {var}").as_str()),
+                "{var}"
+            );
+        }
+        // Blank (or whitespace) counts as unset, and values are trimmed.
+        let l = loaded(&[("OS_REGION_NAME", " \r\n"), ("HW_REGION_NAME", "eu-de\r\n")]);
+        assert_eq!(l.raw.region.as_deref(), Some("eu-de"));
+        assert_eq!(
+            l.origin("region").as_deref(),
+            Some("environment variable HW_REGION_NAME")
+        );
+        // Only documented names: no HUAWEICLOUD_SDK_REGION, no near-misses.
+        let l = loaded(&[("HUAWEICLOUD_SDK_REGION", "eu-de"), ("OS_REGION", "eu-de")]);
+        assert_eq!(l.raw.region, None);
+    }
+
+    #[test]
+    fn precedence_flag_jobwait_file_os_sdk_hw() {
+        let (_d, path) = spec_file("yaml", "project_id: fromfile\n");
+        let all = [
+            ("HW_PROJECT_ID", "fromhw"),
+            ("HUAWEICLOUD_SDK_PROJECT_ID", "fromsdk"),
+            ("OS_PROJECT_ID", "fromos"),
+            ("JOBWAIT_PROJECT_ID", "fromjobwait"),
+        ];
+        let with = |n: usize, file: bool, flag: bool| {
+            let env = Environment::from_pairs(all[..n].iter().copied());
+            let top = if flag {
+                flags(&[("project_id", "fromflag")])
+            } else {
+                flags(&[])
+            };
+            let l = load(file.then_some(path.as_path()), &env, top).unwrap();
+            (
+                l.raw.project_id.clone().unwrap(),
+                l.origin("project_id").unwrap(),
+            )
+        };
+        assert_eq!(with(1, false, false).0, "fromhw");
+        assert_eq!(with(2, false, false).0, "fromsdk");
+        assert_eq!(
+            with(3, false, false),
+            (
+                "fromos".to_owned(),
+                "environment variable OS_PROJECT_ID".to_owned()
+            )
+        );
+        let (value, origin) = with(3, true, false);
+        assert_eq!(
+            value, "fromfile",
+            "the spec file wins over every other tool"
+        );
+        assert!(origin.starts_with("spec file "), "{origin}");
+        assert_eq!(with(4, true, false).0, "fromjobwait");
+        assert_eq!(with(4, true, true).0, "fromflag");
+
+        // Key by key: the file's project id does not hide the openrc's region.
+        let env = Environment::from_pairs([("OS_REGION_NAME", "eu-nl")]);
+        let l = load(Some(&path), &env, flags(&[])).unwrap();
+        assert_eq!(l.raw.region.as_deref(), Some("eu-nl"));
+        assert_eq!(l.raw.project_id.as_deref(), Some("fromfile"));
+    }
+
+    #[test]
+    fn the_auth_url_loses_its_v3_and_its_host_tells_the_cloud() {
+        let env = [
+            ("OS_AUTH_URL", "https://iam.eu-de.otc.t-systems.com/v3/"),
+            ("OS_REGION_NAME", "eu-de"),
+            ("OS_PROJECT_ID", "p"),
+            ("JOBWAIT_JOBS", "a"),
+        ];
+        let p = plan(None, &env, &[]).unwrap();
+        assert_eq!(
+            p.jobs[0].url("p").as_str(),
+            "https://ecs.eu-de.otc.t-systems.com/v1/p/jobs/a"
+        );
+        let l = loaded(&env);
+        assert_eq!(
+            l.raw.endpoints.as_ref().unwrap()["iam"],
+            "https://iam.eu-de.otc.t-systems.com"
+        );
+        assert_eq!(
+            l.origin("cloud").as_deref(),
+            Some("the host of environment variable OS_AUTH_URL")
+        );
+        assert_eq!(
+            l.origin("endpoints").as_deref(),
+            Some("environment variable OS_AUTH_URL")
+        );
+
+        // A path before `/v3` stays; only a trailing `/v3` goes.
+        let l = loaded(&[("OS_AUTH_URL", "https://h.example/identity/v3")]);
+        assert_eq!(
+            l.raw.endpoints.as_ref().unwrap()["iam"],
+            "https://h.example/identity"
+        );
+        assert!(l.raw.cloud.is_none(), "an unknown host tells no cloud");
+
+        use crate::cloud::endpoint::Cloud;
+        for (url, cloud) in [
+            (
+                "https://iam.ap-southeast-1.myhuaweicloud.com/v3",
+                Cloud::Huaweicloud,
+            ),
+            (
+                "https://iam.eu-west-101.myhuaweicloud.eu",
+                Cloud::Huaweicloud,
+            ),
+            (
+                "https://iam.eu-west-0.prod-cloud-ocb.orange-business.com/v3",
+                Cloud::Flexibleengine,
+            ),
+        ] {
+            assert_eq!(
+                loaded(&[("OS_AUTH_URL", url)]).raw.cloud,
+                Some(cloud),
+                "{url}"
+            );
+            let sdk = loaded(&[("HUAWEICLOUD_SDK_IAM_ENDPOINT", url)]);
+            assert_eq!(sdk.raw.cloud, Some(cloud), "{url}");
+        }
+
+        // A `cloud` the user set wins, from any of jobwait's own layers.
+        let otc = ("OS_AUTH_URL", "https://iam.eu-de.otc.t-systems.com/v3");
+        let l = loaded(&[otc, ("JOBWAIT_CLOUD", "huaweicloud")]);
+        assert_eq!(l.raw.cloud, Some(Cloud::Huaweicloud));
+        let (_d, path) = spec_file("yaml", "cloud: flexibleengine\n");
+        let env = Environment::from_pairs([otc]);
+        let l = load(Some(&path), &env, flags(&[])).unwrap();
+        assert_eq!(l.raw.cloud, Some(Cloud::Flexibleengine));
+
+        // Only the IAM URL that wins tells the cloud: an SDK endpoint on Huawei Cloud under an
+        // openrc on another host picks none.
+        let l = loaded(&[
+            (
+                "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+                "https://iam.ap-southeast-1.myhuaweicloud.com",
+            ),
+            ("OS_AUTH_URL", "https://keystone.example/v3"),
+        ]);
+        assert_eq!(
+            l.raw.endpoints.as_ref().unwrap()["iam"],
+            "https://keystone.example"
+        );
+        assert!(l.raw.cloud.is_none());
+
+        // A spec's own `endpoints.iam` tells no cloud (a spec that works today keeps its
+        // meaning).
+        let (_d, path) = spec_file(
+            "yaml",
+            "endpoints: { iam: 'https://iam.eu-de.otc.t-systems.com' }\n",
+        );
+        let l = load(Some(&path), &Environment::default(), flags(&[])).unwrap();
+        assert!(l.raw.cloud.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable_that_gave_it() {
+        let problems = plan(
+            None,
+            &[
+                ("OS_REGION_NAME", "RegionOne"),
+                ("JOBWAIT_ENDPOINT", "http://h"),
+                ("JOBWAIT_JOBS", "a"),
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("environment variable OS_REGION_NAME")
+                    && p.contains("RegionOne")),
+            "{problems:?}"
+        );
+        let problems = plan(
+            None,
+            &[
+                ("OS_PROJECT_ID", "p"),
+                ("OS_AUTH_URL", "ftp://h.example/v3"),
+                ("OS_USERNAME", "u"),
+                ("OS_PASSWORD", "pw-secret-value"),
+                ("OS_DOMAIN_NAME", "d"),
+                ("JOBWAIT_ENDPOINT", "http://h"),
+                ("JOBWAIT_JOBS", "a"),
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("environment variable OS_AUTH_URL")),
+            "{problems:?}"
+        );
+        assert!(!problems.iter().any(|p| p.contains("pw-secret-value")));
+    }
+
+    #[test]
+    fn validate_names_the_openrc_variable() {
+        let env = Environment::from_pairs([
+            ("OS_REGION_NAME", "eu-de"),
+            ("JOBWAIT_ENDPOINT", "http://h"),
+            ("JOBWAIT_JOBS", "a"),
+        ]);
+        let l = load(None, &env, flags(&[])).unwrap();
+        let p = Plan::build(&l, &env, CX).unwrap();
+        let text = super::super::describe::describe_plan(&p, &l);
+        assert!(
+            text.contains(
+                "looked up in IAM as the project named eu-de at the start \
+                 (`region`, environment variable OS_REGION_NAME)"
+            ),
+            "{text}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! IAM through the real binary: password login with a token renewed before it expires and once
 //! when the API revokes it (one renewal shared by every job) and scoped by the project id when
-//! it is known, and the project id looked up by `project_name` or the region.
+//! it is known, and the project id looked up by `project_name` or the region; an `openrc`
+//! (`OS_AUTH_URL`, `OS_PROJECT_NAME`, `OS_REGION_NAME`, the password) is all a wait needs.
 
 use crate::support::*;
 
@@ -209,4 +210,87 @@ async fn the_project_id_is_looked_up_by_project_name_and_the_token_scoped_by_it(
         validate.stdout
     );
     assert!(!validate.stdout.contains("s3cret-pw"));
+}
+
+/// The environment an OTC / Huawei Cloud `openrc` sets, pointed at the simulator: IAM from
+/// `OS_AUTH_URL` (with its `/v3`), the project by `OS_PROJECT_NAME`, the password's user.
+fn openrc_env(base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("OS_AUTH_URL", format!("{base}/v3")),
+        ("OS_USERNAME", "alice".into()),
+        ("OS_PASSWORD", "s3cret-pw".into()),
+        ("OS_USER_DOMAIN_NAME", "dom".into()),
+        ("OS_PROJECT_NAME", "eu-de_sub".into()),
+        ("OS_REGION_NAME", "eu-de".into()),
+    ]
+}
+
+#[tokio::test]
+async fn an_openrc_is_enough_iam_from_os_auth_url_with_the_password() {
+    let sim = sim(&format!(
+        "project_id: {PROJECT}\niam: {{ user: alice, password: s3cret-pw, domain: dom, \
+         projects: {{ eu-de: fedcba9876543210fedcba9876543210, eu-de_sub: {PROJECT} }} }}\n\
+         jobs:\n  - {{ id: j, status: SUCCESS }}\n"
+    ))
+    .await;
+    let base = sim.base_url();
+    let mut env = openrc_env(&base);
+    env.push(("JOBWAIT_JOBS", "j".into()));
+    env.push(("JOBWAIT_ENDPOINT", base.clone()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let out = run(&["wait", "--output", "json", "-q"], &env).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["jobs"][0]["outcome"], "succeeded");
+    let stats = sim.stats();
+    assert_eq!((stats.tokens_issued, stats.rejected_auth), (1, 0));
+    assert!(!out.stdout.contains("s3cret-pw") && !out.stderr.contains("s3cret-pw"));
+
+    let validate = run(&["validate"], &env).await;
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    assert!(
+        validate.stdout.contains(
+            "looked up in IAM as the project named eu-de_sub at the start \
+             (`project_name`, environment variable OS_PROJECT_NAME)"
+        ),
+        "{}",
+        validate.stdout
+    );
+    assert!(!validate.stdout.contains("s3cret-pw"));
+}
+
+#[tokio::test]
+async fn validate_names_os_region_name_and_jobwait_variables_win_over_it() {
+    let sim = sim(&scenario("", "  - { id: j, status: SUCCESS }\n")).await;
+    let base = sim.base_url();
+    let env = [
+        ("OS_REGION_NAME", "eu-de"),
+        ("JOBWAIT_JOBS", "j"),
+        ("JOBWAIT_ENDPOINT", base.as_str()),
+    ];
+    let validate = run(&["validate"], &env).await;
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+    assert!(
+        validate.stdout.contains(
+            "looked up in IAM as the project named eu-de at the start \
+             (`region`, environment variable OS_REGION_NAME)"
+        ),
+        "{}",
+        validate.stdout
+    );
+
+    let over = [&env[..], &[("JOBWAIT_REGION", "eu-nl")]].concat();
+    let validate = run(&["validate"], &over).await;
+    assert!(
+        validate
+            .stdout
+            .contains("(`region`, environment variable JOBWAIT_REGION)"),
+        "{}",
+        validate.stdout
+    );
+
+    // A region an openrc got wrong is refused by the variable's name.
+    let bad = [&env[1..], &[("OS_REGION_NAME", "RegionOne")]].concat();
+    let out = run(&["validate"], &bad).await;
+    assert_usage_error(&out, &["environment variable OS_REGION_NAME", "RegionOne"]);
 }
