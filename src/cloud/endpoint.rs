@@ -37,10 +37,12 @@ pub enum Service {
     Rds,
     /// Document Database Service: the same task center API as RDS.
     Dds,
+    /// Cloud Container Engine: cluster and node jobs at `/api/v3/projects/{project_id}/jobs/{job_id}`.
+    Cce,
 }
 
 impl Service {
-    pub const ALL: [Service; 9] = [
+    pub const ALL: [Service; 10] = [
         Service::Ecs,
         Service::Evs,
         Service::Bms,
@@ -50,6 +52,7 @@ impl Service {
         Service::Sdrs,
         Service::Rds,
         Service::Dds,
+        Service::Cce,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +66,7 @@ impl Service {
             Service::Sdrs => "sdrs",
             Service::Rds => "rds",
             Service::Dds => "dds",
+            Service::Cce => "cce",
         }
     }
 }

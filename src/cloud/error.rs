@@ -82,6 +82,9 @@ impl FetchError {
                     400 if code == "DBS.200543" => ErrorClass::NotFound,
                     // 404 from the gateway itself means a wrong host or path, not a missing job.
                     404 if code.starts_with("APIG") || error.is_none() => ErrorClass::Fatal,
+                    // A service's own 404: ECS's `Ecs.0011`, and CCE's "CCE.01404001, 404,
+                    // Resource not found." for a job id it does not know (CCE API reference,
+                    // "Error Codes", cce_02_0250), in its `{"errorCode","errorMessage"}` form.
                     404 => ErrorClass::NotFound,
                     _ => ErrorClass::Fatal,
                 }
@@ -241,6 +244,34 @@ mod tests {
             ),
             (
                 http(404, r#"{"error_code":"APIG.0101","error_msg":"no api"}"#),
+                Fatal,
+            ),
+            (
+                http(
+                    404,
+                    r#"{"errorCode":"CCE.01404001","errorMessage":"Resource not found."}"#,
+                ),
+                NotFound,
+            ),
+            (
+                http(
+                    404,
+                    r#"{"errorCode":"APIG.0101","errorMessage":"The API does not exist"}"#,
+                ),
+                Fatal,
+            ),
+            (
+                http(
+                    401,
+                    r#"{"errorCode":"CCE.01401001","errorMessage":"Authorization failed."}"#,
+                ),
+                CredentialsRejected,
+            ),
+            (
+                http(
+                    400,
+                    r#"{"errorCode":"CCE.01400001","errorMessage":"Invalid request."}"#,
+                ),
                 Fatal,
             ),
             (http(404, ""), Fatal),

@@ -25,6 +25,10 @@ pub enum Shape {
     /// ended, process|progress, instance: {id, name}, entities, fail_reason}}` (RDS, DDS), read
     /// into the same [`Job`] model ([`super::shapes`]).
     RdsJob,
+    /// CCE's Kubernetes-style `{kind: Job, metadata: {uid, creationTimestamp, updateTimestamp},
+    /// spec: {type, clusterUID, subJobs: [...]}, status: {phase, reason}}`, sub-jobs of the same
+    /// shape, read into the same [`Job`] model ([`super::shapes`]).
+    CceJob,
 }
 
 impl Shape {
@@ -34,6 +38,15 @@ impl Shape {
         match self {
             Shape::Classic => Job::from_slice(body),
             Shape::RdsJob => super::shapes::rds_job(body),
+            Shape::CceJob => super::shapes::cce_job(body),
+        }
+    }
+
+    /// Whether its documents list sub-jobs (the task center's do not).
+    pub fn has_sub_jobs(self) -> bool {
+        match self {
+            Shape::Classic | Shape::CceJob => true,
+            Shape::RdsJob => false,
         }
     }
 }
@@ -58,6 +71,10 @@ const CLASSIC: &str = "/v1/{project_id}/jobs/{job_id}";
 /// The database task center's job path: "Obtaining Information About a Task with a Specified
 /// ID" in the RDS (`rds_13_0003`) and DDS (`dds_api_0118`) API references.
 const TASK_CENTER: &str = "/v3/{project_id}/jobs?id={job_id}";
+
+/// CCE's job path: "Reading Job Progress" (`cce_02_0247`) in the CCE API reference, for cluster
+/// and node creation and deletion jobs.
+const CCE: &str = "/api/v3/projects/{project_id}/jobs/{job_id}";
 
 impl Service {
     /// This service's job API.
@@ -89,6 +106,13 @@ impl Service {
             shape: Shape::RdsJob,
             kinds: &["instance_id"],
         };
+        // A CCE job names the cluster it works on (`spec.clusterUID`).
+        static CCE_API: ServiceApi = ServiceApi {
+            hosts: &[],
+            path: CCE,
+            shape: Shape::CceJob,
+            kinds: &["cluster_id"],
+        };
         match self {
             Service::Ecs => &ECS,
             Service::Evs => &EVS,
@@ -98,6 +122,7 @@ impl Service {
             Service::Deh => &DEH,
             Service::Sdrs => &SDRS,
             Service::Rds | Service::Dds => &TASK_CENTER_API,
+            Service::Cce => &CCE_API,
         }
     }
 
@@ -158,6 +183,7 @@ mod tests {
         for service in Service::ALL {
             let (path, shape) = match service {
                 Service::Rds | Service::Dds => (TASK_CENTER, Shape::RdsJob),
+                Service::Cce => (CCE, Shape::CceJob),
                 _ => (CLASSIC, Shape::Classic),
             };
             assert_eq!(service.api().path, path, "{service}");
@@ -206,6 +232,20 @@ mod tests {
                 "https://rds.eu-de.otc.t-systems.com/v3/p1/jobs?id=a9767ede-fe0f"
             );
         }
+    }
+
+    #[test]
+    fn cce_jobs_are_under_api_v3_projects() {
+        assert_eq!(Service::Cce.api().kinds, ["cluster_id"]);
+        for cloud in [Cloud::Huaweicloud, Cloud::Otc, Cloud::Flexibleengine] {
+            assert_eq!(Service::Cce.host_label(Some(cloud)), "cce");
+        }
+        let base = Url::parse("https://cce.eu-de.otc.t-systems.com/").unwrap();
+        let url = Service::Cce.api().url(&base, "p1", "354331b2c-229a/..");
+        assert_eq!(
+            url.as_str(),
+            "https://cce.eu-de.otc.t-systems.com/api/v3/projects/p1/jobs/354331b2c-229a%2F.."
+        );
     }
 
     #[test]

@@ -9,6 +9,15 @@
 //! running; RDS calls it `process`, DDS `progress`). Read with the classic parser's leniency:
 //! odd fields become none, texts are capped, text that is not UTF-8 is read lossily, and only a
 //! missing or non-text `job.status` makes a body not a job document.
+//!
+//! CCE ("Reading Job Progress") answers a Kubernetes-style object, `{kind: Job, metadata: {uid,
+//! creationTimestamp, updateTimestamp}, spec: {type, clusterUID, resourceID, subJobs}, status:
+//! {phase, reason}}`, with the phases `Initializing`, `Running`, `Success` and `Failed` and
+//! times as Go prints them (`2020-02-02 08:12:40.672772389 +0000 UTC`). Its sub-jobs are whole
+//! job objects of the same shape, so they are read by the same rules and judged by the same
+//! `success.sub_jobs` criteria as ECS batch jobs; the cluster becomes the `cluster_id` entity of
+//! the job and of each sub-job. Only a missing or non-text `status.phase` makes a body (or a
+//! sub-job) not a job document.
 
 use std::time::Duration;
 
@@ -126,6 +135,137 @@ impl TaskJob {
             fail_reason: self.fail_reason,
             entities,
         }
+    }
+}
+
+/// A CCE job object as written: the job itself and each of its `spec.subJobs`. `metadata` and
+/// `spec` are read field by field (an odd one is no field, not a lost document).
+#[derive(Deserialize)]
+struct CceJob {
+    status: CceStatus,
+    #[serde(default)]
+    metadata: Value,
+    #[serde(default)]
+    spec: Value,
+}
+
+/// `status`: the phase, and why the job is in it.
+#[derive(Deserialize)]
+struct CceStatus {
+    #[serde(deserialize_with = "cce_phase")]
+    phase: JobStatus,
+    #[serde(default, deserialize_with = "lenient_string")]
+    reason: Option<String>,
+}
+
+fn cce_phase<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Error> {
+    Ok(JobStatus::parse_cce_phase(String::deserialize(d)?))
+}
+
+/// A 2xx body of CCE's job API as a job document; the error says why it is not one, without
+/// echoing the body.
+pub fn cce_job(body: &[u8]) -> Result<Job, String> {
+    let lossy;
+    let body = match std::str::from_utf8(body) {
+        Ok(_) => body,
+        Err(_) => {
+            lossy = String::from_utf8_lossy(body).into_owned();
+            lossy.as_bytes()
+        }
+    };
+    // Objects only: serde would also read a struct from an array.
+    if body.trim_ascii_start().starts_with(b"{") {
+        if let Ok(job) = serde_json::from_slice::<CceJob>(body) {
+            return Ok(job.into_job());
+        }
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    if value.get("status").and_then(|s| s.get("phase")).is_none() {
+        return Err(match ApiErrorBody::find(&value) {
+            Some(err) => format!("no job status; the API said {err}"),
+            None => "no `status.phase` field in the job document".to_owned(),
+        });
+    }
+    serde_json::from_value::<CceJob>(value)
+        .map(CceJob::into_job)
+        .map_err(|e| format!("unexpected job document: {e}"))
+}
+
+impl CceJob {
+    fn into_job(mut self) -> Job {
+        let field = |object: &Value, key: &str| -> Option<String> {
+            object
+                .get(key)
+                .and_then(|v| lenient_string(v).ok().flatten())
+                .filter(|s| !s.is_empty())
+        };
+        let mut entities = Entities::default();
+        // Sub-jobs are whole CCE jobs; one without a readable phase cannot be judged. CCE
+        // announces no total, so the list's length is the total: such a sub-job still counts
+        // (as not done) instead of vanishing from the `success.sub_jobs` arithmetic.
+        if let Some(Value::Array(items)) = self.spec.get_mut("subJobs").map(Value::take) {
+            entities.sub_jobs_total = (!items.is_empty()).then_some(items.len() as u64);
+            entities.sub_jobs = items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value::<CceJob>(item).ok())
+                .map(CceJob::into_job)
+                .collect();
+            entities.sub_jobs.shrink_to_fit();
+        }
+        if let Some(cluster) = field(&self.spec, "clusterUID") {
+            entities
+                .other
+                .push(("cluster_id".to_owned(), Value::String(cluster)));
+        }
+        // `updateTimestamp` is the last change: the end only once the job is over.
+        let end_time = self
+            .status
+            .phase
+            .is_terminal()
+            .then(|| field(&self.metadata, "updateTimestamp"))
+            .flatten()
+            .map(go_time_utc);
+        Job {
+            job_id: field(&self.metadata, "uid"),
+            job_type: field(&self.spec, "type"),
+            begin_time: field(&self.metadata, "creationTimestamp").map(go_time_utc),
+            end_time,
+            error_code: None,
+            fail_reason: self.status.reason.filter(|r| !r.is_empty()),
+            status: self.status.phase,
+            entities,
+        }
+    }
+}
+
+/// A time as Go's `time.Time.String()` writes it (`2020-02-02 08:12:40.672772389 +0000 UTC`:
+/// CCE's) as RFC 3339 in UTC (`2020-02-02T08:12:40.672Z`); any other text goes through
+/// [`rfc3339_utc`], and a text that is no time is kept as it is.
+pub(super) fn go_time_utc(text: String) -> String {
+    let go = {
+        let mut parts = text.trim().rsplitn(3, ' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(zone), Some(offset), Some(local))
+                if !zone.is_empty()
+                    && zone.len() <= 5
+                    && zone.bytes().all(|b| b.is_ascii_alphabetic())
+                    && offset.starts_with(['+', '-']) =>
+            {
+                Some(format!("{}{offset}", local.trim_end()))
+            }
+            _ => None,
+        }
+    };
+    match go {
+        Some(joined) => {
+            let utc = rfc3339_utc(joined.clone());
+            if utc == joined {
+                text
+            } else {
+                utc
+            }
+        }
+        None => rfc3339_utc(text),
     }
 }
 
@@ -347,7 +487,211 @@ mod tests {
         assert_eq!(job.fail_reason.as_deref(), Some("caf\u{fffd}"));
     }
 
+    #[test]
+    fn cce_published_example() {
+        let job = cce_job(&fixture("cce-job-running.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(
+            job.job_id.as_deref(),
+            Some("354331b2c-229a-11e8-9c75-0255ac100ceb")
+        );
+        assert_eq!(job.job_type.as_deref(), Some("CreateCluster"));
+        assert_eq!(job.begin_time.as_deref(), Some("2020-02-02T08:12:40.672Z"));
+        assert_eq!(
+            job.end_time(),
+            None,
+            "updateTimestamp is no end while running"
+        );
+        assert_eq!(job.fail_reason, None, "\"\" is no reason");
+        assert_eq!(job.error_code, None);
+        assert_eq!(
+            job.entities.get("cluster_id").unwrap(),
+            "4d1ecb2c-229a-11e8-9c75-0255ac100ceb"
+        );
+        assert_eq!(job.entities.other.len(), 1, "only the cluster is an entity");
+        assert_eq!(job.entities.sub_jobs_total, Some(2));
+        let [master, cert] = &job.entities.sub_jobs[..] else {
+            panic!("{:?}", job.entities.sub_jobs)
+        };
+        assert_eq!(master.status, JobStatus::Success);
+        assert_eq!(master.job_type.as_deref(), Some("InstallMaster"));
+        assert_eq!(
+            master.job_id.as_deref(),
+            Some("fd474fab-9606-11e8-baa9-0255ac10215d")
+        );
+        assert_eq!(
+            master.begin_time.as_deref(),
+            Some("2020-02-02T03:52:34.615Z")
+        );
+        assert_eq!(master.end_time(), Some("2020-02-02T04:05:29.196Z"));
+        assert_eq!(
+            master.entities.get("cluster_id").unwrap(),
+            "fcc72de0-9606-11e8-baa8-0255ac10215d"
+        );
+        assert_eq!(cert.job_type.as_deref(), Some("CreatePSMCert"));
+        assert_eq!(cert.status, JobStatus::Success);
+    }
+
+    #[test]
+    fn cce_phases_are_read_in_any_case_and_others_kept() {
+        for (word, want) in [
+            ("Initializing", JobStatus::Init),
+            ("Running", JobStatus::Running),
+            ("SUCCESS", JobStatus::Success),
+            ("success", JobStatus::Success),
+            ("Failed", JobStatus::Fail),
+            ("FAILED", JobStatus::Fail),
+            ("Completed", JobStatus::Unknown("Completed".into())),
+            ("Fail", JobStatus::Unknown("Fail".into())),
+        ] {
+            let body = format!(r#"{{"status":{{"phase":"{word}"}}}}"#);
+            assert_eq!(cce_job(body.as_bytes()).unwrap().status, want, "{word}");
+        }
+    }
+
+    #[test]
+    fn cce_failed_job_and_failed_sub_job() {
+        let body = br#"{"kind":"Job","metadata":{"uid":"j1",
+            "creationTimestamp":"2020-02-02 08:12:40 +0800 CST",
+            "updateTimestamp":"2020-02-02T09:00:00Z"},
+            "spec":{"type":"CreateNode","clusterUID":"c1","subJobs":[
+              {"metadata":{"uid":"s1"},"spec":{"type":"CreateVM","clusterUID":"c1"},
+               "status":{"phase":"Failed","reason":"quota"}},
+              {"spec":{"type":"no phase"},"status":{}},
+              {"status":{"phase":"Running"},"spec":{"subJobs":[{"status":{"phase":"Success"}}]}}]},
+            "status":{"phase":"Failed","reason":"sub-job CreateVM failed"}}"#;
+        let job = cce_job(body).unwrap();
+        assert_eq!(job.status, JobStatus::Fail);
+        assert_eq!(job.fail_reason.as_deref(), Some("sub-job CreateVM failed"));
+        assert_eq!(job.begin_time.as_deref(), Some("2020-02-02T00:12:40Z"));
+        assert_eq!(job.end_time(), Some("2020-02-02T09:00:00Z"));
+        // The sub-job without a phase cannot be judged, but still counts.
+        assert_eq!(job.entities.sub_jobs_total, Some(3));
+        assert_eq!(job.entities.sub_jobs.len(), 2);
+        let failed = &job.entities.sub_jobs[0];
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("quota"));
+        assert_eq!(failed.entities.get("cluster_id").unwrap(), "c1");
+        let nested = &job.entities.sub_jobs[1].entities.sub_jobs[0];
+        assert_eq!(nested.status, JobStatus::Success);
+    }
+
+    #[test]
+    fn cce_odd_fields_are_lenient_and_a_missing_phase_is_an_error() {
+        let job =
+            cce_job(br#"{"status":{"phase":"Running","reason":{}},"metadata":[1],"spec":"x"}"#)
+                .unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(
+            (job.job_id, job.job_type, job.fail_reason),
+            (None, None, None)
+        );
+        assert_eq!(job.entities, Entities::default());
+        let job = cce_job(
+            br#"{"status":{"phase":"Success"},"metadata":{"uid":7,"creationTimestamp":"soon"},
+                 "spec":{"clusterUID":"","subJobs":{"a":1}}}"#,
+        )
+        .unwrap();
+        assert_eq!(job.job_id.as_deref(), Some("7"));
+        assert_eq!(job.begin_time.as_deref(), Some("soon"), "kept as written");
+        assert_eq!(job.entities, Entities::default(), "\"\" is no cluster");
+        let err = cce_job(&fixture("cce-error-401.json")).unwrap_err();
+        assert!(err.contains("CCE.01401001"), "{err}");
+        let err = cce_job(br#"{"kind":"Job","status":{"reason":"x"}}"#).unwrap_err();
+        assert!(err.contains("status.phase"), "{err}");
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            br#"{"status":{"phase":5}}"#,
+            br#"{"status":"Running"}"#,
+            b"\xff",
+        ] {
+            assert!(cce_job(body).is_err(), "{body:?}");
+        }
+        // Neither a classic nor a task center document is a CCE one.
+        assert!(cce_job(br#"{"status":"SUCCESS","job_id":"j"}"#).is_err());
+        assert!(cce_job(br#"{"job":{"status":"Completed"}}"#).is_err());
+    }
+
+    #[test]
+    fn cce_texts_are_capped_and_read_lossily() {
+        let huge = "x".repeat(10 * MAX_TEXT);
+        let body = serde_json::json!({"status": {"phase": huge, "reason": huge},
+            "metadata": {"uid": huge}, "spec": {"type": huge, "clusterUID": huge}});
+        let job = cce_job(body.to_string().as_bytes()).unwrap();
+        assert!(job.status.as_str().len() < 200);
+        for text in [&job.fail_reason, &job.job_type, &job.job_id] {
+            assert!(text.as_deref().unwrap().len() < MAX_TEXT + 64);
+        }
+        let id = job.entities.get("cluster_id").unwrap().as_str().unwrap();
+        assert!(id.len() < MAX_TEXT + 64);
+        let mut body = br#"{"status":{"phase":"Failed","reason":"caf"#.to_vec();
+        body.push(0xe9);
+        body.extend_from_slice(br#""}}"#);
+        let job = cce_job(&body).unwrap();
+        assert_eq!(job.status, JobStatus::Fail);
+        assert_eq!(job.fail_reason.as_deref(), Some("caf\u{fffd}"));
+    }
+
+    #[test]
+    fn go_times_become_utc_and_odd_ones_stay() {
+        for (text, want) in [
+            (
+                "2020-02-02 08:12:40.672772389 +0000 UTC",
+                "2020-02-02T08:12:40.672Z",
+            ),
+            ("2020-02-02 08:12:40 +0800 CST", "2020-02-02T00:12:40Z"),
+            ("2020-02-02 08:12:40 -0130 XYZ", "2020-02-02T09:42:40Z"),
+            ("2020-02-02T08:12:40Z", "2020-02-02T08:12:40Z"),
+            ("2020-02-02T08:12:40+0100", "2020-02-02T07:12:40Z"),
+            (
+                "2020-02-02 08:12:40 +9999 UTC",
+                "2020-02-02 08:12:40 +9999 UTC",
+            ),
+            ("later +0000 UTC", "later +0000 UTC"),
+            ("a b c", "a b c"),
+            ("", ""),
+        ] {
+            assert_eq!(go_time_utc(text.to_owned()), want, "{text}");
+        }
+    }
+
     proptest::proptest! {
+        /// Whatever CCE sends, the parser answers and never panics.
+        #[test]
+        fn any_cce_body_is_a_job_or_an_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = cce_job(&body);
+        }
+
+        /// Any tree of phases is read with one sub-job per listed object that has a phase.
+        #[test]
+        fn any_cce_phase_tree_is_read(
+            phases in proptest::collection::vec("(Initializing|Running|Success|Failed|[A-Za-z]{0,8})", 0..6),
+            top in "(Initializing|Running|Success|Failed)",
+        ) {
+            let subs: Vec<Value> = phases
+                .iter()
+                .map(|p| serde_json::json!({"status": {"phase": p}, "spec": {"clusterUID": "c"}}))
+                .collect();
+            let body = serde_json::json!({"status": {"phase": top}, "spec": {"subJobs": subs}});
+            let job = cce_job(body.to_string().as_bytes()).unwrap();
+            proptest::prop_assert_eq!(job.entities.sub_jobs.len(), phases.len());
+            for (sub, phase) in job.entities.sub_jobs.iter().zip(&phases) {
+                proptest::prop_assert_eq!(&sub.status, &JobStatus::parse_cce_phase(phase.clone()));
+            }
+        }
+
+        #[test]
+        fn any_go_time_text_is_kept_or_normalised(
+            text in "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})? [+-][0-9]{4} [A-Z]{1,5}",
+            other in ".{0,40}",
+        ) {
+            let _ = go_time_utc(text);
+            let _ = go_time_utc(other);
+        }
+
         /// Whatever the server sends, the parser answers and never panics.
         #[test]
         fn any_body_is_a_job_or_an_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {

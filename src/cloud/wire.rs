@@ -80,6 +80,21 @@ impl JobStatus {
     }
 }
 
+impl JobStatus {
+    /// A CCE job phase (`Initializing`, `Running`, `Success`, `Failed`, in any case), in the
+    /// common vocabulary; any other word is kept as [`JobStatus::Unknown`].
+    pub(super) fn parse_cce_phase(text: String) -> JobStatus {
+        let text = cap(text, MAX_STATUS);
+        match text.to_ascii_lowercase().as_str() {
+            "initializing" => JobStatus::Init,
+            "running" => JobStatus::Running,
+            "success" => JobStatus::Success,
+            "failed" => JobStatus::Fail,
+            _ => JobStatus::Unknown(text),
+        }
+    }
+}
+
 /// The longest unknown status kept.
 const MAX_STATUS: usize = 128;
 
@@ -272,8 +287,10 @@ pub struct ApiErrorBody {
 
 impl ApiErrorBody {
     /// Parses `{"error":{"code","message"}}` (ECS, EVS, BMS, IMS), flat `{"code","message"}`
-    /// (VPC/EIP), `{"error_code","error_msg","request_id"}` (API gateway, IAM) and any of these
-    /// nested one level or more inside another object (as the official SDK does).
+    /// (VPC/EIP), `{"error_code","error_msg","request_id"}` (API gateway, IAM, RDS v3),
+    /// `{"errorCode","errorMessage"}` (CCE), `{"errCode","errMsg"}` (SFS Turbo),
+    /// `{"errCode","externalMessage"}` (RDS v1) and any of these nested one level or more inside
+    /// another object (as the official SDK does).
     pub fn parse(body: &[u8]) -> Option<ApiErrorBody> {
         let value: Value = serde_json::from_slice(body)
             .or_else(|_| serde_json::from_str(&String::from_utf8_lossy(body)))
@@ -293,8 +310,15 @@ impl ApiErrorBody {
                 })
         };
         let found = ApiErrorBody {
-            code: text(&["error_code", "code"]),
-            message: text(&["error_msg", "message", "error_message"]),
+            code: text(&["error_code", "code", "errorCode", "errCode"]),
+            message: text(&[
+                "error_msg",
+                "message",
+                "error_message",
+                "errorMessage",
+                "errMsg",
+                "externalMessage",
+            ]),
             request_id: text(&["request_id"]),
         };
         if found.code.is_some() || found.message.is_some() {
@@ -404,11 +428,40 @@ mod tests {
             let body = std::fs::read(&path).unwrap();
             let ok = Job::from_slice(&body).is_ok()
                 || super::super::shapes::rds_job(&body).is_ok()
+                || super::super::shapes::cce_job(&body).is_ok()
                 || ApiErrorBody::parse(&body).is_some();
             assert!(ok, "{} parses as neither", path.display());
             seen += 1;
         }
-        assert_eq!(seen, 10);
+        assert_eq!(seen, 12);
+    }
+
+    #[test]
+    fn cce_error_form() {
+        let err = ApiErrorBody::parse(&fixture("cce-error-401.json")).unwrap();
+        assert_eq!(err.code.as_deref(), Some("CCE.01401001"));
+        assert_eq!(err.message.as_deref(), Some("Authorization failed."));
+        let err = ApiErrorBody::parse(
+            br#"{"errorCode":"CCE.01404001","errorMessage":"Resource not found."}"#,
+        )
+        .unwrap();
+        assert_eq!(err.to_string(), "CCE.01404001: Resource not found.");
+    }
+
+    #[test]
+    fn sfs_turbo_error_form() {
+        let err =
+            ApiErrorBody::parse(br#"{"errCode":"SFS.TEAM.XXXX","errMsg":"turbo says"}"#).unwrap();
+        assert_eq!(err.code.as_deref(), Some("SFS.TEAM.XXXX"));
+        assert_eq!(err.message.as_deref(), Some("turbo says"));
+    }
+
+    #[test]
+    fn rds_v1_error_form() {
+        let err = ApiErrorBody::parse(br#"{"errCode":"DBS.XXXXXX","externalMessage":"v1 says"}"#)
+            .unwrap();
+        assert_eq!(err.code.as_deref(), Some("DBS.XXXXXX"));
+        assert_eq!(err.message.as_deref(), Some("v1 says"));
     }
 
     #[test]

@@ -27,6 +27,11 @@
 //!     service: rds          # served as the RDS task center does: GET /v3/{project_id}/jobs?id=
 //!     timeline: [ { status: RUNNING, for: 5s }, { status: SUCCESS } ]
 //!     entities: { instance_id: "..." }   # the document's `instance`
+//!   - id: 354331b2c-229a-11e8-9c75-0255ac100ceb
+//!     service: cce          # served as CCE does: GET /api/v3/projects/{project_id}/jobs/{job_id}
+//!     job_type: CreateCluster
+//!     entities: { cluster_id: "..." }    # spec.clusterUID, also of sub-jobs that name none
+//!     sub_jobs: [ { id: ..., job_type: InstallMaster, status: SUCCESS } ]   # spec.subJobs
 //! faults: { error_5xx: 0.05, rate_limit: 20, retry_after: 2, seed: 7 }   # optional
 //! iam: { user: u, password: pw, domain: d, projects: { eu-de: 0123… } }   # optional
 //! ```
@@ -39,7 +44,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cloud::endpoint::Service;
-use crate::cloud::service::Shape;
 use crate::secret::Secret;
 
 /// The `job_type` of a job whose scenario does not name one.
@@ -74,7 +78,7 @@ pub(crate) struct Auth {
 pub(crate) struct Job {
     pub(crate) id: String,
     /// Whose job API serves it: where it is found and how its document reads (the service's
-    /// [`Shape`]). Sub-jobs are part of their parent's document.
+    /// [`Shape`](crate::cloud::service::Shape)). Sub-jobs are part of their parent's document.
     pub(crate) service: Service,
     pub(crate) job_type: String,
     /// The statuses over time; `None` when the status is derived from `sub_jobs`.
@@ -471,7 +475,7 @@ impl RawJob {
                 .map_err(|e| ScenarioError::invalid(job, "service", e))?,
             None => Service::Ecs,
         };
-        if service.api().shape != Shape::Classic && self.sub_jobs.is_some() {
+        if !service.api().shape.has_sub_jobs() && self.sub_jobs.is_some() {
             return Err(ScenarioError::invalid(
                 job,
                 "sub_jobs",

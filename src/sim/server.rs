@@ -1,11 +1,13 @@
 //! The HTTP side of the simulator.
 //!
 //! One axum fallback handler routes every request by hand, so that anything that is not
-//! `GET /v1/{project_id}/jobs/{job_id}`, `GET /v3/{project_id}/jobs?id={job_id}` or
-//! `GET /_sim/stats` gets the gateway's 404 `APIG.0101` (the real gateway answers a wrong method
-//! the same way), never axum's own 404/405. Each job is served where its service's API serves
-//! it, in that API's document shape ([`Shape`]): classic jobs at `/v1/…`, database task center
-//! jobs (`service: rds`, `dds`) at `/v3/…?id=`, each unknown to the other path.
+//! `GET /v1/{project_id}/jobs/{job_id}`, `GET /v3/{project_id}/jobs?id={job_id}`,
+//! `GET /api/v3/projects/{project_id}/jobs/{job_id}` or `GET /_sim/stats` gets the gateway's 404
+//! `APIG.0101` (the real gateway answers a wrong method the same way), never axum's own 404/405.
+//! Each job is served where its service's API serves it, in that API's document shape
+//! ([`Shape`]): classic jobs at `/v1/…`, database task center jobs (`service: rds`, `dds`) at
+//! `/v3/…?id=`, CCE jobs (`service: cce`) at `/api/v3/projects/…`, each unknown to the other
+//! paths, with that API's error body.
 //! A job's state at time `t` is computed by [`job_state`] in `timeline`, a pure function of the
 //! scenario job and `t`; the handler only formats it.
 
@@ -148,6 +150,79 @@ fn task_doc(job: &Job, state: &JobState<'_>, wall_start: SystemTime) -> serde_js
         }
     }
     serde_json::json!({ "job": doc })
+}
+
+/// CCE's document ("Reading Job Progress", `cce_02_0247`): `{kind: Job, apiVersion: v3,
+/// metadata: {uid, creationTimestamp, updateTimestamp}, spec: {type, clusterUID, resourceID,
+/// resourceName, extendParam, subJobs}, status: {phase, reason}}`, phases
+/// `Initializing`/`Running`/`Success`/`Failed` for the timeline's `INIT`/`RUNNING`/`SUCCESS`/`FAIL`
+/// (other words as written), times as Go prints them (`2020-02-02 08:12:40.672772389 +0000
+/// UTC`), `updateTimestamp` the end once the job ended (its begin before), `clusterUID` from
+/// `entities.cluster_id` (a sub-job without one names its parent's cluster), `resourceID` and
+/// `resourceName` from `entities.resource_id`/`resource_name`, other entities in `extendParam`,
+/// sub-jobs as whole CCE jobs, `reason` the `fail_reason` once failed.
+fn cce_doc(
+    job: &Job,
+    state: &JobState<'_>,
+    wall_start: SystemTime,
+    parent_cluster: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    let phase = match state.status {
+        "INIT" => "Initializing",
+        "RUNNING" => "Running",
+        "SUCCESS" => "Success",
+        "FAIL" => "Failed",
+        other => other,
+    };
+    let time = |t: SystemTime| {
+        let utc = humantime::format_rfc3339_nanos(t).to_string();
+        format!(
+            "{} +0000 UTC",
+            utc.trim_end_matches('Z').replacen('T', " ", 1)
+        )
+    };
+    let mut extend = job.entities.clone();
+    let cluster = extend
+        .remove("cluster_id")
+        .or_else(|| parent_cluster.cloned());
+    let resource_id = extend.remove("resource_id");
+    let resource_name = extend.remove("resource_name");
+    let mut spec = serde_json::Map::new();
+    spec.insert("type".into(), job.job_type.clone().into());
+    if let Some(cluster) = &cluster {
+        spec.insert("clusterUID".into(), cluster.clone());
+    }
+    if let Some(id) = resource_id {
+        spec.insert("resourceID".into(), id);
+    }
+    if let Some(name) = resource_name {
+        spec.insert("resourceName".into(), name);
+    }
+    spec.insert("extendParam".into(), extend.into());
+    if !job.sub_jobs.is_empty() {
+        let subs: Vec<serde_json::Value> = job
+            .sub_jobs
+            .iter()
+            .zip(&state.sub_jobs)
+            .map(|(sub, sub_state)| cce_doc(sub, sub_state, wall_start, cluster.as_ref()))
+            .collect();
+        spec.insert("subJobs".into(), subs.into());
+    }
+    let reason = match state.status {
+        "FAIL" => job.fail_reason.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    serde_json::json!({
+        "kind": "Job",
+        "apiVersion": "v3",
+        "metadata": {
+            "uid": job.id,
+            "creationTimestamp": time(wall_start + state.begin),
+            "updateTimestamp": time(wall_start + state.end.unwrap_or(state.begin)),
+        },
+        "spec": spec,
+        "status": { "phase": phase, "reason": reason },
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,6 +489,23 @@ fn task_bad_request() -> Response {
     )
 }
 
+/// CCE's answer for a job id it does not know: "CCE.01404001, 404, Resource not found." (CCE
+/// API reference, "Error Codes", `cce_02_0250`), in its `{"errorCode","errorMessage"}` form.
+fn cce_not_found() -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"errorCode": "CCE.01404001", "errorMessage": "Resource not found."}),
+    )
+}
+
+/// `/api/v3/projects/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
+fn cce_path(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.strip_prefix("/api/v3/projects/")?.split('/');
+    let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
+        .then_some((project, job))
+}
+
 /// `/v1/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
 fn job_path(path: &str) -> Option<(&str, &str)> {
     let mut parts = path.strip_prefix("/v1/")?.split('/');
@@ -526,7 +618,10 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let route = match parts.method {
         Method::GET => job_path(path)
             .map(|(project, job)| (Shape::Classic, project, Some(job.to_owned())))
-            .or_else(|| task_path(path).map(|p| (Shape::RdsJob, p, task_id(parts.uri.query())))),
+            .or_else(|| task_path(path).map(|p| (Shape::RdsJob, p, task_id(parts.uri.query()))))
+            .or_else(|| {
+                cce_path(path).map(|(project, job)| (Shape::CceJob, project, Some(job.to_owned())))
+            }),
         _ => None,
     };
     let Some((shape, project, job_id)) = route else {
@@ -543,6 +638,7 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let unknown = || match shape {
         Shape::Classic => job_not_found(&job_id),
         Shape::RdsJob => task_not_found(),
+        Shape::CceJob => cce_not_found(),
     };
     // A job is found only where its service's API serves it.
     let entry = shared.jobs.get(&job_id).filter(|entry| {
@@ -571,6 +667,10 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
         Shape::RdsJob => respond_json(
             StatusCode::OK,
             &task_doc(&entry.job, &state, shared.wall_start),
+        ),
+        Shape::CceJob => respond_json(
+            StatusCode::OK,
+            &cce_doc(&entry.job, &state, shared.wall_start, None),
         ),
     }
 }
@@ -808,6 +908,64 @@ mod tests {
             let err = Scenario::from_yaml(&format!("jobs: [ {yaml} ]")).unwrap_err().to_string();
             assert!(err.contains(error), "{err}");
         }
+    }
+
+    #[test]
+    fn cce_document_for_cce_jobs() {
+        let j = job(
+            "{ id: c1, service: cce, job_type: CreateCluster, fail_reason: sub-job failed,
+                entities: { cluster_id: cl1, resource_id: r1, flavor: small },
+                timeline: [ { status: INIT, for: 1s }, { status: RUNNING, for: 9s }, { status: FAIL } ],
+                sub_jobs: [ { id: s1, job_type: InstallMaster, status: SUCCESS },
+                            { id: s2, job_type: CreateVM, fail_reason: quota,
+                              entities: { cluster_id: other },
+                              timeline: [ { status: RUNNING, for: 5s }, { status: FAIL } ] } ] }",
+        );
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_580_631_160); // 2020-02-02T08:12:40Z
+        let doc = |t: f64| cce_doc(&j, &job_state(&j, secs(t)), wall, None);
+        let init = doc(0.5);
+        assert_eq!(init["kind"], "Job");
+        assert_eq!(init["apiVersion"], "v3");
+        assert_eq!(init["metadata"]["uid"], "c1");
+        assert_eq!(
+            init["metadata"]["creationTimestamp"],
+            "2020-02-02 08:12:40.000000000 +0000 UTC"
+        );
+        assert_eq!(
+            init["status"],
+            serde_json::json!({"phase": "Initializing", "reason": ""})
+        );
+        assert_eq!(init["spec"]["type"], "CreateCluster");
+        assert_eq!(init["spec"]["clusterUID"], "cl1");
+        assert_eq!(init["spec"]["resourceID"], "r1");
+        assert_eq!(
+            init["spec"]["extendParam"],
+            serde_json::json!({"flavor": "small"})
+        );
+        let subs = init["spec"]["subJobs"].as_array().unwrap();
+        assert_eq!(subs[0]["spec"]["clusterUID"], "cl1", "the parent's cluster");
+        assert_eq!(subs[0]["status"]["phase"], "Success");
+        assert_eq!(subs[1]["spec"]["clusterUID"], "other");
+        assert_eq!(subs[1]["status"]["phase"], "Running");
+        let failed = doc(11.0);
+        assert_eq!(failed["status"]["phase"], "Failed");
+        assert_eq!(failed["status"]["reason"], "sub-job failed");
+        assert_eq!(
+            failed["metadata"]["updateTimestamp"],
+            "2020-02-02 08:12:50.000000000 +0000 UTC"
+        );
+        assert_eq!(failed["spec"]["subJobs"][1]["status"]["reason"], "quota");
+        // What the client reads of it.
+        let parsed = crate::cloud::shapes::cce_job(failed.to_string().as_bytes()).unwrap();
+        assert_eq!(parsed.status.as_str(), "FAIL");
+        assert_eq!(parsed.end_time(), Some("2020-02-02T08:12:50.000Z"));
+        assert_eq!(parsed.entities.get("cluster_id").unwrap(), "cl1");
+        assert_eq!(parsed.entities.sub_jobs.len(), 2);
+        assert_eq!(
+            parsed.entities.sub_jobs[1].fail_reason.as_deref(),
+            Some("quota")
+        );
+        assert_eq!(doc(6.0)["status"]["phase"], "Running");
     }
 
     #[test]
@@ -1111,6 +1269,50 @@ jobs:
         assert_eq!(stats.jobs["late"].requests, 1);
         assert_eq!(stats.jobs["classic"].requests, 1);
         assert_eq!(stats.requests, 7);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn http_cce_jobs_are_served_at_the_cce_path_only() {
+        let client = reqwest::Client::new();
+        let sim = serve(&format!(
+            "project_id: {PROJECT}
+jobs:
+  - {{ id: classic, status: SUCCESS }}
+  - {{ id: c1, service: cce, status: RUNNING, entities: {{ cluster_id: cl1 }} }}
+  - {{ id: late, service: cce, status: SUCCESS, not_found_for: 1h }}"
+        ))
+        .await;
+        let cce = |id: &str| format!("{}/api/v3/projects/{PROJECT}/jobs/{id}", sim.base_url());
+        let (status, _, doc) = get(&client, &cce("c1"), &[]).await;
+        assert_eq!(status, 200, "{doc}");
+        assert_eq!(doc["status"]["phase"], "Running");
+        assert_eq!(doc["spec"]["clusterUID"], "cl1");
+        for url in [cce("nope"), cce("late"), cce("classic")] {
+            let (status, _, body) = get(&client, &url, &[]).await;
+            assert_eq!(status, 404, "{url}");
+            assert_eq!(body["errorCode"], "CCE.01404001", "{body}");
+            assert_eq!(body["errorMessage"], "Resource not found.");
+        }
+        let (status, _, body) = get(&client, &job_url(&sim, "c1"), &[]).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (400, &Value::from("Common.0011"))
+        );
+        let (status, _, body) = get(
+            &client,
+            &format!("{}/api/v3/projects/{PROJECT}/jobs", sim.base_url()),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (status, &body["error_code"]),
+            (404, &Value::from("APIG.0101"))
+        );
+        let stats = sim.stats();
+        assert_eq!(stats.jobs["c1"].requests, 1);
+        assert_eq!(stats.jobs["late"].requests, 1);
+        assert_eq!(stats.jobs["classic"].requests, 0);
         sim.shutdown().await;
     }
 

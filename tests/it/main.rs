@@ -3,6 +3,7 @@
 //! codes, standard output/error and the JSON report against the interface contract.
 
 mod architecture;
+mod cce;
 mod criteria;
 mod demo;
 mod github_action;
