@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::wire::{lenient_string, ApiErrorBody, Entities, Job, JobStatus};
+use super::wire::{lenient_string, utf8_lossy, ApiErrorBody, Entities, Job, JobStatus};
 use crate::sanitize::{cap, MAX_TEXT};
 
 /// `{"job": {...}}`.
@@ -67,14 +67,8 @@ fn task_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::E
 /// A 2xx body of the task center as a job document; the error says why it is not one, without
 /// echoing the body.
 pub fn rds_job(body: &[u8]) -> Result<Job, String> {
-    let lossy;
-    let body = match std::str::from_utf8(body) {
-        Ok(_) => body,
-        Err(_) => {
-            lossy = String::from_utf8_lossy(body).into_owned();
-            lossy.as_bytes()
-        }
-    };
+    let body = utf8_lossy(body);
+    let body: &[u8] = &body;
     // Objects only: serde would also read a struct from an array.
     if body.trim_ascii_start().starts_with(b"{") {
         if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
@@ -165,14 +159,8 @@ fn cce_phase<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Err
 /// A 2xx body of CCE's job API as a job document; the error says why it is not one, without
 /// echoing the body.
 pub fn cce_job(body: &[u8]) -> Result<Job, String> {
-    let lossy;
-    let body = match std::str::from_utf8(body) {
-        Ok(_) => body,
-        Err(_) => {
-            lossy = String::from_utf8_lossy(body).into_owned();
-            lossy.as_bytes()
-        }
-    };
+    let body = utf8_lossy(body);
+    let body: &[u8] = &body;
     // Objects only: serde would also read a struct from an array.
     if body.trim_ascii_start().starts_with(b"{") {
         if let Ok(job) = serde_json::from_slice::<CceJob>(body) {

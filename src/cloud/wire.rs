@@ -212,14 +212,8 @@ impl Job {
     pub fn from_slice(body: &[u8]) -> Result<Job, String> {
         // Text that is not UTF-8 (a `fail_reason` in a legacy encoding) is read lossily: a
         // failed job must stay failed, not become an unreadable answer.
-        let lossy;
-        let body = match std::str::from_utf8(body) {
-            Ok(_) => body,
-            Err(_) => {
-                lossy = String::from_utf8_lossy(body).into_owned();
-                lossy.as_bytes()
-            }
-        };
+        let body = utf8_lossy(body);
+        let body: &[u8] = &body;
         // The common case in one pass, without a `Value` tree to build and drop per poll; the
         // two-step path below only runs to explain a body that is not a job document.
         // (Objects only: serde would also read a struct from an array.)
@@ -241,6 +235,15 @@ impl Job {
     /// `end_time` that actually carries a time (it is `""` while running).
     pub fn end_time(&self) -> Option<&str> {
         self.end_time.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+/// `body` as UTF-8: borrowed when it is, read lossily when it is not (a `fail_reason` in a
+/// legacy encoding must not turn a failed job into an unreadable answer).
+pub(super) fn utf8_lossy(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match String::from_utf8_lossy(body) {
+        std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(body),
+        std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(text.into_bytes()),
     }
 }
 
