@@ -25,11 +25,12 @@ pub(super) const SCENARIO: &str = include_str!("../demo/scenario.yaml");
 /// The spec a user would write for it.
 pub(super) const SPEC: &str = include_str!("../demo/spec.yaml");
 /// What the scenario scripts for each job of the spec, in order.
-const EXPECTED: [Outcome; 4] = [
+const EXPECTED: [Outcome; 5] = [
     Outcome::Succeeded,
     Outcome::Succeeded,
     Outcome::Succeeded,
     Outcome::Failed,
+    Outcome::Succeeded,
 ];
 
 pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus, RunError> {

@@ -347,8 +347,9 @@ fn the_demo_spec_plans() {
     let loaded =
         super::load::load_from(base, &env, flags(&[("endpoint", "http://127.0.0.1:1")])).unwrap();
     let p = Plan::build(&loaded, &env, CX).unwrap();
-    assert_eq!(p.jobs.len(), 4);
+    assert_eq!(p.jobs.len(), 5);
     assert_eq!(p.jobs[2].criteria.sub_jobs, SubJobPolicy::AtLeast(2));
+    assert_eq!(p.jobs[4].service.to_string(), "rds");
 }
 
 #[test]

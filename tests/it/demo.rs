@@ -7,16 +7,17 @@ use crate::support::{
     job, json, run, s, send_signal, spawn, wait_args, write_file, PROJECT, TOKEN,
 };
 
-/// The demo's four jobs: (name, service:id).
-const DEMO_JOBS: [(&str, &str); 4] = [
+/// The demo's five jobs: (name, service:id).
+const DEMO_JOBS: [(&str, &str); 5] = [
     ("web-servers", "ecs:ff80808288d41e1b018a0b1c2d3e4f50"),
     ("data-volume", "evs:4010a32d535527910153552b492c0002"),
     ("workers", "ecs:ff80808288d41e1b018a0b1c2d3e4f60"),
     ("golden-image", "ims:2c9eb2c5544cbf6101544f0602af2b90"),
+    ("orders-db", "rds:31b8ae23-c687-4d80-b7b4-42a66c9bb886"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_exits_0_and_names_all_four_jobs() {
+async fn demo_exits_0_and_names_all_five_jobs() {
     let out = run(&["demo"], &[]).await;
     assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
     for (name, reference) in DEMO_JOBS {
@@ -30,7 +31,7 @@ async fn demo_exits_0_and_names_all_four_jobs() {
     assert!(
         out.stdout
             .lines()
-            .any(|l| l.starts_with("failure (exit 1): 3 succeeded, 1 failed of 4 jobs")),
+            .any(|l| l.starts_with("failure (exit 1): 4 succeeded, 1 failed of 5 jobs")),
         "{}",
         out.stdout
     );
@@ -44,8 +45,8 @@ async fn demo_json_report_says_exit_1_with_one_failure() {
     assert_eq!(report["exit_code"], 1);
     assert_eq!(report["result"], "failure");
     assert_eq!(report["summary"]["failed"], 1);
-    assert_eq!(report["summary"]["succeeded"], 3);
-    assert_eq!(report["summary"]["total"], 4);
+    assert_eq!(report["summary"]["succeeded"], 4);
+    assert_eq!(report["summary"]["total"], 5);
     for (name, reference) in DEMO_JOBS {
         let id = reference.split_once(':').unwrap().1;
         assert_eq!(job(&report, id)["name"], name);
@@ -53,6 +54,15 @@ async fn demo_json_report_says_exit_1_with_one_failure() {
     assert_eq!(
         job(&report, "2c9eb2c5544cbf6101544f0602af2b90")["outcome"],
         "failed"
+    );
+    // The RDS job, read from the database task center's document: its instance is an output.
+    let rds = job(&report, "31b8ae23-c687-4d80-b7b4-42a66c9bb886");
+    assert_eq!(rds["outcome"], "succeeded");
+    assert_eq!(rds["service"], "rds");
+    assert_eq!(rds["job_type"], "CreateMysqlSingleHAInstance");
+    assert_eq!(
+        rds["entities"],
+        serde_json::json!({ "instance_id": ["a48e43ff268f4c0e879652d65e63d0fbin01"] })
     );
 }
 
