@@ -95,6 +95,22 @@ impl JobStatus {
     }
 }
 
+impl JobStatus {
+    /// The status of one IMS `entities.results` member (`success` in the examples, `SUCCESS`,
+    /// `FAIL`, `RUNNING`, `INIT` in the field table; also `failed`), in any case; any other
+    /// word is kept as [`JobStatus::Unknown`].
+    fn parse_ims_result(text: String) -> JobStatus {
+        let text = cap(text, MAX_STATUS);
+        match text.to_ascii_lowercase().as_str() {
+            "success" => JobStatus::Success,
+            "fail" | "failed" => JobStatus::Fail,
+            "running" => JobStatus::Running,
+            "init" => JobStatus::Init,
+            _ => JobStatus::Unknown(text),
+        }
+    }
+}
+
 /// The longest unknown status kept.
 const MAX_STATUS: usize = 128;
 
@@ -119,6 +135,8 @@ pub struct Job {
 }
 
 /// `entities`: sub-jobs when the job has them, plus whatever else the service puts there.
+/// `sub_jobs` is read from `sub_jobs`, or else from IMS's `sub_jobs_result` (the same
+/// documents), or else from IMS's `results` (one member each, read by `ims_results`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Entities {
     pub sub_jobs_total: Option<u64>,
@@ -152,12 +170,25 @@ impl<'de> Deserialize<'de> for Entities {
                 mut map: A,
             ) -> Result<Entities, A::Error> {
                 let mut out = Entities::default();
+                // Sub-jobs come from `sub_jobs` (ECS, EVS, EIP), else IMS's `sub_jobs_result`
+                // (the same documents), else IMS's per-member `results`: whichever key comes
+                // first in the body, the better source wins.
+                let mut sub_jobs_result: Option<Vec<Job>> = None;
+                let mut results: Option<Vec<Job>> = None;
+                let mut have_sub_jobs = false;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "sub_jobs_total" => {
                             out.sub_jobs_total = lenient_u64(map.next_value::<Value>()?)
                         }
-                        "sub_jobs" => out.sub_jobs = lenient_sub_jobs(map.next_value::<Value>()?),
+                        "sub_jobs" => {
+                            out.sub_jobs = lenient_sub_jobs(map.next_value::<Value>()?);
+                            have_sub_jobs = true;
+                        }
+                        "sub_jobs_result" => {
+                            sub_jobs_result = Some(lenient_sub_jobs(map.next_value::<Value>()?))
+                        }
+                        "results" => results = Some(ims_results(map.next_value::<Value>()?)),
                         _ => {
                             let value = map.next_value::<Value>()?;
                             match out.other.iter_mut().find(|(k, _)| *k == key) {
@@ -166,6 +197,11 @@ impl<'de> Deserialize<'de> for Entities {
                                 None => out.other.push((key, value)),
                             }
                         }
+                    }
+                }
+                if !have_sub_jobs {
+                    if let Some(subs) = sub_jobs_result.or(results) {
+                        out.sub_jobs = subs;
                     }
                 }
                 // Kept for the report: no room for fields that will never come.
@@ -278,6 +314,43 @@ fn lenient_sub_jobs(value: Value) -> Vec<Job> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// IMS's `entities.results` (image member jobs): one `{image_id, project_id, status}` per
+/// member, read as sub-jobs with the `image_id` as their entity. The status is lower case in
+/// the published examples (`success`) and upper case in the field table (`SUCCESS`, `FAIL`,
+/// `RUNNING`, `INIT`): read in any case, `failed` as `FAIL`, other words kept as unknown.
+/// Members without a status cannot be judged and are dropped, as sub-jobs are.
+fn ims_results(value: Value) -> Vec<Job> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let Value::Object(mut member) = item else {
+                return None;
+            };
+            let status = match member.remove("status")? {
+                Value::String(s) => JobStatus::parse_ims_result(s),
+                _ => return None,
+            };
+            let mut entities = Entities::default();
+            if let Some(Value::String(id)) = member.remove("image_id") {
+                entities.other = vec![("image_id".to_owned(), Value::String(cap(id, MAX_TEXT)))];
+            }
+            Some(Job {
+                status,
+                job_id: None,
+                job_type: None,
+                begin_time: None,
+                end_time: None,
+                error_code: None,
+                fail_reason: None,
+                entities,
+            })
+        })
+        .collect()
 }
 
 /// An error body in any of the forms the APIs use.
@@ -402,6 +475,137 @@ mod tests {
     }
 
     #[test]
+    fn ims_sub_jobs_result_fixture_is_read_as_sub_jobs() {
+        let job = Job::from_slice(&fixture("ims-job-ova-sub-jobs-result.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(job.job_type.as_deref(), Some("imsImportOvaImageJob"));
+        assert_eq!(job.entities.sub_jobs.len(), 1);
+        let sub = &job.entities.sub_jobs[0];
+        assert_eq!(sub.status, JobStatus::Success);
+        assert_eq!(
+            sub.job_id.as_deref(),
+            Some("9a175ac892fa13420193006c29e133f0")
+        );
+        assert_eq!(sub.job_type.as_deref(), Some("imsImportImageJob"));
+        assert_eq!(sub.end_time(), Some("2024-11-06T07:49:45.814Z"));
+        assert_eq!(
+            sub.entities.get("image_id").unwrap(),
+            "fc496c19-40c2-4220-8b1a-eba9d53fca7b"
+        );
+        let keys: Vec<&str> = job.entities.other.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["sub_jobs_list"], "sub_jobs_result is not kept twice");
+    }
+
+    #[test]
+    fn ims_results_fixture_is_read_as_sub_jobs() {
+        let job = Job::from_slice(&fixture("ims-job-add-members-results.json")).unwrap();
+        assert_eq!(job.job_type.as_deref(), Some("imsAddImageMembersJob"));
+        assert_eq!(job.entities.sub_jobs.len(), 1);
+        let member = &job.entities.sub_jobs[0];
+        assert_eq!(member.status, JobStatus::Success, "lower-case `success`");
+        assert_eq!(
+            member.entities.get("image_id").unwrap(),
+            "30e55148-deb9-4923-adb9-91618de16ba0"
+        );
+        assert!(job.entities.other.is_empty(), "results is not kept twice");
+    }
+
+    #[test]
+    fn ims_results_statuses_in_any_case_and_odd_members() {
+        let job = Job::from_slice(
+            br#"{"status":"FAIL","entities":{"results":[
+                 {"image_id":"i1","project_id":"p","status":"success"},
+                 {"image_id":"i2","status":"failed"},
+                 {"image_id":"i3","status":"FAIL"},
+                 {"image_id":"i4","status":"Running"},
+                 {"image_id":"i5","status":"rejected"},
+                 {"image_id":"i6"},
+                 {"image_id":"i7","status":3},
+                 "text", 7]}}"#,
+        )
+        .unwrap();
+        let seen: Vec<(JobStatus, &str)> = job
+            .entities
+            .sub_jobs
+            .iter()
+            .map(|s| {
+                (
+                    s.status.clone(),
+                    s.entities.get("image_id").unwrap().as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (JobStatus::Success, "i1"),
+                (JobStatus::Fail, "i2"),
+                (JobStatus::Fail, "i3"),
+                (JobStatus::Running, "i4"),
+                (JobStatus::Unknown("rejected".into()), "i5"),
+            ],
+            "members without a word status are dropped"
+        );
+        assert_eq!(
+            job.entities.sub_jobs[0].entities.other.len(),
+            1,
+            "only image_id"
+        );
+        for odd in [r#""text""#, "null", "{}", "7"] {
+            let body = format!(r#"{{"status":"SUCCESS","entities":{{"results":{odd}}}}}"#);
+            let job = Job::from_slice(body.as_bytes()).unwrap();
+            assert!(job.entities.sub_jobs.is_empty(), "results: {odd}");
+        }
+    }
+
+    #[test]
+    fn sub_jobs_win_over_sub_jobs_result_which_wins_over_results_in_any_order() {
+        let sub = |id: &str| format!(r#"[{{"status":"SUCCESS","job_id":"{id}"}}]"#);
+        let member = r#"[{"status":"failed","image_id":"m"}]"#;
+        let cases = [
+            (
+                format!(r#""results":{member},"sub_jobs":{}"#, sub("a")),
+                Some("a"),
+            ),
+            (
+                format!(r#""sub_jobs":{},"sub_jobs_result":{}"#, sub("a"), sub("b")),
+                Some("a"),
+            ),
+            (
+                format!(r#""sub_jobs_result":{},"sub_jobs":{}"#, sub("b"), sub("a")),
+                Some("a"),
+            ),
+            (
+                format!(r#""results":{member},"sub_jobs_result":{}"#, sub("b")),
+                Some("b"),
+            ),
+            (
+                format!(r#""sub_jobs_result":{},"results":{member}"#, sub("b")),
+                Some("b"),
+            ),
+            (format!(r#""results":{member}"#), None),
+        ];
+        for (entities, want) in cases {
+            let body = format!(r#"{{"status":"SUCCESS","entities":{{{entities}}}}}"#);
+            let job = Job::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(job.entities.sub_jobs.len(), 1, "{entities}");
+            assert_eq!(
+                job.entities.sub_jobs[0].job_id.as_deref(),
+                want,
+                "{entities}"
+            );
+            assert!(job.entities.other.is_empty(), "{entities}");
+        }
+        // An empty `sub_jobs` is still the authority (an EIP batch job without sub-jobs).
+        let job = Job::from_slice(
+            format!(r#"{{"status":"SUCCESS","entities":{{"sub_jobs":[],"results":{member}}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(job.entities.sub_jobs.is_empty());
+    }
+
+    #[test]
     fn evs_error_fixture() {
         let err = ApiErrorBody::parse(&fixture("evs-error-400.json")).unwrap();
         assert_eq!(err.code.as_deref(), Some("XXX"));
@@ -436,7 +640,7 @@ mod tests {
             assert!(ok, "{} parses as neither", path.display());
             seen += 1;
         }
-        assert_eq!(seen, 12);
+        assert_eq!(seen, 14);
     }
 
     #[test]

@@ -738,6 +738,72 @@ mod tests {
         assert_eq!(judged(All, &job).decision, Decision::Succeeded);
     }
 
+    /// An IMS batch job (OVA import) whose `entities.sub_jobs_result` lists one failed sub-job
+    /// of two, as the IMS job API reports it.
+    fn ims_job_with_a_failed_sub_jobs_result() -> Job {
+        parse(json!({
+            "job_id": "ims-main", "job_type": "imsImportOvaImageJob", "status": "SUCCESS",
+            "begin_time": "2024-11-06T07:39:45.814Z", "end_time": "2024-11-06T07:49:45.814Z",
+            "error_code": null, "fail_reason": null,
+            "entities": {
+                "sub_jobs_result": [
+                    {"job_id": "ims-s1", "job_type": "imsImportImageJob", "status": "SUCCESS",
+                     "error_code": null, "fail_reason": null,
+                     "entities": {"image_name": "sys", "image_id": "img-1"}},
+                    {"job_id": "ims-s2", "job_type": "imsImportDataImageJob", "status": "FAIL",
+                     "error_code": "IMS.0010", "fail_reason": "the image file is damaged",
+                     "entities": {"image_name": "data", "image_id": "img-2"}}],
+                "sub_jobs_list": ["ims-s1", "ims-s2"]}
+        }))
+    }
+
+    #[test]
+    fn an_ims_job_with_a_failed_sub_jobs_result_fails_under_all_and_passes_at_least_one() {
+        let job = ims_job_with_a_failed_sub_jobs_result();
+        let v = judged(All, &job);
+        assert_eq!(v.decision, Decision::Failed, "{}", v.reason);
+        assert!(v.reason.contains("ims-s2"), "{}", v.reason);
+        assert_eq!(judged(AtLeast(1), &job).decision, Decision::Succeeded);
+        assert_eq!(judged(AtLeast(2), &job).decision, Decision::Failed);
+
+        let agg = aggregate(&job);
+        assert_eq!(
+            agg.sub_jobs,
+            SubJobCounts {
+                total: 2,
+                succeeded: 1,
+                failed: 1,
+                running: 0
+            }
+        );
+        assert_eq!(ids(&agg), [("image_id", vec!["img-1"])]);
+        assert_eq!(agg.failures.len(), 1);
+        let failure = &agg.failures[0];
+        assert_eq!(failure.job_id.as_deref(), Some("ims-s2"));
+        assert_eq!(failure.error_code.as_deref(), Some("IMS.0010"));
+        assert_eq!(
+            failure.entities.0.get("image_id").unwrap(),
+            &vec!["img-2".to_owned()]
+        );
+    }
+
+    #[test]
+    fn ims_results_members_are_judged_and_aggregated_as_sub_jobs() {
+        let job = parse(json!({
+            "job_id": "ims-members", "job_type": "imsAddImageMembersJob", "status": "SUCCESS",
+            "entities": {"results": [
+                {"image_id": "img-1", "project_id": "p1", "status": "success"},
+                {"image_id": "img-2", "project_id": "p2", "status": "failed"},
+                {"image_id": "img-3", "project_id": "p3", "status": "SUCCESS"}]}
+        }));
+        assert_eq!(judged(All, &job).decision, Decision::Failed);
+        assert_eq!(judged(AtLeast(2), &job).decision, Decision::Succeeded);
+        let agg = aggregate(&job);
+        assert_eq!(ids(&agg), [("image_id", vec!["img-1", "img-3"])]);
+        assert_eq!(agg.sub_jobs.failed, 1);
+        assert_eq!(agg.failures.len(), 1);
+    }
+
     #[test]
     fn an_eip_batch_job_with_empty_sub_jobs_succeeds_under_all() {
         let job = Job::from_slice(
