@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::wire::{lenient_string, utf8_lossy, ApiErrorBody, Entities, Job, JobStatus};
+use super::wire::{lenient_string, read_document, Entities, Job, JobStatus};
 use crate::sanitize::{cap, MAX_TEXT};
 
 /// `{"job": {...}}`.
@@ -67,24 +67,7 @@ fn task_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::E
 /// A 2xx body of the task center as a job document; the error says why it is not one, without
 /// echoing the body.
 pub fn rds_job(body: &[u8]) -> Result<Job, String> {
-    let body = utf8_lossy(body);
-    let body: &[u8] = &body;
-    // Objects only: serde would also read a struct from an array.
-    if body.trim_ascii_start().starts_with(b"{") {
-        if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
-            return Ok(envelope.job.into_job());
-        }
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    if value.get("job").and_then(|job| job.get("status")).is_none() {
-        return Err(match ApiErrorBody::find(&value) {
-            Some(err) => format!("no job status; the API said {err}"),
-            None => "no `job.status` field in the job document".to_owned(),
-        });
-    }
-    serde_json::from_value::<Envelope>(value)
-        .map(|envelope| envelope.job.into_job())
-        .map_err(|e| format!("unexpected job document: {e}"))
+    read_document::<Envelope>(body, &["job", "status"]).map(|envelope| envelope.job.into_job())
 }
 
 impl TaskJob {
@@ -159,24 +142,7 @@ fn cce_phase<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Err
 /// A 2xx body of CCE's job API as a job document; the error says why it is not one, without
 /// echoing the body.
 pub fn cce_job(body: &[u8]) -> Result<Job, String> {
-    let body = utf8_lossy(body);
-    let body: &[u8] = &body;
-    // Objects only: serde would also read a struct from an array.
-    if body.trim_ascii_start().starts_with(b"{") {
-        if let Ok(job) = serde_json::from_slice::<CceJob>(body) {
-            return Ok(job.into_job());
-        }
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    if value.get("status").and_then(|s| s.get("phase")).is_none() {
-        return Err(match ApiErrorBody::find(&value) {
-            Some(err) => format!("no job status; the API said {err}"),
-            None => "no `status.phase` field in the job document".to_owned(),
-        });
-    }
-    serde_json::from_value::<CceJob>(value)
-        .map(CceJob::into_job)
-        .map_err(|e| format!("unexpected job document: {e}"))
+    read_document::<CceJob>(body, &["status", "phase"]).map(CceJob::into_job)
 }
 
 impl CceJob {

@@ -246,26 +246,7 @@ impl Job {
     /// Parses a 2xx body. A body without `status` (or that is not a job at all) is an error,
     /// described without echoing the body.
     pub fn from_slice(body: &[u8]) -> Result<Job, String> {
-        // Text that is not UTF-8 (a `fail_reason` in a legacy encoding) is read lossily: a
-        // failed job must stay failed, not become an unreadable answer.
-        let body = utf8_lossy(body);
-        let body: &[u8] = &body;
-        // The common case in one pass, without a `Value` tree to build and drop per poll; the
-        // two-step path below only runs to explain a body that is not a job document.
-        // (Objects only: serde would also read a struct from an array.)
-        if body.trim_ascii_start().starts_with(b"{") {
-            if let Ok(job) = serde_json::from_slice::<Job>(body) {
-                return Ok(job);
-            }
-        }
-        let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-        if value.get("status").is_none() {
-            return Err(match ApiErrorBody::find(&value) {
-                Some(err) => format!("no job status; the API said {err}"),
-                None => "no `status` field in the job document".to_owned(),
-            });
-        }
-        serde_json::from_value(value).map_err(|e| format!("unexpected job document: {e}"))
+        read_document(body, &["status"])
     }
 
     /// `end_time` that actually carries a time (it is `""` while running).
@@ -274,9 +255,40 @@ impl Job {
     }
 }
 
+/// A 2xx body as a document of type `D`, the one reading every shape shares: text that is not
+/// UTF-8 (a `fail_reason` in a legacy encoding) is read lossily, so a failed job stays failed;
+/// the common case is one pass, without a `Value` tree to build and drop per poll; only a body
+/// that is not such a document is read twice, to explain why — without echoing it — naming the
+/// status field at `status` (a path of keys) or the API error the body holds instead.
+pub(super) fn read_document<D: serde::de::DeserializeOwned>(
+    body: &[u8],
+    status: &[&str],
+) -> Result<D, String> {
+    let body = utf8_lossy(body);
+    let body: &[u8] = &body;
+    // Objects only: serde would also read a struct from an array.
+    if body.trim_ascii_start().starts_with(b"{") {
+        if let Ok(document) = serde_json::from_slice::<D>(body) {
+            return Ok(document);
+        }
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let found = status
+        .iter()
+        .try_fold(&value, |at, key| at.get(*key))
+        .is_some();
+    if !found {
+        return Err(match ApiErrorBody::find(&value) {
+            Some(err) => format!("no job status; the API said {err}"),
+            None => format!("no `{}` field in the job document", status.join(".")),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| format!("unexpected job document: {e}"))
+}
+
 /// `body` as UTF-8: borrowed when it is, read lossily when it is not (a `fail_reason` in a
 /// legacy encoding must not turn a failed job into an unreadable answer).
-pub(super) fn utf8_lossy(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+fn utf8_lossy(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     match String::from_utf8_lossy(body) {
         std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(body),
         std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(text.into_bytes()),
