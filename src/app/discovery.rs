@@ -1,5 +1,12 @@
 //! The project id of the project named `project_name` (else the region), from IAM, at the
-//! start of a wait whose spec gave no `project_id` — under the same deadline, retry policy and signals as the polls.
+//! start of a wait whose spec gave no `project_id` — under the same deadline, retry policy and
+//! signals as the polls.
+//!
+//! And under the same unreachable rule as the engine's hosts: an IAM URL that never answers is
+//! as much a wrong endpoint as a service's, and waiting the whole deadline on "(no answer yet)"
+//! hides it. Only connection-level failures count (a slow or failing answer proves the host is
+//! there), the clock starts at the first request, the one `cannot reach HOST` warning is the
+//! engine's, and after `retry.unreachable_after` every job ends as errored with the cause.
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -23,6 +30,15 @@ pub(super) async fn find_project(
     let deadline = start + plan.timeout;
     let mut backoff = wait::backoff::Backoff::new(plan.poll, fastrand::u64(..));
     let mut last_error = None;
+    let host = cloud::auth::host_header(iam);
+    // The clock of `retry.unreachable_after` starts with the first request; `None` once IAM
+    // has answered anything.
+    let mut cut_off = Some(
+        Instant::now()
+            .checked_add(plan.unreachable_after)
+            .unwrap_or(deadline),
+    );
+    let mut warned = false;
     loop {
         let timeout = plan
             .request_timeout
@@ -61,16 +77,38 @@ pub(super) async fn find_project(
                 format!("no verdict after {waited}: {place} did not finish{last}"),
             ));
         };
+        // As in the engine: any answer proves the host is there; a slow reply is neither proof
+        // nor a sign that it is unreachable.
+        if err.answered() {
+            cut_off = None;
+        } else if !err.reached() && cut_off.is_some() {
+            if !warned {
+                wait::warn_unreachable(&host, &err, plan.unreachable_after);
+                warned = true;
+            }
+            if cut_off.is_some_and(|at| Instant::now() >= at) {
+                let reason = wait::unreachable_reason(&host, Some(&err), plan.unreachable_after);
+                return Err((wait::Outcome::Errored, format!("{place}: {reason}")));
+            }
+        }
         match err.class() {
             ErrorClass::Retryable | ErrorClass::Throttled => {
-                tracing::warn!(error = %sanitize::Clean(&err.to_string()), "{place} failed; trying again");
+                if err.reached() {
+                    tracing::warn!(error = %sanitize::Clean(&err.to_string()), "{place} failed; trying again");
+                } else {
+                    // Said once, by the `cannot reach` warning.
+                    tracing::debug!(error = %sanitize::Clean(&err.to_string()), "{place} failed; trying again");
+                }
                 let delay = backoff.next().unwrap_or(plan.poll.max_interval);
                 let delay = err.retry_after().map_or(delay, |r| r.max(delay));
                 last_error = Some(err);
+                // A host that never answered is tried again at its cut-off at the latest, so
+                // its failure there ends the wait on time.
                 let wake = Instant::now()
                     .checked_add(delay)
                     .unwrap_or(deadline)
-                    .min(deadline);
+                    .min(deadline)
+                    .min(cut_off.unwrap_or(deadline));
                 tokio::select! {
                     biased;
                     _ = interrupts.wait_for(Option::is_some) => {}

@@ -113,6 +113,28 @@ fn connection_text(err: &FetchError) -> String {
     }
 }
 
+/// The one `cannot reach HOST` warning, printed at a host's first connection-level failure
+/// (by the driver for service hosts, by the project lookup for IAM).
+pub(crate) fn warn_unreachable(host: &str, err: &FetchError, after: Duration) {
+    crate::diagnostics::warning(&format!(
+        "cannot reach {host}: {} (every job on this host waits; they end as errored after retry.unreachable_after={} unless it answers)",
+        connection_text(err),
+        humantime::format_duration(after),
+    ));
+}
+
+/// Why the jobs waiting on a host that never answered within `after` end as errored.
+pub(crate) fn unreachable_reason(host: &str, last: Option<&FetchError>, after: Duration) -> String {
+    let cause = last.map_or_else(|| "no answer".to_owned(), connection_text);
+    cap(
+        format!(
+            "{host} never answered within {} (retry.unreachable_after): {cause}; check the endpoint and the network",
+            humantime::format_duration(after),
+        ),
+        MAX_TEXT,
+    )
+}
+
 pub(super) struct Driver<'a, S> {
     plan: &'a Plan,
     source: &'a S,
@@ -361,12 +383,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
             Err(e) if e.reached() && !e.answered() => {}
             Err(e) if !e.reached() => {
                 if host.last_connection_error.is_none() && !host.answered_once {
-                    crate::diagnostics::warning(&format!(
-                        "cannot reach {}: {} (every job on this host waits; they end as errored after retry.unreachable_after={} unless it answers)",
-                        host.name,
-                        connection_text(e),
-                        humantime::format_duration(self.plan.unreachable_after),
-                    ));
+                    warn_unreachable(&host.name, e, self.plan.unreachable_after);
                 }
                 host.last_connection_error = Some(e.clone());
                 if host
@@ -479,17 +496,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
     /// within `retry.unreachable_after`.
     fn unreachable(&mut self, host: usize) {
         let h = &self.hosts[host];
-        let cause = h
-            .last_connection_error
-            .as_ref()
-            .map_or_else(|| "no answer".to_owned(), connection_text);
-        let reason = cap(
-            format!(
-                "{} never answered within {} (retry.unreachable_after): {cause}; check the endpoint and the network",
-                h.name,
-                humantime::format_duration(self.plan.unreachable_after),
-            ),
-            MAX_TEXT,
+        let reason = unreachable_reason(
+            &h.name,
+            h.last_connection_error.as_ref(),
+            self.plan.unreachable_after,
         );
         tracing::info!(host = %crate::sanitize::Clean(&h.name), "unreachable: its jobs end");
         for index in 0..self.states.len() {

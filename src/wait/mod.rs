@@ -11,6 +11,7 @@
 
 pub mod backoff;
 mod driver;
+pub(crate) use driver::{unreachable_reason, warn_unreachable};
 mod job;
 pub use job::cancelled_by;
 pub mod pacer;

@@ -294,3 +294,70 @@ async fn validate_names_os_region_name_and_jobwait_variables_win_over_it() {
     let out = run(&["validate"], &bad).await;
     assert_usage_error(&out, &["environment variable OS_REGION_NAME", "RegionOne"]);
 }
+
+/// Project discovery under the engine's unreachable rule: an IAM URL where nothing listens
+/// ends every job as errored after `retry.unreachable_after` (not the 10-minute deadline), with
+/// the connection error as the reason and one `cannot reach` warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iam_that_never_answers_ends_every_job_errored_after_unreachable_after() {
+    let sim = sim(&scenario("", "  - { id: j1, status: SUCCESS }\n")).await;
+    let port = dead_port();
+    let iam = format!("http://127.0.0.1:{port}");
+    let args = [
+        "wait",
+        "j1",
+        "ecs:j2",
+        "--endpoint",
+        &sim.base_url(),
+        "--region",
+        "eu-de",
+        "--timeout",
+        "10m",
+        "--output",
+        "json",
+    ];
+    let mut env = aksk_env();
+    env.push(("JOBWAIT_ENDPOINTS__IAM", &iam));
+    env.push(("JOBWAIT_RETRY__UNREACHABLE_AFTER", "1s"));
+    let out = run(&args, &env).await;
+
+    assert_eq!(out.code, 3, "stderr:\n{}", out.stderr);
+    let report = json(&out.stdout);
+    for id in ["j1", "j2"] {
+        let j = job(&report, id);
+        assert_eq!(j["outcome"], "errored", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&format!(
+                "127.0.0.1:{port} never answered within 1s (retry.unreachable_after): "
+            )) && reason.starts_with("project discovery from IAM"),
+            "{reason}"
+        );
+        assert!(
+            reason.to_lowercase().contains("connection refused"),
+            "{reason}"
+        );
+    }
+    assert!(
+        report["elapsed_seconds"].as_f64().unwrap() < 15.0,
+        "the cut-off, not the deadline, ended it: {report:#}"
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot reach"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "stderr:\n{}", out.stderr);
+    assert!(
+        warnings[0].starts_with(&format!(
+            "jobwait: warning: cannot reach 127.0.0.1:{port}: "
+        )),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(
+        sim.stats().jobs.get("j1").map_or(0, |j| j.requests),
+        0,
+        "no poll without a project id"
+    );
+}
