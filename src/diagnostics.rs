@@ -8,8 +8,15 @@
 //! setting ([`init_logging`] records it once), and everything else that writes to standard error
 //! — [`error`], [`warning`], the progress lines — asks [`log_format`] and builds its JSON with
 //! [`json_line`], in the shape of the tracing subscriber's own lines (`timestamp`, `level`).
+//!
+//! On a terminal, progress keeps a live block at the bottom of standard error and redraws it in
+//! place by moving the cursor up over it. A warning written meanwhile by anyone else landed
+//! inside that block and was erased by the next redraw. So every line this process writes to
+//! standard error while a block may be shown goes through one [`Screen`]: it erases the block,
+//! writes the line, and draws the block again below it — the warnings, the errors and the
+//! tracing subscriber's lines alike.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -90,12 +97,117 @@ fn own_line(format: LogFormat, level: &str, kind: &str, message: &str) -> String
 
 /// `jobwait: error: MESSAGE` on standard error, as one line (a JSON line under `json`).
 pub fn error(message: &str) {
-    eprintln!("{}", own_line(log_format(), "ERROR", "error", message));
+    let line = own_line(log_format(), "ERROR", "error", message);
+    above_block(format!("{line}\n").as_bytes());
 }
 
 /// `jobwait: warning: MESSAGE` on standard error, as one line (a JSON line under `json`).
 pub fn warning(message: &str) {
-    eprintln!("{}", own_line(log_format(), "WARN", "warning", message));
+    let line = own_line(log_format(), "WARN", "warning", message);
+    above_block(format!("{line}\n").as_bytes());
+}
+
+/// The bottom of a terminal where a live block of lines is redrawn in place, and the text that
+/// scrolls above it. It only remembers the block; the terminal is the writer each call is given
+/// (standard error in the program, a buffer in tests).
+#[derive(Debug, Default)]
+pub struct Screen {
+    /// The block as last drawn (each line already fits the width: no line wraps, or the cursor
+    /// movement that erases it would miss).
+    block: Vec<String>,
+}
+
+impl Screen {
+    pub const fn new() -> Screen {
+        Screen { block: Vec::new() }
+    }
+
+    /// Writes `text` (whole lines, each ending in `\n`) above the block: erases the block,
+    /// writes the text, draws the block again.
+    pub fn above(&mut self, out: &mut impl Write, text: &[u8]) -> std::io::Result<()> {
+        let block = self.block.clone();
+        self.draw(out, text, block)
+    }
+
+    /// Erases the block, writes `text` (whole lines) where it was, and draws `block` below.
+    pub fn draw(
+        &mut self,
+        out: &mut impl Write,
+        text: &[u8],
+        block: Vec<String>,
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(text.len() + 64 * block.len() + 16);
+        if !self.block.is_empty() {
+            write!(buf, "\x1b[{}A\x1b[J", self.block.len())?;
+        }
+        buf.extend_from_slice(text);
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            buf.push(b'\n');
+        }
+        for line in &block {
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+        }
+        self.block = block;
+        // One write, so the terminal never shows the block half erased.
+        out.write_all(&buf)?;
+        out.flush()
+    }
+
+    /// Erases the block for good (the wait is over).
+    pub fn clear(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        self.draw(out, b"", Vec::new())
+    }
+}
+
+/// The screen of standard error: the one place that knows whether a live block is drawn.
+static SCREEN: std::sync::Mutex<Screen> = std::sync::Mutex::new(Screen::new());
+
+/// Runs `f` on standard error's [`Screen`] (a poisoned lock is taken over: a screen holds no
+/// invariant a panic could break beyond a stale block).
+pub fn with_screen<T>(f: impl FnOnce(&mut Screen, &mut std::io::StderrLock<'static>) -> T) -> T {
+    let mut screen = SCREEN.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut screen, &mut std::io::stderr().lock())
+}
+
+/// Writes whole lines to standard error above the live block, if one is drawn.
+pub fn above_block(text: &[u8]) {
+    with_screen(|screen, err| {
+        let _ = screen.above(err, text);
+    });
+}
+
+/// The tracing subscriber's writer: each event's lines, once formatted, go above the live block.
+struct AboveBlock;
+
+/// One event being formatted; written above the block when the subscriber is done with it.
+struct EventLines(Vec<u8>);
+
+impl Write for EventLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for EventLines {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            above_block(&self.0);
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for AboveBlock {
+    type Writer = EventLines;
+
+    fn make_writer(&'a self) -> EventLines {
+        EventLines(Vec::new())
+    }
 }
 
 /// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides. JSON lines
@@ -115,7 +227,7 @@ pub fn init_logging(verbose: u8, format: LogFormat) {
         .unwrap_or_else(|| format!("warn,jobwait={level}"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+        .with_writer(AboveBlock)
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -138,6 +250,99 @@ mod tests {
             line.chars().count() < 450 && line.ends_with("more characters)"),
             "{line}"
         );
+    }
+
+    /// A fake terminal: the text it shows, line by line, for the bytes a [`Screen`] writes (text,
+    /// `\n`, and the two escape sequences it uses: cursor up `ESC[nA`, erase below `ESC[J`).
+    fn shown(bytes: &[u8]) -> Vec<String> {
+        let text = std::str::from_utf8(bytes).unwrap();
+        let mut rows: Vec<String> = vec![String::new()];
+        let mut row = 0usize;
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            if let Some(esc) = rest.strip_prefix("\x1b[") {
+                let end = esc.find(|c: char| c.is_ascii_alphabetic()).unwrap();
+                let (n, cmd) = (&esc[..end], &esc[end..=end]);
+                match cmd {
+                    "A" => row -= n.parse::<usize>().unwrap(),
+                    "J" => {
+                        rows.truncate(row + 1);
+                        rows[row].clear();
+                    }
+                    other => panic!("unexpected escape {other}"),
+                }
+                rest = &esc[end + 1..];
+                continue;
+            }
+            if c == '\n' {
+                row += 1;
+                if rows.len() <= row {
+                    rows.push(String::new());
+                }
+            } else {
+                rows[row].push(c);
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+        rows.pop_if(|r| r.is_empty());
+        rows
+    }
+
+    /// A warning printed while the live block is drawn shows above the block, and the next
+    /// redraw keeps it: before, it was written where the cursor was and erased by the redraw.
+    #[test]
+    fn lines_written_while_a_block_is_drawn_go_above_it_and_stay() {
+        let mut term = Vec::new();
+        let mut screen = Screen::new();
+        let block = |s: &str| {
+            vec![
+                format!("[ 1.0s] 0 of 2 jobs done {s}"),
+                "  ecs:a RUNNING".to_owned(),
+            ]
+        };
+        screen.draw(&mut term, b"", block("x")).unwrap();
+        screen
+            .above(&mut term, b"jobwait: warning: cannot reach h: refused\n")
+            .unwrap();
+        assert_eq!(
+            shown(&term),
+            [
+                "jobwait: warning: cannot reach h: refused",
+                "[ 1.0s] 0 of 2 jobs done x",
+                "  ecs:a RUNNING"
+            ]
+        );
+        // The next redraw (a job's end scrolls, a shorter block) keeps the warning.
+        screen
+            .draw(
+                &mut term,
+                b"ecs:b SUCCEEDED: done\n",
+                vec!["[ 1.2s] 1 of 2".into()],
+            )
+            .unwrap();
+        screen.above(&mut term, b"line without newline").unwrap();
+        assert_eq!(
+            shown(&term),
+            [
+                "jobwait: warning: cannot reach h: refused",
+                "ecs:b SUCCEEDED: done",
+                "line without newline",
+                "[ 1.2s] 1 of 2"
+            ]
+        );
+        screen.clear(&mut term).unwrap();
+        assert_eq!(
+            shown(&term),
+            [
+                "jobwait: warning: cannot reach h: refused",
+                "ecs:b SUCCEEDED: done",
+                "line without newline",
+            ]
+        );
+        // Without a block, a line is just written.
+        let mut plain = Vec::new();
+        Screen::new().above(&mut plain, b"a\n").unwrap();
+        assert_eq!(plain, b"a\n");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - On a terminal: the same job-end lines scroll, under a live block redrawn in place (a summary
 //!   and the jobs still pending, longest-waiting first), cut to the terminal's real width so no
 //!   line wraps (a wrapped line would throw off the cursor movements that erase the block).
+//!   Warnings and log lines written meanwhile go above the block, not into it
+//!   ([`diagnostics::Screen`]).
 //! - With `log_format: json`: the log's lines as JSON objects, one a line, like the tracing
 //!   subscriber's, so a log collector parses every line of standard error.
 //!
@@ -20,7 +22,6 @@
 //! (JSON escaping alone would not defuse `##[`, which the runner matches anywhere in a line).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -323,7 +324,6 @@ pub async fn print(jobs: Vec<PlannedJob>, mut events: mpsc::UnboundedReceiver<Ev
     };
     let mut tick = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut drawn = 0usize;
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -332,52 +332,41 @@ pub async fn print(jobs: Vec<PlannedJob>, mut events: mpsc::UnboundedReceiver<Ev
                 match mode {
                     // On a terminal only endings scroll; status changes show in the block.
                     Mode::Live if !update.finished => {}
-                    Mode::Live => drawn = redraw(&board, drawn, Some(&board.line(update))),
+                    Mode::Live => redraw(&board, Some(&board.line(update))),
                     Mode::Lines { .. } => emit(&board.line(update)),
                     Mode::Json { .. } => emit(&board.json(update)),
                 }
             }
             _ = tick.tick() => match mode {
-                Mode::Live => drawn = redraw(&board, drawn, None),
+                Mode::Live => redraw(&board, None),
                 Mode::Lines { .. } => emit(&board.summary()),
                 Mode::Json { .. } => emit(&board.summary_json()),
             },
         }
     }
     if mode == Mode::Live {
-        clear(drawn);
+        clear();
     }
 }
 
 fn emit(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    diagnostics::above_block(format!("{line}\n").as_bytes());
 }
 
-/// Erases the previous block, prints `line` above it (scrolling), and draws the block again.
-/// Returns the block's height.
-fn redraw(board: &Board, drawn: usize, line: Option<&str>) -> usize {
-    let width = terminal_width();
-    let mut out = String::new();
-    if drawn > 0 {
-        let _ = write!(out, "\x1b[{drawn}A\x1b[J");
-    }
-    if let Some(line) = line {
-        out.push_str(line);
-        out.push('\n');
-    }
-    let block = board.block(width);
-    for l in &block {
-        out.push_str(l);
-        out.push('\n');
-    }
-    let _ = std::io::stderr().lock().write_all(out.as_bytes());
-    block.len()
+/// Draws the block again, with `line` scrolled above it, through standard error's
+/// [`diagnostics::Screen`] (which other lines written meanwhile also go through, above the block).
+fn redraw(board: &Board, line: Option<&str>) {
+    let block = board.block(terminal_width());
+    let text = line.map(|l| format!("{l}\n")).unwrap_or_default();
+    diagnostics::with_screen(|screen, err| {
+        let _ = screen.draw(err, text.as_bytes(), block);
+    });
 }
 
-fn clear(drawn: usize) {
-    if drawn > 0 {
-        let _ = write!(std::io::stderr().lock(), "\x1b[{drawn}A\x1b[J");
-    }
+fn clear() {
+    diagnostics::with_screen(|screen, err| {
+        let _ = screen.clear(err);
+    });
 }
 
 /// The width of the terminal on standard error, asked each redraw (so a resized window is
