@@ -99,6 +99,9 @@ pub struct WaitArgs {
     /// Spec file: YAML, TOML or JSON by extension [env: JOBWAIT_SPEC]
     #[arg(short = 'f', long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
+    /// The clouds.yaml entry to read region, project, IAM URL and credentials from (below the spec) [env: JOBWAIT_OS_CLOUD, OS_CLOUD]
+    #[arg(long, value_name = "NAME")]
+    pub os_cloud: Option<String>,
     /// Overall deadline, e.g. 90s, 15m, 1h 30m [default: 30m] [env: JOBWAIT_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -360,7 +363,7 @@ mod tests {
     #[test]
     fn each_flags_help_names_the_variable_of_the_key_it_sets() {
         let cmd = <Cli as clap::CommandFactory>::command();
-        let not_spec_keys = ["spec", "dry_run", "help", "version"];
+        let not_spec_keys = ["spec", "os_cloud", "dry_run", "help", "version"];
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
@@ -375,7 +378,10 @@ mod tests {
                     var.to_owned()
                 });
             if not_spec_keys.contains(&id) {
-                assert!(id == "spec" || var.is_none(), "{id}: {help}");
+                assert!(
+                    id == "spec" || id == "os_cloud" || var.is_none(),
+                    "{id}: {help}"
+                );
                 continue;
             }
             let var = var.unwrap_or_else(|| panic!("--{id} names no variable: {help}"));

@@ -40,7 +40,9 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
     };
     let options = cloud::client::ClientOptions {
         iam: plan.iam.clone().map(|iam| (iam, scope)),
-        reload_from: cloud::auth::Credentials::from_files(env).then(|| env.clone()),
+        // Credentials from a clouds.yaml are not replaced by the environment's after a rejection.
+        reload_from: (plan.credentials_from_env && cloud::auth::Credentials::from_files(env))
+            .then(|| env.clone()),
         max_body: plan.max_response_size,
         tls: plan.uses_https(),
     };

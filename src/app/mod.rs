@@ -114,7 +114,12 @@ fn plan(
     env: &Environment,
     require_credentials: bool,
 ) -> Result<(spec::load::Loaded, Plan), RunError> {
-    let loaded = spec::load::load(args.spec.as_deref(), env, args.flag_layer())?;
+    let loaded = spec::load::load(
+        args.spec.as_deref(),
+        args.os_cloud.as_deref(),
+        env,
+        args.flag_layer(),
+    )?;
     let cx = Context {
         stdout_is_terminal: std::io::stdout().is_terminal(),
         require_credentials,

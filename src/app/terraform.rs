@@ -29,7 +29,7 @@ pub(super) async fn run(env: Environment) -> Result<ExitStatus, RunError> {
         .and_then(|v| v.as_str().map(std::path::PathBuf::from));
     // Terraform shows standard error only on failure: no progress by default.
     query.set_default("quiet", "true");
-    let loaded = load(spec.as_deref(), &env, query)?;
+    let loaded = load(spec.as_deref(), None, &env, query)?;
     let plan = crate::spec::Plan::build(
         &loaded,
         &env,

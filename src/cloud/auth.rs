@@ -22,8 +22,9 @@ pub enum Credentials {
         ak: Secret,
         sk: Secret,
         security_token: Option<Secret>,
-        /// The variable family they came from, e.g. `HUAWEICLOUD_SDK_AK/SK`.
-        source: &'static str,
+        /// Where they came from, e.g. the variables `HUAWEICLOUD_SDK_AK/SK` or a clouds.yaml
+        /// entry.
+        source: String,
     },
     /// A ready IAM token, sent as `X-Auth-Token`.
     Token { token: Secret, source: &'static str },
@@ -32,6 +33,8 @@ pub enum Credentials {
         user: String,
         password: Secret,
         domain: String,
+        /// Where they came from: `OS_USERNAME/OS_PASSWORD` or a clouds.yaml entry.
+        source: String,
     },
 }
 
@@ -73,7 +76,7 @@ impl Credentials {
                         ak,
                         sk,
                         security_token: read(env, token_var, Charset::Header)?,
-                        source,
+                        source: source.to_owned(),
                     }))
                 }
                 (Some(_), None) => return Err(format!("{ak_var} is set but {sk_var} is not")),
@@ -98,6 +101,7 @@ impl Credentials {
                 user,
                 password,
                 domain,
+                source: "OS_USERNAME/OS_PASSWORD".to_owned(),
             })),
             (user, password, _) => {
                 let missing: Vec<&str> = [
@@ -146,6 +150,14 @@ impl Credentials {
         }
     }
 
+    /// Where they came from: the variables, or the clouds.yaml entry.
+    pub fn source(&self) -> &str {
+        match self {
+            Credentials::AkSk { source, .. } | Credentials::Password { source, .. } => source,
+            Credentials::Token { source, .. } => source,
+        }
+    }
+
     /// One line for `validate` and logs: the method and where it came from, never a value.
     pub fn describe(&self) -> String {
         match self {
@@ -162,8 +174,13 @@ impl Credentials {
                 }
             ),
             Credentials::Token { source, .. } => format!("IAM token (X-Auth-Token) from {source}"),
-            Credentials::Password { user, domain, .. } => format!(
-                "IAM password of user {user} in domain {domain} (OS_USERNAME/OS_PASSWORD); token renewed before expiry"
+            Credentials::Password {
+                user,
+                domain,
+                source,
+                ..
+            } => format!(
+                "IAM password of user {user} in domain {domain} ({source}); token renewed before expiry"
             ),
         }
     }
@@ -358,6 +375,7 @@ mod tests {
                 user,
                 password,
                 domain,
+                ..
             } => assert_eq!(
                 (user.as_str(), password.expose(), domain.as_str()),
                 ("alice", "päss wörd", "dom")

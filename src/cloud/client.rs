@@ -106,6 +106,7 @@ impl Client {
                     user,
                     password,
                     domain,
+                    ..
                 },
                 Some((base, scope)),
             ) => {
@@ -472,6 +473,7 @@ mod tests {
                 user: "alice".into(),
                 password: Secret::new(password),
                 domain: "dom".into(),
+                source: "test".into(),
             };
             let iam = Some((url::Url::parse(&sim.base_url()).unwrap(), scope));
             Arc::new(
@@ -627,7 +629,7 @@ mod tests {
                 ak: Secret::new("AK1"),
                 sk: Secret::new("SK1"),
                 security_token: None,
-                source: "test",
+                source: "test".into(),
             };
             let aksk = Client::new(creds, String::new(), ClientOptions::default()).unwrap();
             let iam = url::Url::parse(&signed.base_url()).unwrap();
@@ -663,7 +665,7 @@ mod tests {
                 ak: Secret::new("AKOLD"),
                 sk: Secret::new("SKOLD"),
                 security_token: None,
-                source: "HUAWEICLOUD_SDK_AK/SK",
+                source: "HUAWEICLOUD_SDK_AK/SK".into(),
             };
             let options = ClientOptions {
                 reload_from: Some(env),
@@ -689,7 +691,7 @@ mod tests {
                     ak: Secret::new("AKNEW"),
                     sk: Secret::new("SKWRONG"),
                     security_token: None,
-                    source: "HUAWEICLOUD_SDK_AK/SK",
+                    source: "HUAWEICLOUD_SDK_AK/SK".into(),
                 },
                 PROJECT.to_owned(),
                 ClientOptions {

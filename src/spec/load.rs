@@ -1,6 +1,6 @@
 //! Layering: built-in defaults < the configuration users already have (`HW_*` <
-//! `HUAWEICLOUD_SDK_*` < `OS_*`, see [`super::sources`]) < spec file < `JOBWAIT_*` environment <
-//! command-line flags.
+//! `HUAWEICLOUD_SDK_*` < `OS_*`, see [`super::sources`]; then the `OS_CLOUD` entry of a
+//! clouds.yaml, see [`super::clouds`]) < spec file < `JOBWAIT_*` environment < command-line flags.
 //!
 //! figment merges the layers key by key and remembers which layer gave each value, so every
 //! error can say where the bad value came from: the file's path, the exact `JOBWAIT_…`
@@ -26,6 +26,7 @@ pub const NON_SPEC_VARS: &[&str] = &[
     "JOBWAIT_TOKEN_FILE",
     "JOBWAIT_TERMINATION_LOG",
     "JOBWAIT_LOG",
+    super::clouds::SELECT_VAR,
 ];
 
 /// The merged raw spec and the figment that remembers where each value came from.
@@ -42,6 +43,11 @@ pub struct Loaded {
     /// The layers merged once, on first use, for [`Loaded::origin`]: each of figment's own
     /// lookups would merge every layer again (a 10,000-job spec made that dominate `validate`).
     merged: std::sync::OnceLock<Dict>,
+    /// The clouds.yaml entry `OS_CLOUD` selected (its values are a layer already; its
+    /// credentials and their files are for the plan).
+    pub entry: Option<super::clouds::Entry>,
+    /// The name of the entry's layer, to tell whether it gave a value ([`Loaded::from_entry`]).
+    entry_layer: Option<String>,
 }
 
 impl Loaded {
@@ -68,32 +74,65 @@ impl Loaded {
         let md = self.figment.get_metadata(value.tag())?;
         Some(describe(md, &Profile::Default, &keys))
     }
+
+    /// Whether the value at `key` (dotted) came from the clouds.yaml entry.
+    pub fn from_entry(&self, key: &str) -> bool {
+        let Some(layer) = &self.entry_layer else {
+            return false;
+        };
+        self.figment
+            .find_metadata(key)
+            .is_some_and(|md| md.name == layer.as_str())
+    }
 }
 
-/// Loads every layer: the variables of other tools ([`super::sources`]), the spec file
-/// (`spec_flag` is `--spec`, else `JOBWAIT_SPEC`), the `JOBWAIT_*` environment, and `top` (the
-/// flags or a Terraform query).
+/// Loads every layer: the variables of other tools ([`super::sources`]), the clouds.yaml entry
+/// `os_cloud_flag` (`--os-cloud`), `JOBWAIT_OS_CLOUD` or `OS_CLOUD` names ([`super::clouds`]),
+/// the spec file (`spec_flag` is `--spec`, else `JOBWAIT_SPEC`), the `JOBWAIT_*` environment,
+/// and `top` (the flags or a Terraform query).
 pub fn load(
     spec_flag: Option<&Path>,
+    os_cloud_flag: Option<&str>,
     env: &Environment,
     top: TopLayer,
 ) -> Result<Loaded, Vec<Problem>> {
     let spec_file = spec_flag
         .map(Path::to_path_buf)
         .or_else(|| env.get("JOBWAIT_SPEC").map(PathBuf::from));
+    let entry = match super::clouds::selection(os_cloud_flag, env) {
+        Some(selection) => Some(super::clouds::load(
+            &selection,
+            env,
+            &super::clouds::Places::of_process(env),
+        )?),
+        None => None,
+    };
     let base = match &spec_file {
         Some(path) => file_provider(path)?,
         None => Figment::new(),
     };
-    load_from(base, env, top)
+    load_layers(base, entry, env, top)
 }
 
-/// Like [`load`], with the spec layer given as a figment (the demo's embedded spec).
+/// Like [`load`], with the spec layer given as a figment (the demo's embedded spec) and no
+/// clouds.yaml.
+pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
+    load_layers(base, None, env, top)
+}
+
+/// Merges the layers and reads the raw spec from them.
 ///
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
-pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
-    let figment = super::sources::layers(env)
+fn load_layers(
+    base: Figment,
+    mut entry: Option<super::clouds::Entry>,
+    env: &Environment,
+    top: TopLayer,
+) -> Result<Loaded, Vec<Problem>> {
+    let layer = entry.as_mut().and_then(|e| e.layer.take());
+    let entry_layer = layer.as_ref().map(|l| l.name().to_owned());
+    let figment = super::sources::layers(env, layer)
         .merge(base)
         .merge(EnvLayer::new(env))
         .merge(top);
@@ -111,6 +150,8 @@ pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Load
                     problems,
                     dropped,
                     merged: std::sync::OnceLock::new(),
+                    entry,
+                    entry_layer,
                 })
             }
             Err(err) => err,

@@ -3,6 +3,7 @@
 //! validated [`plan::Plan`] that everything after it runs on. No request is made before a
 //! `Plan` exists.
 
+pub mod clouds;
 pub mod depth;
 pub mod describe;
 pub mod load;

@@ -84,6 +84,9 @@ pub struct Plan {
     pub iam: Option<Url>,
     /// `None` only where no request will be made (`validate`).
     pub credentials: Option<Credentials>,
+    /// Whether the credentials came from the environment (which may be read again after a
+    /// rejection, for rotated `*_FILE` secrets), not from a clouds.yaml entry.
+    pub credentials_from_env: bool,
     /// What is allowed but probably a mistake: shown before the wait, never refused.
     pub warnings: Vec<Warning>,
 }
@@ -286,8 +289,9 @@ impl Plan {
         let jobs = jobs(raw, &endpoints, loaded, &unreadable, &mut problems);
         let shard = shard(raw, env, &origin, &mut problems);
         let jobs = in_shard(jobs, shard);
-        let (credentials, iam) = credentials_and_iam(
+        let (credentials, iam, credentials_from_env) = credentials_and_iam(
             env,
+            loaded,
             cx,
             &project,
             &endpoints,
@@ -328,6 +332,7 @@ impl Plan {
             project,
             iam,
             credentials,
+            credentials_from_env,
             warnings,
         })
     }
@@ -669,20 +674,35 @@ fn in_shard(jobs: Vec<PlannedJob>, shard: Option<Shard>) -> Vec<PlannedJob> {
     }
 }
 
-/// The credentials in the environment (required for a wait), and IAM's base URL when it will be
-/// asked: for the project id, or for a token from a password. A password token is scoped to
-/// the project the plan names (`project_id`, else the project looked up), so it needs no
-/// `region` of its own; IAM's endpoint still has to be known.
+/// The credentials in the environment or the clouds.yaml entry (required for a wait), and IAM's
+/// base URL when it will be asked: for the project id, or for a token from a password. A
+/// password token is scoped to the project the plan names (`project_id`, else the project looked
+/// up), so it needs no `region` of its own; IAM's endpoint still has to be known.
+///
+/// Credentials come from the entry when it holds them and no `JOBWAIT_TOKEN` is set, else from
+/// the environment. Whichever they are, they go to IAM only under [`credentials_may_go_to`].
 fn credentials_and_iam(
     env: &Environment,
+    loaded: &Loaded,
     cx: Context,
     project: &Project,
     endpoints: &Endpoints,
     origin: &Origin,
     unreadable: &[&str],
     problems: &mut Vec<Problem>,
-) -> (Option<Credentials>, Option<Url>) {
-    let found = Credentials::from_env(env);
+) -> (Option<Credentials>, Option<Url>, bool) {
+    let token_set = ["JOBWAIT_TOKEN", "JOBWAIT_TOKEN_FILE"]
+        .iter()
+        .any(|v| env.get(v).is_some());
+    let from_entry = loaded
+        .entry
+        .as_ref()
+        .and_then(|e| e.credentials.clone())
+        .filter(|_| !token_set);
+    let found = match &from_entry {
+        Some((credentials, _)) => Ok(Some(credentials.clone())),
+        None => Credentials::from_env(env),
+    };
     let password = matches!(found, Ok(Some(Credentials::Password { .. })));
     let needs_iam = matches!(project, Project::Named { .. }) || password;
     let iam = match needs_iam.then(|| endpoints.iam_base()) {
@@ -707,7 +727,8 @@ fn credentials_and_iam(
         Ok(None) if cx.require_credentials => {
             problems.push(Problem::new(
                 "no credentials in the environment: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
-                 (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN",
+                 (or OS_ACCESS_KEY/OS_SECRET_KEY, HW_ACCESS_KEY/HW_SECRET_KEY), or JOBWAIT_TOKEN / OS_AUTH_TOKEN, \
+                 or select a clouds.yaml entry that holds them with OS_CLOUD",
             ));
             None
         }
@@ -717,7 +738,83 @@ fn credentials_and_iam(
             None
         }
     };
-    (credentials, iam)
+    if let (Some(credentials), Some(iam)) = (&credentials, &iam) {
+        let file = from_entry.as_ref().map(|(_, file)| file.as_path());
+        if let Err(problem) = credentials_may_go_to(credentials, file, iam, loaded, origin) {
+            problems.push(problem);
+        }
+    }
+    (credentials, iam, from_entry.is_none())
+}
+
+/// The rule that keeps credentials and IAM's URL from the same source, so that no file can
+/// send credentials from elsewhere to a host of its choosing (a repository can hold a
+/// clouds.yaml, and `OS_CLOUD` reads the working directory's first):
+///
+/// - credentials from the **environment** (variables, or files they name) never go to an
+///   `auth_url` read from a clouds.yaml; any other IAM URL (a flag, `JOBWAIT_*`, the spec file,
+///   `OS_AUTH_URL` and the SDKs' variables, the cloud's own) is theirs;
+/// - credentials from a **clouds.yaml entry** go only to that entry's `auth.auth_url`, read from
+///   a file in the same directory as the credentials (a secure.yaml beside its clouds.yaml; not a
+///   working directory's clouds.yaml with the user's secure.yaml); a higher layer may repeat the
+///   same URL, never change it.
+///
+/// `credentials_file` is the file the credentials came from, `None` for the environment. A
+/// violation is a problem naming both sources.
+fn credentials_may_go_to(
+    credentials: &Credentials,
+    credentials_file: Option<&std::path::Path>,
+    iam: &Url,
+    loaded: &Loaded,
+    origin: &Origin,
+) -> Result<(), Problem> {
+    let shown_url = endpoint::redacted(iam);
+    let iam_origin = origin("endpoints.iam");
+    match (credentials_file, loaded.entry.as_ref()) {
+        (None, _) => {
+            if loaded.from_entry("endpoints.iam") {
+                return Err(Problem::new(format!(
+                    "the credentials from the environment ({}) would be sent to IAM at {shown_url} \
+                     ({iam_origin}); credentials from the environment never go to a clouds.yaml's \
+                     auth_url (one in a working directory could be planted): put the credentials in \
+                     that entry (or its secure.yaml), or set endpoints.iam / OS_AUTH_URL",
+                    credentials.source()
+                ))
+                .key("endpoints.iam"));
+            }
+            Ok(())
+        }
+        (Some(file), Some(entry)) => {
+            let own = entry.auth_url.as_ref().and_then(|(url, from)| {
+                let same_dir = from.parent() == file.parent();
+                let same_url = Url::parse(&format!("{}/", url.trim_end_matches('/')))
+                    .ok()
+                    .is_some_and(|u| {
+                        u.as_str().trim_end_matches('/') == iam.as_str().trim_end_matches('/')
+                    });
+                Some((same_dir, same_url, from))
+            });
+            let why = match own {
+                Some((true, true, _)) => return Ok(()),
+                None => format!(
+                    "entry `{}` has no auth.auth_url, and its credentials go to no other IAM",
+                    entry.name
+                ),
+                Some((false, _, from)) => format!(
+                    "its auth.auth_url is from {}, another directory than the credentials",
+                    from.display()
+                ),
+                Some((true, false, _)) => "they go only to their entry's auth.auth_url".to_owned(),
+            };
+            Err(Problem::new(format!(
+                "the credentials of {} would be sent to IAM at {shown_url} ({iam_origin}): {why}",
+                credentials.source()
+            ))
+            .key("endpoints.iam"))
+        }
+        // Credentials from a file without an entry cannot be; nothing to check.
+        (Some(_), None) => Ok(()),
+    }
 }
 
 /// What the run shows and writes, resolved.

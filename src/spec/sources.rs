@@ -118,9 +118,11 @@ pub const OS: Family = Family {
 /// The families, lowest first.
 pub const FAMILIES: [&Family; 3] = [&HW, &SDK, &OS];
 
-/// The layers of every family found in `env`, lowest first, to be merged below the spec file.
-pub fn layers(env: &Environment) -> Figment {
+/// The layers of every family found in `env`, lowest first, then the `OS_CLOUD` entry of a
+/// clouds.yaml (see [`super::clouds`]) above them, to be merged below the spec file.
+pub fn layers(env: &Environment, entry: Option<FamilyLayer>) -> Figment {
     let mut layers: Vec<FamilyLayer> = FAMILIES.iter().map(|f| FamilyLayer::new(f, env)).collect();
+    layers.extend(entry);
     // The cloud from the IAM URL that wins among these layers: the highest that has one.
     if let Some(layer) = layers.iter_mut().rev().find(|l| l.iam.is_some()) {
         layer.infer_cloud();
@@ -138,40 +140,56 @@ pub fn iam_base(url: &str) -> &str {
     url.strip_suffix("/v3").unwrap_or(url)
 }
 
-/// One family's variables found in an environment, as a figment layer that names each value's
-/// variable.
+/// One family's variables found in an environment (or a clouds.yaml entry's values), as a
+/// figment layer that names where each value came from.
 pub struct FamilyLayer {
-    family: &'static Family,
+    /// How the layer is named when no single value is meant (`OS_* environment`).
+    name: String,
     dict: Dict,
     /// How each dotted key set is named in messages.
     names: BTreeMap<String, String>,
-    /// The IAM URL set, with its variable.
-    iam: Option<(&'static str, String)>,
+    /// The IAM URL set, with how its source is named.
+    iam: Option<(String, String)>,
 }
 
 impl FamilyLayer {
-    pub fn new(family: &'static Family, env: &Environment) -> FamilyLayer {
-        let mut layer = FamilyLayer {
-            family,
+    /// A layer with no value yet, named `name` where no single value is meant.
+    pub fn named(name: impl Into<String>) -> FamilyLayer {
+        FamilyLayer {
+            name: name.into(),
             dict: Dict::new(),
             names: BTreeMap::new(),
             iam: None,
-        };
+        }
+    }
+
+    /// How the layer is named (figment's metadata name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn new(family: &'static Family, env: &Environment) -> FamilyLayer {
+        let mut layer = FamilyLayer::named(family.name);
         for var in family.vars {
             // Files written by hand (or on Windows) carry stray blanks and `\r`.
             let Some(value) = env.get(var.name).map(str::trim).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            let value = if var.key == IAM_KEY {
-                let base = iam_base(value).to_owned();
-                layer.iam = Some((var.name, base.clone()));
-                base
+            let shown = format!("environment variable {}", var.name);
+            if var.key == IAM_KEY {
+                layer.set_iam(value, shown);
             } else {
-                value.to_owned()
-            };
-            layer.set(var.key, value, format!("environment variable {}", var.name));
+                layer.set(var.key, value.to_owned(), shown);
+            }
         }
         layer
+    }
+
+    /// Sets `endpoints.iam` from a Keystone URL (`…/v3` or not), named `shown`.
+    pub fn set_iam(&mut self, url: &str, shown: String) {
+        let base = iam_base(url).to_owned();
+        self.iam = Some((shown.clone(), base.clone()));
+        self.set(IAM_KEY, base, shown);
     }
 
     /// Sets `cloud` from the host of this layer's IAM URL, when the host is a known cloud's.
@@ -183,12 +201,13 @@ impl FamilyLayer {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned));
         if let Some(cloud) = host.as_deref().and_then(Cloud::of_host) {
-            let shown = format!("the host of environment variable {name}");
+            let shown = format!("the host of {name}");
             self.set("cloud", cloud.as_str().to_owned(), shown);
         }
     }
 
-    fn set(&mut self, key: &str, value: String, shown: String) {
+    /// Sets the dotted `key` to `value`, named `shown` in messages.
+    pub fn set(&mut self, key: &str, value: String, shown: String) {
         let keys: Vec<&str> = key.split('.').collect();
         insert(&mut self.dict, &keys, Value::from(value));
         self.names.insert(key.to_owned(), shown);
@@ -198,8 +217,8 @@ impl FamilyLayer {
 impl Provider for FamilyLayer {
     fn metadata(&self) -> Metadata {
         let names = self.names.clone();
-        let family = self.family.name;
-        Metadata::named(family).interpolater(move |_: &Profile, keys: &[&str]| {
+        let family = self.name.clone();
+        Metadata::named(family.clone()).interpolater(move |_: &Profile, keys: &[&str]| {
             let key = keys.join(".");
             if let Some(shown) = names.get(&key) {
                 return shown.clone();
@@ -209,7 +228,7 @@ impl Provider for FamilyLayer {
             names
                 .iter()
                 .find(|(k, _)| k.starts_with(&prefix))
-                .map_or_else(|| family.to_owned(), |(_, shown)| shown.clone())
+                .map_or_else(|| family.clone(), |(_, shown)| shown.clone())
         })
     }
 

@@ -39,7 +39,7 @@ fn plan(
 ) -> Result<Plan, Vec<String>> {
     let env = Environment::from_pairs(env.iter().copied());
     let shown = |problems: Vec<Problem>| problems.iter().map(ToString::to_string).collect();
-    let loaded = load(path, &env, flags(flag_pairs)).map_err(shown)?;
+    let loaded = load(path, None, &env, flags(flag_pairs)).map_err(shown)?;
     Plan::build(&loaded, &env, CX).map_err(shown)
 }
 
@@ -180,7 +180,7 @@ fn positional_jobs_replace_the_spec_jobs() {
         "jobs",
         vec![Value::from("evs:x".to_owned()), Value::from("y".to_owned())],
     );
-    let p = Plan::build(&load(Some(&path), &env, f).unwrap(), &env, CX).unwrap();
+    let p = Plan::build(&load(Some(&path), None, &env, f).unwrap(), &env, CX).unwrap();
     let ids: Vec<&str> = p.jobs.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(ids, ["x", "y"]);
 }
@@ -320,7 +320,7 @@ fn credentials_required_for_a_wait_only() {
         ("JOBWAIT_ENDPOINT", "http://h"),
         ("JOBWAIT_JOBS", "a"),
     ]);
-    let loaded = load(None, &env, TopLayer::new(TopKind::Flags)).unwrap();
+    let loaded = load(None, None, &env, TopLayer::new(TopKind::Flags)).unwrap();
     let cx = Context {
         require_credentials: true,
         ..CX
@@ -942,7 +942,7 @@ mod properties {
             if let Some(region) = flag_region {
                 flags.set("region", region);
             }
-            let loaded = load(Some(&path), &env, flags);
+            let loaded = load(Some(&path), None, &env, flags);
             let planned = loaded.and_then(|loaded| {
                 Plan::build(
                     &loaded,
@@ -1009,7 +1009,7 @@ fn sub_jobs_text_forms_in_every_layer() {
         .set("endpoint", "http://127.0.0.1:1")
         .set("jobs", "a");
     let env = Environment::from_pairs(std::iter::empty::<(&str, &str)>());
-    let loaded = load(None, &env, query).unwrap();
+    let loaded = load(None, None, &env, query).unwrap();
     let p = Plan::build(&loaded, &env, CX).unwrap();
     assert_eq!(p.jobs[0].criteria.sub_jobs, SubJobPolicy::Ratio(0.25));
 }
@@ -1093,7 +1093,7 @@ mod other_tools {
 
     fn loaded(env: &[(&str, &str)]) -> super::super::load::Loaded {
         let env = Environment::from_pairs(env.iter().copied());
-        load(None, &env, flags(&[])).unwrap()
+        load(None, None, &env, flags(&[])).unwrap()
     }
 
     #[test]
@@ -1155,7 +1155,7 @@ mod other_tools {
             } else {
                 flags(&[])
             };
-            let l = load(file.then_some(path.as_path()), &env, top).unwrap();
+            let l = load(file.then_some(path.as_path()), None, &env, top).unwrap();
             (
                 l.raw.project_id.clone().unwrap(),
                 l.origin("project_id").unwrap(),
@@ -1181,7 +1181,7 @@ mod other_tools {
 
         // Key by key: the file's project id does not hide the openrc's region.
         let env = Environment::from_pairs([("OS_REGION_NAME", "eu-nl")]);
-        let l = load(Some(&path), &env, flags(&[])).unwrap();
+        let l = load(Some(&path), None, &env, flags(&[])).unwrap();
         assert_eq!(l.raw.region.as_deref(), Some("eu-nl"));
         assert_eq!(l.raw.project_id.as_deref(), Some("fromfile"));
     }
@@ -1251,7 +1251,7 @@ mod other_tools {
         assert_eq!(l.raw.cloud, Some(Cloud::Huaweicloud));
         let (_d, path) = spec_file("yaml", "cloud: flexibleengine\n");
         let env = Environment::from_pairs([otc]);
-        let l = load(Some(&path), &env, flags(&[])).unwrap();
+        let l = load(Some(&path), None, &env, flags(&[])).unwrap();
         assert_eq!(l.raw.cloud, Some(Cloud::Flexibleengine));
 
         // Only the IAM URL that wins tells the cloud: an SDK endpoint on Huawei Cloud under an
@@ -1275,7 +1275,7 @@ mod other_tools {
             "yaml",
             "endpoints: { iam: 'https://iam.eu-de.otc.t-systems.com' }\n",
         );
-        let l = load(Some(&path), &Environment::default(), flags(&[])).unwrap();
+        let l = load(Some(&path), None, &Environment::default(), flags(&[])).unwrap();
         assert!(l.raw.cloud.is_none());
     }
 
@@ -1328,7 +1328,7 @@ mod other_tools {
             ("JOBWAIT_ENDPOINT", "http://h"),
             ("JOBWAIT_JOBS", "a"),
         ]);
-        let l = load(None, &env, flags(&[])).unwrap();
+        let l = load(None, None, &env, flags(&[])).unwrap();
         let p = Plan::build(&l, &env, CX).unwrap();
         let text = super::super::describe::describe_plan(&p, &l);
         assert!(

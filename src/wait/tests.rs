@@ -250,6 +250,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
         project: crate::spec::plan::Project::Id("p".to_owned()),
         iam: None,
         credentials: None,
+        credentials_from_env: true,
         warnings: Vec::new(),
     }
 }

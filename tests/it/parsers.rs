@@ -590,7 +590,7 @@ fn load_and_plan(
         stdout_is_terminal: false,
         require_credentials: false,
     };
-    let problems = match load(path, &env, TopLayer::new(TopKind::Flags)) {
+    let problems = match load(path, None, &env, TopLayer::new(TopKind::Flags)) {
         Ok(loaded) => match Plan::build(&loaded, &env, cx) {
             Ok(_) => return Ok(()),
             Err(problems) => problems,
