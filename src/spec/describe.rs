@@ -114,6 +114,19 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
     ];
     for (name, value) in rows {
         let _ = writeln!(out, "{name:<11} {value}");
+        // IAM right after the endpoint, when it will be asked: where a password or the
+        // project lookup goes is worth seeing with its source.
+        if name == "endpoint" {
+            if let Some(iam) = &plan.iam {
+                let _ = writeln!(
+                    out,
+                    "{:<11} {} ({})",
+                    "iam",
+                    crate::cloud::endpoint::redacted(iam),
+                    from(&["endpoints.iam", "endpoint", "cloud", "region"])
+                );
+            }
+        }
     }
     out
 }

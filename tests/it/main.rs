@@ -4,6 +4,7 @@
 
 mod architecture;
 mod cce;
+mod clouds_yaml;
 mod criteria;
 mod demo;
 mod github_action;

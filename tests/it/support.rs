@@ -1,6 +1,7 @@
 //! Shared machinery of the integration tests.
 //!
-//! - Running the real `jobwait` binary as a subprocess ([`run`], [`spawn`] → [`Running`]): always
+//! - Running the real `jobwait` binary as a subprocess ([`run`], [`spawn`] → [`Running`]; in a
+//!   given working directory with [`run_in`] / [`spawn_in`]): always
 //!   with a cleared environment plus only the variables a test passes, killed when dropped, and
 //!   with an overall deadline ([`RUN_TIMEOUT`]) so that a hang fails the test instead of
 //!   blocking it. [`run`] returns an [`Output`]: exit code, standard output and standard error.
@@ -75,8 +76,21 @@ pub(crate) struct Running {
 
 /// Starts the binary with `args` and exactly the environment `env`.
 pub(crate) fn spawn<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Running {
+    spawn_in(None, args, env)
+}
+
+/// [`spawn`] in the working directory `dir` (the test process's own when `None`).
+pub(crate) fn spawn_in<S: AsRef<str>>(
+    dir: Option<&Path>,
+    args: &[S],
+    env: &[(&str, &str)],
+) -> Running {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let mut child = Command::new(bin())
+    let mut command = Command::new(bin());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .env_clear()
         .envs(env.iter().copied())
         .args(&args)
@@ -174,6 +188,11 @@ impl Drop for Running {
 /// Runs the binary to completion (bounded by [`RUN_TIMEOUT`]).
 pub(crate) async fn run<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Output {
     spawn(args, env).finish(RUN_TIMEOUT).await
+}
+
+/// [`run`] in the working directory `dir`.
+pub(crate) async fn run_in<S: AsRef<str>>(dir: &Path, args: &[S], env: &[(&str, &str)]) -> Output {
+    spawn_in(Some(dir), args, env).finish(RUN_TIMEOUT).await
 }
 
 /// Sends `signal` (`TERM`, `INT`…) to `pid` with the system's `kill`.
