@@ -1,8 +1,9 @@
 //! Credentials: where they come from and how a request carries them.
 //!
-//! Credentials come only from the environment (or files it names, as Kubernetes mounts secrets),
-//! never from flags or the spec, so they stay out of shell history and process listings. They
-//! are held as [`Secret`]s; errors name the variable, never its value.
+//! Credentials come only from the environment (or files it names, as Kubernetes mounts secrets)
+//! or a clouds.yaml entry (read by `spec::clouds`, which builds these same values), never from
+//! flags or the spec, so they stay out of shell history and process listings. They are held as
+//! [`Secret`]s; errors name the variable, never its value.
 //!
 //! Every value is trimmed of surrounding whitespace (a pasted newline is the usual stray), and
 //! one that still holds a character an HTTP request cannot carry is a usage error here: sent

@@ -312,19 +312,25 @@ fn entry(sources: &Sources, clouds_file: PathBuf) -> Result<Entry, Problem> {
 /// the password login; half a pair is a problem naming the key that is missing.
 fn credentials(sources: &Sources) -> Result<Option<(Credentials, PathBuf)>, Problem> {
     let name = &sources.name;
-    let forms: [(&[&str], &[&[&str]], &[&[&str]]); 2] = [
-        (
-            &["auth", "security_token"],
-            &[&["auth", "ak"]],
-            &[&["auth", "sk"]],
-        ),
-        (
-            &["security_token"],
-            &[&["access_key"], &["ak"]],
-            &[&["secret_key"], &["sk"]],
-        ),
+    /// Where one AK/SK form keeps the security token, the AK (first set wins) and the SK.
+    struct Form {
+        token: &'static [&'static str],
+        ak: &'static [&'static [&'static str]],
+        sk: &'static [&'static [&'static str]],
+    }
+    let forms = [
+        Form {
+            token: &["auth", "security_token"],
+            ak: &[&["auth", "ak"]],
+            sk: &[&["auth", "sk"]],
+        },
+        Form {
+            token: &["security_token"],
+            ak: &[&["access_key"], &["ak"]],
+            sk: &[&["secret_key"], &["sk"]],
+        },
     ];
-    for (token, ak, sk) in forms {
+    for Form { token, ak, sk } in forms {
         match (sources.first(ak)?, sources.first(sk)?) {
             (Some(ak), Some(sk)) => {
                 header_safe(&ak, name)?;

@@ -295,7 +295,6 @@ impl Plan {
             cx,
             &project,
             &endpoints,
-            &origin,
             &unreadable,
             &mut problems,
         );
@@ -687,10 +686,10 @@ fn credentials_and_iam(
     cx: Context,
     project: &Project,
     endpoints: &Endpoints,
-    origin: &Origin,
     unreadable: &[&str],
     problems: &mut Vec<Problem>,
 ) -> (Option<Credentials>, Option<Url>, bool) {
+    let origin = |key: &str| loaded.origin(key).unwrap_or_else(|| "default".to_owned());
     let token_set = ["JOBWAIT_TOKEN", "JOBWAIT_TOKEN_FILE"]
         .iter()
         .any(|v| env.get(v).is_some());
@@ -740,7 +739,7 @@ fn credentials_and_iam(
     };
     if let (Some(credentials), Some(iam)) = (&credentials, &iam) {
         let file = from_entry.as_ref().map(|(_, file)| file.as_path());
-        if let Err(problem) = credentials_may_go_to(credentials, file, iam, loaded, origin) {
+        if let Err(problem) = credentials_may_go_to(credentials, file, iam, loaded, &origin) {
             problems.push(problem);
         }
     }
@@ -785,14 +784,14 @@ fn credentials_may_go_to(
             Ok(())
         }
         (Some(file), Some(entry)) => {
-            let own = entry.auth_url.as_ref().and_then(|(url, from)| {
+            let own = entry.auth_url.as_ref().map(|(url, from)| {
                 let same_dir = from.parent() == file.parent();
                 let same_url = Url::parse(&format!("{}/", url.trim_end_matches('/')))
                     .ok()
                     .is_some_and(|u| {
                         u.as_str().trim_end_matches('/') == iam.as_str().trim_end_matches('/')
                     });
-                Some((same_dir, same_url, from))
+                (same_dir, same_url, from)
             });
             let why = match own {
                 Some((true, true, _)) => return Ok(()),
