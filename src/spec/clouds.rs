@@ -210,7 +210,11 @@ impl Sources {
 /// How a value of the entry is named in messages: `clouds.yaml /x/clouds.yaml, entry otc, key
 /// auth.auth_url`.
 fn shown(file: &Path, name: &str, key: &str) -> String {
-    format!("{}, entry {name}, key {key}", described(file))
+    format!(
+        "{}, entry {}, key {key}",
+        described(file),
+        crate::sanitize::line(name)
+    )
 }
 
 /// A file of this module as messages name it.
@@ -219,7 +223,12 @@ fn described(file: &Path) -> String {
         Some("secure") => "secure.yaml",
         _ => "clouds.yaml",
     };
-    format!("{kind} {}", file.display())
+    // A path (or an entry name, from a variable) is shown in `validate`, which prints it as it
+    // is: no control character may reach the terminal that way.
+    format!(
+        "{kind} {}",
+        crate::sanitize::line(&file.display().to_string())
+    )
 }
 
 fn malformed(file: &Path, name: &str, key: &str, wanted: &str) -> Problem {
@@ -269,7 +278,11 @@ pub fn load(
 /// The values and credentials of the entry in `sources`.
 fn entry(sources: &Sources, clouds_file: PathBuf) -> Result<Entry, Problem> {
     let name = &sources.name;
-    let mut layer = FamilyLayer::named(format!("{}, entry {name}", described(&clouds_file)));
+    let mut layer = FamilyLayer::named(format!(
+        "{}, entry {}",
+        described(&clouds_file),
+        crate::sanitize::line(name)
+    ));
     let mut auth_url = None;
     if let Some(url) = sources.get(&["auth", "auth_url"])? {
         let shown = shown(&url.file, name, &url.key);
@@ -311,7 +324,8 @@ fn entry(sources: &Sources, clouds_file: PathBuf) -> Result<Entry, Problem> {
 /// AK/SK (`auth.ak`/`auth.sk`, else `access_key`/`secret_key` or `ak`/`sk` beside `auth`), else
 /// the password login; half a pair is a problem naming the key that is missing.
 fn credentials(sources: &Sources) -> Result<Option<(Credentials, PathBuf)>, Problem> {
-    let name = &sources.name;
+    // Shown in `validate` as it is (see `described`).
+    let name = &crate::sanitize::line(&sources.name).into_owned();
     /// Where one AK/SK form keeps the security token, the AK (first set wins) and the SK.
     struct Form {
         token: &'static [&'static str],

@@ -1340,3 +1340,40 @@ mod other_tools {
         );
     }
 }
+
+/// Which credentials a clouds.yaml entry gives, and when IAM is asked with them: `JOBWAIT_TOKEN`
+/// wins over the entry's; the entry's AK/SK with a known project id ask no IAM, so no rule
+/// applies; the entry's name, from a variable, reaches `validate` without its control
+/// characters.
+#[test]
+fn clouds_yaml_credentials_and_the_token_over_them() {
+    use crate::cloud::auth::Credentials;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clouds.yaml");
+    std::fs::write(
+        &file,
+        "clouds:\n  \"otc\\e[2J\":\n    access_key: AKX\n    secret_key: SKX\n    auth:\n      project_id: 0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let base = [
+        ("OS_CLIENT_CONFIG_FILE", file.as_str()),
+        ("OS_CLOUD", "otc\u{1b}[2J"),
+        ("JOBWAIT_JOBS", "a"),
+        ("JOBWAIT_ENDPOINT", "http://127.0.0.1:1"),
+    ];
+    let p = plan(None, &base, &[]).unwrap();
+    assert!(p.iam.is_none() && !p.credentials_from_env);
+    match p.credentials.as_ref().unwrap() {
+        Credentials::AkSk { ak, source, .. } => {
+            assert_eq!(ak.expose(), "AKX");
+            assert!(!source.contains('\u{1b}'), "{source}");
+            assert!(source.ends_with("access_key/secret_key"), "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let with_token = [&base[..], &[("JOBWAIT_TOKEN", "tok")]].concat();
+    let p = plan(None, &with_token, &[]).unwrap();
+    assert!(matches!(p.credentials, Some(Credentials::Token { .. })));
+    assert!(p.credentials_from_env);
+}
