@@ -776,7 +776,8 @@ fn credentials_may_go_to(
                     "the credentials from the environment ({}) would be sent to IAM at {shown_url} \
                      ({iam_origin}); credentials from the environment never go to a clouds.yaml's \
                      auth_url (one in a working directory could be planted): put the credentials in \
-                     that entry (or its secure.yaml), or set endpoints.iam / OS_AUTH_URL",
+                     that entry (or its secure.yaml), or set `endpoints.iam` in the spec file or \
+                     JOBWAIT_ENDPOINTS__IAM",
                     credentials.source()
                 ))
                 .key("endpoints.iam"));

@@ -313,3 +313,28 @@ async fn a_malformed_or_missing_entry_is_exit_2_naming_the_file_and_the_key() {
         &["environment variable OS_CLOUD selects the clouds.yaml entry `otc`, but there is no clouds.yaml"],
     );
 }
+
+/// The rule refuses only what it must: an entry without `auth_url` next to an openrc's
+/// `OS_AUTH_URL` and password (the environment's credentials, the environment's IAM) logs in.
+#[tokio::test]
+async fn environment_credentials_go_to_the_environments_iam_url_beside_an_entry() {
+    let sim = iam_sim().await;
+    let base = sim.base_url();
+    let home = Home::new();
+    home.work_file(
+        "clouds.yaml",
+        "clouds:\n  otc:\n    region_name: eu-de\n    auth:\n      project_name: eu-de_sub\n",
+    );
+    let auth_url = format!("{base}/v3");
+    let mut env = home.env(&base);
+    env.extend([
+        ("OS_AUTH_URL", auth_url.as_str()),
+        ("OS_USERNAME", "alice"),
+        ("OS_PASSWORD", PASSWORD),
+        ("OS_USER_DOMAIN_NAME", "dom"),
+    ]);
+    let out = run_in(&home.work, &wait_json(), &env).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["jobs"][0]["outcome"], "succeeded");
+    assert_eq!(sim.stats().tokens_issued, 1);
+}
