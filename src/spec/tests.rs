@@ -1377,3 +1377,49 @@ fn clouds_yaml_credentials_and_the_token_over_them() {
     assert!(matches!(p.credentials, Some(Credentials::Token { .. })));
     assert!(p.credentials_from_env);
 }
+
+/// The entry's `auth_url` host tells the cloud (in the entry's layer, so `JOBWAIT_CLOUD` wins)
+/// and its `region_name` the region, each named by file, entry and key.
+#[test]
+fn the_entrys_auth_url_tells_the_cloud_unless_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clouds.yaml");
+    std::fs::write(
+        &file,
+        "clouds:\n  otc:\n    region_name: eu-de\n    auth:\n      auth_url: https://iam.eu-de.otc.t-systems.com/v3\n      project_id: 0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let env = Environment::from_pairs([
+        ("OS_CLIENT_CONFIG_FILE", path.as_str()),
+        ("OS_CLOUD", "otc"),
+        ("OS_REGION_NAME", "eu-nl"),
+        ("JOBWAIT_JOBS", "a"),
+    ]);
+    let loaded = load(None, None, &env, flags(&[])).unwrap();
+    let p = Plan::build(&loaded, &env, CX).unwrap();
+    assert_eq!(
+        p.jobs[0].base.host_str(),
+        Some("ecs.eu-de.otc.t-systems.com")
+    );
+    assert_eq!(
+        loaded.origin("cloud").unwrap(),
+        format!("the host of clouds.yaml {path}, entry otc, key auth.auth_url")
+    );
+    assert_eq!(
+        loaded.origin("region").unwrap(),
+        format!("clouds.yaml {path}, entry otc, key region_name")
+    );
+    let env = Environment::from_pairs([
+        ("OS_CLIENT_CONFIG_FILE", path.as_str()),
+        ("OS_CLOUD", "otc"),
+        ("JOBWAIT_JOBS", "a"),
+        ("JOBWAIT_CLOUD", "huaweicloud"),
+    ]);
+    let loaded = load(None, None, &env, flags(&[])).unwrap();
+    let p = Plan::build(&loaded, &env, CX).unwrap();
+    assert_eq!(
+        p.jobs[0].base.host_str(),
+        Some("ecs.eu-de.myhuaweicloud.com")
+    );
+}
