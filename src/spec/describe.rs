@@ -39,7 +39,9 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
         // A password in the endpoint is not shown.
         let url = crate::cloud::endpoint::redacted(&job.url(&project))
             .replace("%7Bproject_id%7D", "{project_id}");
-        let _ = writeln!(out, "  {}\n    GET {url}", job.label());
+        // A job's name comes from the spec: one harmless line, like every text output.
+        let label = job.label();
+        let _ = writeln!(out, "  {}\n    GET {url}", crate::sanitize::line(&label));
         let _ = writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",

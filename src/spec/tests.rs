@@ -1322,6 +1322,28 @@ mod other_tools {
     }
 
     #[test]
+    fn validate_shows_a_hostile_job_name_as_one_harmless_line() {
+        let (_dir, path) = spec_file(
+            "json",
+            r#"{"endpoint": "http://h", "project_id": "p",
+                "jobs": [{"id": "a", "name": "web\n::error::forged \u001b[2J"}]}"#,
+        );
+        let env = Environment::from_pairs::<&str, &str>([]);
+        let l = load(Some(&path), None, &env, flags(&[])).unwrap();
+        let p = Plan::build(&l, &env, CX).unwrap();
+        let text = super::super::describe::describe_plan(&p, &l);
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            text.contains("  web ::error::forged \\u{1b}[2J (ecs:a)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn validate_names_the_openrc_variable() {
         let env = Environment::from_pairs([
             ("OS_REGION_NAME", "eu-de"),
