@@ -37,7 +37,7 @@ use super::error::transport_error;
 use super::http::{parse_retry_after, read_body};
 pub use super::iam::Scope;
 use super::iam::{PasswordLogin, TokenCache};
-use super::service::Shape;
+use super::service::{DocumentError, Shape};
 use super::wire::{ApiErrorBody, Job};
 use crate::environment::Environment;
 use crate::sanitize::cap;
@@ -154,12 +154,13 @@ impl Client {
     ) -> Result<Job, FetchError> {
         let raw = self.get(url, timeout, &self.project_id).await?;
         if (200..300).contains(&raw.status) {
-            return shape
-                .parse(&raw.body)
-                .map_err(|message| FetchError::Garbled {
+            return shape.parse(&raw.body).map_err(|e| match e {
+                DocumentError::Unreadable(message) => FetchError::Garbled {
                     status: raw.status,
                     message,
-                });
+                },
+                DocumentError::Absent(message) => FetchError::Absent(message),
+            });
         }
         Err(http_error(&raw))
     }

@@ -42,9 +42,11 @@ struct TaskJob {
     id: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    /// `start_time` in GeminiDB's task list.
+    #[serde(default, alias = "start_time", deserialize_with = "lenient_string")]
     created: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    /// `end_time` in GeminiDB's task list.
+    #[serde(default, alias = "end_time", deserialize_with = "lenient_string")]
     ended: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     fail_reason: Option<String>,
@@ -68,6 +70,27 @@ fn task_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::E
 /// echoing the body.
 pub fn rds_job(body: &[u8]) -> Result<Job, String> {
     read_document::<Envelope>(body, &["job", "status"]).map(|envelope| envelope.job.into_job())
+}
+
+/// GeminiDB's `{"total_count", "jobs": [...]}`.
+#[derive(Deserialize)]
+struct TaskList {
+    jobs: Vec<Value>,
+}
+
+/// A 2xx body of GeminiDB's task list as the job it lists (`None`: the list is empty, no such
+/// job); the error says why it is not one, without echoing the body. The first listed task with
+/// a readable status is the job (the query names one id).
+pub fn nosql_jobs(body: &[u8]) -> Result<Option<Job>, String> {
+    let list = read_document::<TaskList>(body, &["jobs"])?;
+    if list.jobs.is_empty() {
+        return Ok(None);
+    }
+    list.jobs
+        .into_iter()
+        .find_map(|job| serde_json::from_value::<TaskJob>(job).ok())
+        .map(|job| Some(job.into_job()))
+        .ok_or_else(|| "no task in `jobs` has a text `status`".to_owned())
 }
 
 impl TaskJob {
@@ -220,6 +243,299 @@ pub(super) fn go_time_utc(text: String) -> String {
             }
         }
         None => rfc3339_utc(text),
+    }
+}
+
+/// DCS's job document: the classic fields (statuses `INIT`, `RUNNING`, `SUCCESS`, `FAIL`, read
+/// in any case) without entities, `begin_time`/`end_time` as epoch-millisecond strings
+/// (`"1684191545379"`), made RFC 3339 in UTC here.
+pub fn dcs_job(body: &[u8]) -> Result<Job, String> {
+    let mut job = Job::from_slice(body)?;
+    job.status = classic_any_case(job.status);
+    job.begin_time = job.begin_time.map(epoch_ms_utc);
+    job.end_time = job.end_time.map(epoch_ms_utc);
+    // DCS documents no sub-jobs.
+    job.entities.sub_jobs = Vec::new();
+    job.entities.sub_jobs_total = None;
+    Ok(job)
+}
+
+/// A classic status word written in another case (`Success`), as its classic self.
+fn classic_any_case(status: JobStatus) -> JobStatus {
+    match status {
+        JobStatus::Unknown(word) => match JobStatus::parse(&word.to_ascii_uppercase()) {
+            JobStatus::Unknown(_) => JobStatus::Unknown(word),
+            known => known,
+        },
+        known => known,
+    }
+}
+
+/// An epoch-millisecond text (`"1684191545379"`) as RFC 3339 in UTC with milliseconds; any
+/// other text is kept as it is.
+pub(super) fn epoch_ms_utc(text: String) -> String {
+    let Ok(ms) = text.trim().parse::<u64>() else {
+        return text;
+    };
+    // Before year 10000: humantime cannot write later times (and panics trying).
+    if ms >= 253_402_300_800_000 {
+        return text;
+    }
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// SFS Turbo's job and sub-job: the classic fields, lower-case statuses.
+#[derive(Deserialize)]
+struct SfsJob {
+    #[serde(deserialize_with = "sfs_status")]
+    status: JobStatus,
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    begin_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    end_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    fail_reason: Option<String>,
+    #[serde(default)]
+    sub_jobs: Value,
+}
+
+fn sfs_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Error> {
+    Ok(JobStatus::parse_words(
+        String::deserialize(d)?,
+        &[
+            ("waiting", JobStatus::Init),
+            ("running", JobStatus::Running),
+            ("success", JobStatus::Success),
+            ("failed", JobStatus::Fail),
+        ],
+    ))
+}
+
+/// A 2xx body of SFS Turbo's job API ("Querying the Status of a Task"): statuses `waiting`,
+/// `running`, `success`, `failed` (any case), `sub_jobs` at the top level (same fields), times
+/// as `2016-01-02 15:04:05` in UTC, made RFC 3339 here.
+pub fn sfs_turbo_job(body: &[u8]) -> Result<Job, String> {
+    read_document::<SfsJob>(body, &["status"]).map(SfsJob::into_job)
+}
+
+impl SfsJob {
+    fn into_job(mut self) -> Job {
+        let mut entities = Entities::default();
+        if let Value::Array(items) = self.sub_jobs.take() {
+            entities.sub_jobs_total = (!items.is_empty()).then_some(items.len() as u64);
+            entities.sub_jobs = items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value::<SfsJob>(item).ok())
+                .map(SfsJob::into_job)
+                .collect();
+        }
+        Job {
+            status: self.status,
+            job_id: self.job_id,
+            job_type: self.job_type,
+            begin_time: self.begin_time.map(utc_without_zone),
+            end_time: self.end_time.map(utc_without_zone),
+            error_code: self.error_code.filter(|c| !c.is_empty()),
+            fail_reason: self.fail_reason.filter(|r| !r.is_empty()),
+            entities,
+        }
+    }
+}
+
+/// A UTC time written without a zone (`2016-01-02 15:04:05`) as RFC 3339; a text with a zone
+/// goes through [`rfc3339_utc`], and one that is no time is kept as it is.
+pub(super) fn utc_without_zone(text: String) -> String {
+    if split_offset(text.trim()).is_some() {
+        return rfc3339_utc(text);
+    }
+    let zoned = format!("{}Z", text.trim());
+    let utc = rfc3339_utc(zoned.clone());
+    if utc == zoned {
+        text
+    } else {
+        utc
+    }
+}
+
+/// ELB v3's `{"job": {...}}`.
+#[derive(Deserialize)]
+struct ElbEnvelope {
+    job: ElbJob,
+}
+
+/// ELB v3's job and sub-job (`MainJob`, `SubJob` in the official SDKs).
+#[derive(Deserialize)]
+struct ElbJob {
+    #[serde(deserialize_with = "elb_status")]
+    status: (JobStatus, String),
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    begin_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    end_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_msg: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    resource_id: Option<String>,
+    #[serde(default)]
+    sub_jobs: Value,
+}
+
+/// ELB v3's statuses: `INIT`, `RUNNING`, `ROLLBACKING` (undoing a failed job: not over yet),
+/// `SUCCESS`, `COMPLETE`, `FAIL`, `ROLLBACK_FAIL`, `CANCEL`; with the word as written, for the
+/// reason of a job that failed by another word than `FAIL`.
+fn elb_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
+    let word = cap(String::deserialize(d)?, 128);
+    let status = JobStatus::parse_words(
+        word.clone(),
+        &[
+            ("INIT", JobStatus::Init),
+            ("RUNNING", JobStatus::Running),
+            ("ROLLBACKING", JobStatus::Running),
+            ("SUCCESS", JobStatus::Success),
+            ("COMPLETE", JobStatus::Success),
+            ("FAIL", JobStatus::Fail),
+            ("ROLLBACK_FAIL", JobStatus::Fail),
+            ("CANCEL", JobStatus::Fail),
+        ],
+    );
+    Ok((status, word))
+}
+
+/// A 2xx body of ELB v3's job API (`ShowJob`) as a job document: `resource_id` becomes the
+/// `elb_id` entity, `error_msg` the reason, `sub_jobs` are read by the same rules.
+pub fn elb_job(body: &[u8]) -> Result<Job, String> {
+    read_document::<ElbEnvelope>(body, &["job", "status"]).map(|e| e.job.into_job())
+}
+
+impl ElbJob {
+    fn into_job(mut self) -> Job {
+        let mut entities = Entities::default();
+        if let Value::Array(items) = self.sub_jobs.take() {
+            entities.sub_jobs_total = (!items.is_empty()).then_some(items.len() as u64);
+            entities.sub_jobs = items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value::<ElbJob>(item).ok())
+                .map(ElbJob::into_job)
+                .collect();
+        }
+        if let Some(id) = self.resource_id.filter(|id| !id.is_empty()) {
+            entities.other.push(("elb_id".to_owned(), Value::String(id)));
+        }
+        let (status, word) = self.status;
+        let fail_reason = self.error_msg.filter(|m| !m.is_empty()).or_else(|| {
+            (status == JobStatus::Fail && !word.eq_ignore_ascii_case("FAIL")).then_some(word)
+        });
+        Job {
+            status,
+            job_id: self.job_id,
+            job_type: self.job_type,
+            begin_time: self.begin_time.map(rfc3339_utc),
+            end_time: self.end_time.map(rfc3339_utc),
+            error_code: self.error_code.filter(|c| !c.is_empty()),
+            fail_reason,
+            entities,
+        }
+    }
+}
+
+/// CBR's `{"operation_log": {...}}`.
+#[derive(Deserialize)]
+struct CbrEnvelope {
+    operation_log: CbrTask,
+}
+
+/// CBR's task ("Querying a Single Task", `ShowOpLog`).
+#[derive(Deserialize)]
+struct CbrTask {
+    #[serde(deserialize_with = "cbr_status")]
+    status: (JobStatus, String),
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    operation_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    started_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    created_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    ended_at: Option<String>,
+    #[serde(default)]
+    error_info: Value,
+    #[serde(default)]
+    extra_info: Value,
+}
+
+/// CBR's statuses: `waiting`, `running`, `success`, `failed`, `timeout`, `skipped` (the backup
+/// was not made); with the word as written, for the reason of a task that failed by another
+/// word than `failed`.
+fn cbr_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
+    let word = cap(String::deserialize(d)?, 128);
+    let status = JobStatus::parse_words(
+        word.clone(),
+        &[
+            ("waiting", JobStatus::Init),
+            ("running", JobStatus::Running),
+            ("success", JobStatus::Success),
+            ("failed", JobStatus::Fail),
+            ("timeout", JobStatus::Fail),
+            ("skipped", JobStatus::Fail),
+        ],
+    );
+    Ok((status, word))
+}
+
+/// A 2xx body of CBR's task API as a job document: `extra_info.backup.backup_id` becomes the
+/// `backup_id` entity, `extra_info.common.progress` the progress that feeds the adaptive
+/// schedule, `error_info` the error code and reason (`""` is none).
+pub fn cbr_operation_log(body: &[u8]) -> Result<Job, String> {
+    read_document::<CbrEnvelope>(body, &["operation_log", "status"])
+        .map(|e| e.operation_log.into_job())
+}
+
+impl CbrTask {
+    fn into_job(self) -> Job {
+        let text = |at: Option<&Value>| -> Option<String> {
+            at.and_then(|v| lenient_string(v).ok().flatten())
+                .filter(|s| !s.is_empty())
+        };
+        let mut entities = Entities::default();
+        if let Some(id) = text(self.extra_info.pointer("/backup/backup_id")) {
+            entities
+                .other
+                .push(("backup_id".to_owned(), Value::String(id)));
+        }
+        let (status, word) = self.status;
+        if !status.is_terminal() {
+            if let Some(p) = self.extra_info.pointer("/common/progress").and_then(percent) {
+                entities.other.push(("process_percent".to_owned(), p));
+            }
+        }
+        let fail_reason = text(self.error_info.get("message")).or_else(|| {
+            (status == JobStatus::Fail && !word.eq_ignore_ascii_case("failed")).then_some(word)
+        });
+        Job {
+            status,
+            job_id: self.id,
+            job_type: self.operation_type,
+            begin_time: self.started_at.or(self.created_at).map(rfc3339_utc),
+            end_time: self.ended_at.map(rfc3339_utc),
+            error_code: text(self.error_info.get("code")),
+            fail_reason,
+            entities,
+        }
     }
 }
 

@@ -111,6 +111,18 @@ impl JobStatus {
     }
 }
 
+impl JobStatus {
+    /// `text` looked up in a service's documented `words` (any case), in the common vocabulary;
+    /// any other word is kept as [`JobStatus::Unknown`].
+    pub(super) fn parse_words(text: String, words: &[(&str, JobStatus)]) -> JobStatus {
+        let text = cap(text, MAX_STATUS);
+        words
+            .iter()
+            .find(|(word, _)| word.eq_ignore_ascii_case(&text))
+            .map_or(JobStatus::Unknown(text), |(_, status)| status.clone())
+    }
+}
+
 /// The longest unknown status kept.
 const MAX_STATUS: usize = 128;
 

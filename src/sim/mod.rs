@@ -20,15 +20,16 @@
 //!
 //! ```text
 //! server (HTTP: routing, auth, documents, start/stop)
-//!   ├─> iam (token and project endpoints) ─┐
+//!   ├─> shapes (GeminiDB, DCS, SFS Turbo, ELB v3 and CBR documents) ─┐
+//!   ├─> iam (token and project endpoints) ─┐                         │
 //!   ├─> faults (fault dice, rate window)   │
-//!   ├─> timeline (pure: a job's state at t) <┘
+//!   ├─> timeline (pure: a job's state at t) <┘ <──────────────────────┘
 //!   ├─> stats (the /_sim/stats shape)
 //!   ├─> verify (the gateway's AK/SK rules, on cloud::signer's computation)
 //!   └─> scenario (the data: every section of the file, its validation, ScenarioError)
 //! ```
 //!
-//! `timeline`, `iam` and `faults` use `scenario`; `stats`, `verify` and `scenario` use nothing in
+//! `shapes`, `timeline`, `iam` and `faults` use `scenario` (`shapes` also `timeline`); `stats`, `verify` and `scenario` use nothing in
 //! `sim`. Nothing below `server` may use it, and `scenario` uses none of the others: new code goes in
 //! the lowest layer that has what it needs (a rule about the file goes in `scenario`, a pure
 //! function of a job and `t` in `timeline`), so that no two files depend on each other and each
@@ -38,6 +39,7 @@ pub mod faults;
 mod iam;
 pub(crate) mod scenario;
 mod server;
+mod shapes;
 mod stats;
 mod timeline;
 mod verify;

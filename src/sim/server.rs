@@ -33,6 +33,7 @@ use tokio::time::Instant;
 use super::faults::{Fault, Faults, RateWindow};
 use super::iam::{TokenCheck, Tokens};
 use super::scenario::{Auth, Iam, Job, Scenario};
+use super::shapes;
 use super::stats::{JobStats, Stats};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
 use super::verify::verify;
@@ -498,33 +499,96 @@ fn cce_not_found() -> Response {
     )
 }
 
-/// `/api/v3/projects/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
-fn cce_path(path: &str) -> Option<(&str, &str)> {
-    let mut parts = path.strip_prefix("/api/v3/projects/")?.split('/');
-    let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
-    (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
-        .then_some((project, job))
+/// `path` (and `query`) matched against a job path template of [`crate::cloud::service`]
+/// (`/v1/{project_id}/jobs/{job_id}`, `/v3/{project_id}/jobs?id={job_id}`…): `(project_id,
+/// job_id)`, the job id `None` when a query template's parameter is missing or empty.
+fn match_template<'a>(
+    template: &str,
+    path: &'a str,
+    query: Option<&str>,
+) -> Option<(&'a str, Option<String>)> {
+    let (template_path, template_query) = match template.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (template, None),
+    };
+    let mut want = template_path.split('/').filter(|p| !p.is_empty());
+    let mut got = path.strip_prefix('/')?.split('/');
+    let (mut project, mut job) = (None, None);
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => break,
+            (Some("{project_id}"), Some(p)) if !p.is_empty() => project = Some(p),
+            (Some("{job_id}"), Some(j)) if !j.is_empty() => job = Some(j.to_owned()),
+            (Some(literal), Some(seg)) if literal == seg => {}
+            _ => return None,
+        }
+    }
+    if let Some(q) = template_query {
+        let name = q.split_once('=').map_or(q, |(name, _)| name);
+        job = task_id(query, name);
+    }
+    Some((project?, job))
 }
 
-/// `/v1/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
-fn job_path(path: &str) -> Option<(&str, &str)> {
-    let mut parts = path.strip_prefix("/v1/")?.split('/');
-    let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
-    (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
-        .then_some((project, job))
+/// The job path templates of every service, each once (services share them).
+fn templates() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for service in crate::cloud::endpoint::Service::ALL {
+        let path = service.api().path;
+        if !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
 }
 
-/// `/v3/{project_id}/jobs` → `project_id` (the job id is in the query).
-fn task_path(path: &str) -> Option<&str> {
-    let mut parts = path.strip_prefix("/v3/")?.split('/');
-    let (project, jobs, rest) = (parts.next()?, parts.next()?, parts.next());
-    (jobs == "jobs" && !project.is_empty() && rest.is_none()).then_some(project)
+/// What the API at `template` answers for a job id it does not know.
+fn unknown_job(template: &str, job_id: &str) -> Response {
+    use crate::cloud::service as api;
+    match template {
+        api::TASK_CENTER => task_not_found(),
+        api::CCE => cce_not_found(),
+        api::SFS_TURBO => sfs_turbo_not_found(),
+        api::CBR => cbr_not_found(),
+        api::DCS | api::ELB | api::ELB_CLASSIC => undocumented_not_found(template),
+        _ => job_not_found(job_id),
+    }
 }
 
-/// The `id` of a task center query, decoded; `None` when it is missing or empty.
-fn task_id(query: Option<&str>) -> Option<String> {
+/// SFS Turbo's answer for an id it does not know: "SFS.TURBO.0019, 404, Invalid Job Id" (SFS
+/// Turbo error codes), in its `{"errCode","errMsg"}` form.
+fn sfs_turbo_not_found() -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"errCode": "SFS.TURBO.0019", "errMsg": "Invalid Job Id"}),
+    )
+}
+
+/// CBR's answer for an id it does not know ("Querying a Single Task", the 404 example).
+fn cbr_not_found() -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error_code": "BackupService.6500",
+                            "error_msg": "Operation log does not exist."}),
+    )
+}
+
+/// DCS, ELB v3 and classic ELB document no answer for an unknown job id: a 404 in the
+/// `{"error_code","error_msg"}` form with the simulator's own code `SIM.0404`, so that a test
+/// never mistakes it for a documented one.
+fn undocumented_not_found(template: &str) -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error_code": "SIM.0404",
+            "error_msg": format!("no such job at {template} (the simulator's answer: the API documents none)")}),
+    )
+}
+
+/// The `name` parameter of a query (the task center's `id`), decoded; `None` when it is
+/// missing or empty.
+fn task_id(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
-        .find(|(name, _)| name == "id")
+        .find(|(n, _)| n == name)
         .map(|(_, id)| id.into_owned())
         .filter(|id| !id.is_empty())
 }
@@ -616,15 +680,13 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
 async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let path = parts.uri.path();
     let route = match parts.method {
-        Method::GET => job_path(path)
-            .map(|(project, job)| (Shape::Classic, project, Some(job.to_owned())))
-            .or_else(|| task_path(path).map(|p| (Shape::RdsJob, p, task_id(parts.uri.query()))))
-            .or_else(|| {
-                cce_path(path).map(|(project, job)| (Shape::CceJob, project, Some(job.to_owned())))
-            }),
+        Method::GET => templates().into_iter().find_map(|template| {
+            match_template(template, path, parts.uri.query())
+                .map(|(project, job)| (template, project, job))
+        }),
         _ => None,
     };
-    let Some((shape, project, job_id)) = route else {
+    let Some((template, project, job_id)) = route else {
         tracing::debug!(method = %parts.method, path, "simulator: unknown API");
         return not_found();
     };
@@ -635,23 +697,18 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let Some(job_id) = job_id else {
         return task_bad_request();
     };
-    let unknown = || match shape {
-        Shape::Classic => job_not_found(&job_id),
-        Shape::RdsJob => task_not_found(),
-        Shape::CceJob => cce_not_found(),
-    };
     // A job is found only where its service's API serves it.
     let entry = shared.jobs.get(&job_id).filter(|entry| {
         shared.project_id.as_deref().is_none_or(|p| p == project)
-            && entry.job.service.api().shape == shape
+            && entry.job.service.api().path == template
     });
     let Some(entry) = entry else {
-        return unknown();
+        return unknown_job(template, &job_id);
     };
     entry.requests.fetch_add(1, Ordering::Relaxed);
     let t = shared.started.elapsed();
     if is_hidden(&entry.job, t) {
-        return unknown();
+        return unknown_job(template, &job_id);
     }
     let state = job_state(&entry.job, t);
     if state.end.is_some() {
@@ -659,19 +716,24 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
         entry.first_terminal_us.fetch_min(us, Ordering::Relaxed);
     }
     tracing::trace!(job_id, status = state.status, "simulator: job polled");
-    match shape {
-        Shape::Classic => respond_json(
-            StatusCode::OK,
-            &job_doc(&entry.job, &state, shared.wall_start),
-        ),
-        Shape::RdsJob => respond_json(
-            StatusCode::OK,
-            &task_doc(&entry.job, &state, shared.wall_start),
-        ),
-        Shape::CceJob => respond_json(
-            StatusCode::OK,
-            &cce_doc(&entry.job, &state, shared.wall_start, None),
-        ),
+    let (job, wall_start) = (&entry.job, shared.wall_start);
+    match entry.job.service.api().shape {
+        Shape::Classic => respond_json(StatusCode::OK, &job_doc(job, &state, wall_start)),
+        Shape::RdsJob => respond_json(StatusCode::OK, &task_doc(job, &state, wall_start)),
+        Shape::NosqlJobs => respond_json(StatusCode::OK, &shapes::nosql_doc(job, &state, wall_start)),
+        Shape::CceJob => respond_json(StatusCode::OK, &cce_doc(job, &state, wall_start, None)),
+        Shape::DcsJob => respond_json(StatusCode::OK, &shapes::dcs_doc(job, &state, wall_start)),
+        Shape::SfsTurboJob => {
+            respond_json(StatusCode::OK, &shapes::sfs_turbo_doc(job, &state, wall_start))
+        }
+        Shape::ElbJob => {
+            let id = request_id();
+            let doc = shapes::elb_doc(job, &state, wall_start, &id);
+            respond(StatusCode::OK, &id, doc.to_string().into_bytes())
+        }
+        Shape::CbrOperationLog => {
+            respond_json(StatusCode::OK, &shapes::cbr_doc(job, &state, wall_start))
+        }
     }
 }
 
@@ -1030,12 +1092,54 @@ mod tests {
 
     #[test]
     fn job_paths() {
-        assert_eq!(job_path("/v1/p/jobs/j"), Some(("p", "j")));
-        assert_eq!(job_path("/v1/p/jobs/j/"), None);
-        assert_eq!(job_path("/v1/p/jobs/"), None);
-        assert_eq!(job_path("/v2/p/jobs/j"), None);
-        assert_eq!(job_path("/v1/p/servers/j"), None);
-        assert_eq!(job_path("/v1//jobs/j"), None);
+        use crate::cloud::service::{CBR, CLASSIC, ELB, SFS_TURBO, TASK_CENTER};
+        let job = |p: &str| Some(("p", Some(p.to_owned())));
+        assert_eq!(match_template(CLASSIC, "/v1/p/jobs/j", None), job("j"));
+        for bad in [
+            "/v1/p/jobs/j/",
+            "/v1/p/jobs/",
+            "/v2/p/jobs/j",
+            "/v1/p/servers/j",
+            "/v1//jobs/j",
+            "/v1/p/sfs-turbo/jobs/j",
+        ] {
+            assert_eq!(match_template(CLASSIC, bad, None), None, "{bad}");
+        }
+        assert_eq!(
+            match_template(SFS_TURBO, "/v1/p/sfs-turbo/jobs/j", None),
+            job("j")
+        );
+        assert_eq!(match_template(ELB, "/v3/p/elb/jobs/j", None), job("j"));
+        assert_eq!(match_template(ELB, "/v3/p/jobs", Some("id=j")), None);
+        assert_eq!(
+            match_template(CBR, "/v3/p/operation-logs/j", None),
+            job("j")
+        );
+        assert_eq!(
+            match_template(TASK_CENTER, "/v3/p/jobs", Some("id=a%26b")),
+            job("a&b")
+        );
+        assert_eq!(
+            match_template(TASK_CENTER, "/v3/p/jobs", Some("x=1")),
+            Some(("p", None))
+        );
+        assert_eq!(match_template(TASK_CENTER, "/v3/p/elb/jobs/j", None), None);
+        // Every service's template is served, and no two overlap.
+        let all = templates();
+        for t in &all {
+            let filled = t
+                .replace("{project_id}", "p")
+                .replace("{job_id}", "j");
+            let (path, query) = match filled.split_once('?') {
+                Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+                None => (filled.clone(), None),
+            };
+            let hits: Vec<_> = all
+                .iter()
+                .filter(|other| match_template(other, &path, query.as_deref()).is_some())
+                .collect();
+            assert_eq!(hits, [t], "{filled}");
+        }
     }
 
     // ---- HTTP ----

@@ -807,6 +807,14 @@ fn jobs(
         }
         // One message per service, not one per job, when its endpoint cannot be built.
         let base = match base_urls.entry(service).or_insert_with(|| {
+            // The cloud preset would reach a job API its cloud does not document.
+            if let Some(why) = endpoints.undocumented(service) {
+                return Err(Some(
+                    Problem::new(format!("job {service}:{id}: {why}"))
+                        .key("cloud")
+                        .origin(&*where_jobs),
+                ));
+            }
             endpoints.base(service).map(Arc::new).map_err(|e| {
                 let given = endpoints.overrides.contains_key(&service);
                 endpoint_problem(endpoints, service.as_str(), given, e, unreadable)
