@@ -18,6 +18,21 @@
 //! `success.sub_jobs` criteria as ECS batch jobs; the cluster becomes the `cluster_id` entity of
 //! the job and of each sub-job. Only a missing or non-text `status.phase` makes a body (or a
 //! sub-job) not a job document.
+//!
+//! The others, each read by the same rules (lenient fields, capped texts, only a missing status
+//! is an error; a word outside the service's documented set is kept as unknown, for
+//! `success.unknown_status`):
+//!
+//! - GaussDB, TaurusDB: the task center's document above. GeminiDB lists the task in
+//!   `{"jobs": [...]}` with `start_time`/`end_time`; an empty list means no such job.
+//! - DCS: classic fields, times as epoch-millisecond strings (made RFC 3339 here).
+//! - SFS Turbo: classic fields with lower-case statuses (`waiting`, `running`, `success`,
+//!   `failed`), `sub_jobs` at the top level, zone-less UTC times (`2016-01-02 15:04:05`).
+//! - ELB v3: `{"job": {...}}` with eight status words (`COMPLETE` succeeds; `ROLLBACK_FAIL` and
+//!   `CANCEL` fail, named in the reason), `resource_id` as the `elb_id` entity.
+//! - CBR: `{"operation_log": {...}}` (`timeout` and `skipped` fail, named in the reason),
+//!   `error_info` as code and reason, `extra_info.backup.backup_id` as the `backup_id` entity,
+//!   `extra_info.common.progress` as the progress the adaptive schedule reads.
 
 use std::time::Duration;
 
@@ -132,7 +147,7 @@ impl TaskJob {
             begin_time: self.created.map(rfc3339_utc),
             end_time: self.ended.map(rfc3339_utc),
             error_code: None,
-            fail_reason: self.fail_reason,
+            fail_reason: self.fail_reason.filter(|r| !r.is_empty()),
             entities,
         }
     }
@@ -925,6 +940,269 @@ mod tests {
             ("", ""),
         ] {
             assert_eq!(go_time_utc(text.to_owned()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn gaussdb_and_taurusdb_published_examples() {
+        let done = rds_job(&fixture("gaussdb-job-completed.json")).unwrap();
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.job_type.as_deref(), Some("CreateGaussDBV5Instance"));
+        assert_eq!(done.begin_time.as_deref(), Some("2021-07-12T01:22:04Z"));
+        assert_eq!(done.end_time(), Some("2021-07-12T02:10:13Z"));
+        assert_eq!(
+            done.entities.get("instance_id").unwrap(),
+            "b34f8c791f2643578510c093aa2351a8in14"
+        );
+        let done = rds_job(&fixture("taurusdb-job-completed.json")).unwrap();
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.end_time(), Some("2018-08-06T16:41:14Z"));
+        assert_eq!(
+            done.entities.get("instance_id").unwrap(),
+            "a48e43ff268f4c0e879652d65e63d0fbin07"
+        );
+    }
+
+    #[test]
+    fn geminidb_task_list() {
+        let running = nosql_jobs(&fixture("geminidb-jobs-running.json"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(running.status, JobStatus::Running);
+        assert_eq!(running.job_type.as_deref(), Some("CreateCassandra"));
+        assert_eq!(running.begin_time.as_deref(), Some("2023-09-12T06:44:01Z"));
+        assert_eq!(running.entities.get("process_percent").unwrap(), 14);
+        assert_eq!(
+            running.entities.get("instance_id").unwrap(),
+            "27a045b6bf9e46f691f81366d398cb04in06"
+        );
+        assert_eq!(running.fail_reason, None, "\"\" is no reason");
+        // An empty list: no such job; a list of odd members: not a document.
+        assert_eq!(
+            nosql_jobs(br#"{"total_count":0,"jobs":[]}"#).unwrap(),
+            None
+        );
+        assert!(nosql_jobs(br#"{"jobs":[{"name":"x"},7]}"#).is_err());
+        let failed = nosql_jobs(
+            br#"{"jobs":[{"status":"failed","fail_reason":"disk","id":"j"}]}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("disk"));
+        let err = nosql_jobs(br#"{"error_code":"DBS.280001","error_msg":"x"}"#).unwrap_err();
+        assert!(err.contains("DBS.280001"), "{err}");
+        for body in [&b""[..], b"[]", b"null", br#"{"jobs":{}}"#, b"\xff"] {
+            assert!(nosql_jobs(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn dcs_published_example_has_epoch_millisecond_times() {
+        let job = dcs_job(&fixture("dcs-job-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(job.job_type.as_deref(), Some("masterStandbySwapJob"));
+        assert_eq!(job.begin_time.as_deref(), Some("2023-05-15T22:59:05.379Z"));
+        assert_eq!(job.end_time(), Some("2023-05-15T22:59:08.248Z"));
+        assert_eq!(job.fail_reason, None);
+        assert_eq!(job.entities, Entities::default());
+        for (word, want) in [
+            ("INIT", JobStatus::Init),
+            ("running", JobStatus::Running),
+            ("Success", JobStatus::Success),
+            ("fail", JobStatus::Fail),
+            ("FAILED", JobStatus::Unknown("FAILED".into())),
+        ] {
+            let body = format!(r#"{{"status":"{word}","end_time":""}}"#);
+            let job = dcs_job(body.as_bytes()).unwrap();
+            assert_eq!(job.status, want, "{word}");
+            assert_eq!(job.end_time(), None);
+        }
+        let err = dcs_job(&fixture("dcs-error-400.json")).unwrap_err();
+        assert!(err.contains("111400063"), "{err}");
+    }
+
+    #[test]
+    fn epoch_milliseconds_become_utc_and_odd_ones_stay() {
+        for (text, want) in [
+            ("1684191545379", "2023-05-15T22:59:05.379Z"),
+            ("0", "1970-01-01T00:00:00.000Z"),
+            ("", ""),
+            ("-5", "-5"),
+            ("1.5", "1.5"),
+            ("99999999999999999999", "99999999999999999999"),
+            ("253402300800000", "253402300800000"),
+            ("2023-05-15T22:59:05Z", "2023-05-15T22:59:05Z"),
+        ] {
+            assert_eq!(epoch_ms_utc(text.to_owned()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn sfs_turbo_published_example_and_sub_jobs() {
+        let job = sfs_turbo_job(&fixture("sfs-turbo-job-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(job.job_type.as_deref(), Some("bind_ldap"));
+        assert_eq!(job.begin_time.as_deref(), Some("2023-07-26T09:33:58Z"));
+        assert_eq!(job.end_time(), Some("2023-07-26T09:33:58Z"));
+        let job = sfs_turbo_job(
+            br#"{"status":"failed","job_id":"j","error_code":"SFS.TURBO.9000",
+                 "fail_reason":"no capacity","sub_jobs":[
+                   {"status":"success","job_id":"s1","job_type":"create_share"},
+                   {"status":"FAILED","job_id":"s2","fail_reason":"quota"},
+                   {"job_id":"no status"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(job.status, JobStatus::Fail);
+        assert_eq!(job.error_code.as_deref(), Some("SFS.TURBO.9000"));
+        assert_eq!(job.fail_reason.as_deref(), Some("no capacity"));
+        assert_eq!(job.entities.sub_jobs_total, Some(3));
+        let subs: Vec<_> = job.entities.sub_jobs.iter().map(|s| &s.status).collect();
+        assert_eq!(subs, [&JobStatus::Success, &JobStatus::Fail]);
+        for (word, want) in [
+            ("waiting", JobStatus::Init),
+            ("Running", JobStatus::Running),
+            ("SUCCESS", JobStatus::Success),
+            ("FAIL", JobStatus::Unknown("FAIL".into())),
+        ] {
+            let body = format!(r#"{{"status":"{word}"}}"#);
+            assert_eq!(sfs_turbo_job(body.as_bytes()).unwrap().status, want, "{word}");
+        }
+        let err = sfs_turbo_job(&fixture("sfs-turbo-error-404.json")).unwrap_err();
+        assert!(err.contains("SFS.TURBO.0001"), "{err}");
+        for (text, want) in [
+            ("2016-01-02 15:04:05", "2016-01-02T15:04:05Z"),
+            ("2016-01-02T15:04:05+0100", "2016-01-02T14:04:05Z"),
+            ("", ""),
+            ("soon", "soon"),
+        ] {
+            assert_eq!(utc_without_zone(text.to_owned()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn elb_classic_published_example_is_the_classic_shape() {
+        let job = Job::from_slice(&fixture("elb-classic-job-running.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(
+            job.entities.get("elb_id").unwrap(),
+            "ea3e5715b68850a747ec41f335625c08"
+        );
+        assert_eq!(job.end_time(), None);
+    }
+
+    /// ELB v3 has no published example: a body written from its field table.
+    #[test]
+    fn elb_v3_job_from_its_field_table() {
+        let job = elb_job(
+            br#"{"job":{"status":"RUNNING","job_id":"j1","job_type":"cloneLoadbalancer",
+                 "begin_time":"2024-01-02T03:04:05Z","project_id":"p","resource_id":"lb1",
+                 "sub_jobs":[
+                   {"status":"COMPLETE","job_id":"s1","resource_id":"lb2",
+                    "entities":[{"resource_id":"l1","resource_type":"listener"}]},
+                   {"status":"CANCEL","job_id":"s2"},
+                   {"status":"ROLLBACK_FAIL","job_id":"s3","error_msg":"rollback"}]},
+                 "request_id":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(job.job_type.as_deref(), Some("cloneLoadbalancer"));
+        assert_eq!(job.entities.get("elb_id").unwrap(), "lb1");
+        assert_eq!(job.entities.sub_jobs_total, Some(3));
+        let [done, cancelled, rolled] = &job.entities.sub_jobs[..] else {
+            panic!("{:?}", job.entities.sub_jobs)
+        };
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.entities.get("elb_id").unwrap(), "lb2");
+        assert_eq!(cancelled.status, JobStatus::Fail);
+        assert_eq!(cancelled.fail_reason.as_deref(), Some("CANCEL"), "the word is the reason");
+        assert_eq!(rolled.fail_reason.as_deref(), Some("rollback"));
+        for (word, want) in [
+            ("init", JobStatus::Init),
+            ("ROLLBACKING", JobStatus::Running),
+            ("success", JobStatus::Success),
+            ("Fail", JobStatus::Fail),
+            ("DONE", JobStatus::Unknown("DONE".into())),
+        ] {
+            let body = format!(r#"{{"job":{{"status":"{word}"}}}}"#);
+            assert_eq!(elb_job(body.as_bytes()).unwrap().status, want, "{word}");
+        }
+        let failed = elb_job(
+            br#"{"job":{"status":"FAIL","error_code":"ELB.1","error_msg":"quota"}}"#,
+        )
+        .unwrap();
+        assert_eq!(failed.error_code.as_deref(), Some("ELB.1"));
+        assert_eq!(failed.fail_reason.as_deref(), Some("quota"));
+        let err = elb_job(br#"{"error_code":"ELB.8902","error_msg":"x"}"#).unwrap_err();
+        assert!(err.contains("ELB.8902"), "{err}");
+        for body in [&b""[..], b"{}", br#"{"job":{"status":1}}"#, br#"{"status":"SUCCESS"}"#] {
+            assert!(elb_job(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn cbr_published_example_names_the_backup() {
+        let job = cbr_operation_log(&fixture("cbr-operation-log-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(
+            job.job_id.as_deref(),
+            Some("4827f2da-b008-4507-ab7d-42d0df5ed912")
+        );
+        assert_eq!(job.job_type.as_deref(), Some("backup"));
+        assert_eq!(job.begin_time.as_deref(), Some("2019-05-23T14:31:36.007Z"));
+        assert_eq!(job.end_time(), Some("2019-05-23T14:35:23.511Z"));
+        assert_eq!((job.error_code, job.fail_reason), (None, None), "\"\" is none");
+        let keys: Vec<&str> = job.entities.other.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["backup_id"], "no progress once over, no other ids");
+        assert_eq!(
+            job.entities.get("backup_id").unwrap(),
+            "0e5d0ef6-7f0a-4890-b98c-cb12490e31c1"
+        );
+        let running = cbr_operation_log(
+            br#"{"operation_log":{"status":"running","extra_info":{"common":{"progress":42}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(running.entities.get("process_percent").unwrap(), 42);
+        for (word, want, reason) in [
+            ("waiting", JobStatus::Init, None),
+            ("RUNNING", JobStatus::Running, None),
+            ("failed", JobStatus::Fail, None),
+            ("timeout", JobStatus::Fail, Some("timeout")),
+            ("skipped", JobStatus::Fail, Some("skipped")),
+            ("queued", JobStatus::Unknown("queued".into()), None),
+        ] {
+            let body = format!(r#"{{"operation_log":{{"status":"{word}"}}}}"#);
+            let job = cbr_operation_log(body.as_bytes()).unwrap();
+            assert_eq!(job.status, want, "{word}");
+            assert_eq!(job.fail_reason.as_deref(), reason, "{word}");
+        }
+        let failed = cbr_operation_log(
+            br#"{"operation_log":{"status":"failed","error_info":{"code":"BackupService.6001","message":"disk busy"},
+                 "extra_info":[1]}}"#,
+        )
+        .unwrap();
+        assert_eq!(failed.error_code.as_deref(), Some("BackupService.6001"));
+        assert_eq!(failed.fail_reason.as_deref(), Some("disk busy"));
+        let err = cbr_operation_log(&fixture("cbr-error-404.json")).unwrap_err();
+        assert!(err.contains("BackupService.6500"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Whatever these services send, the readers answer and never panic.
+        #[test]
+        fn any_body_of_the_other_shapes_is_a_job_or_an_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = nosql_jobs(&body);
+            let _ = dcs_job(&body);
+            let _ = sfs_turbo_job(&body);
+            let _ = elb_job(&body);
+            let _ = cbr_operation_log(&body);
+        }
+
+        #[test]
+        fn any_epoch_text_is_kept_or_normalised(ms in proptest::prelude::any::<u64>(), other in ".{0,24}") {
+            let _ = epoch_ms_utc(ms.to_string());
+            let _ = epoch_ms_utc(other.clone());
+            let _ = utc_without_zone(other);
         }
     }
 

@@ -660,11 +660,14 @@ mod tests {
             let ok = Job::from_slice(&body).is_ok()
                 || super::super::shapes::rds_job(&body).is_ok()
                 || super::super::shapes::cce_job(&body).is_ok()
+                || super::super::shapes::nosql_jobs(&body).is_ok()
+                || super::super::shapes::sfs_turbo_job(&body).is_ok()
+                || super::super::shapes::cbr_operation_log(&body).is_ok()
                 || ApiErrorBody::parse(&body).is_some();
             assert!(ok, "{} parses as neither", path.display());
             seen += 1;
         }
-        assert_eq!(seen, 14);
+        assert_eq!(seen, 24);
     }
 
     #[test]
