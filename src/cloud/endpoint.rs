@@ -364,9 +364,12 @@ impl Endpoints {
                     http_url(&source, "https://iam-pub.eu-ch2.sc.otc.t-systems.com")
                 }
                 (Cloud::Flexibleengine, _) => http_url(&source, FLEXIBLE_ENGINE_IAM),
-                (Cloud::Huaweicloud, Some(region)) if HUAWEI_EU_REGIONS.contains(&region) => {
-                    self.filled(&source, "https://{service}.{region}.myhuaweicloud.eu", "iam")
-                }
+                (Cloud::Huaweicloud, Some(region)) if HUAWEI_EU_REGIONS.contains(&region) => self
+                    .filled(
+                        &source,
+                        "https://{service}.{region}.myhuaweicloud.eu",
+                        "iam",
+                    ),
                 (_, region) => {
                     self.filled(&source, cloud.template(region.unwrap_or_default()), "iam")
                 }
@@ -787,7 +790,10 @@ mod tests {
         assert_eq!("rds".parse::<Service>().unwrap(), Service::Rds);
         assert_eq!(" DDS".parse::<Service>().unwrap(), Service::Dds);
         assert_eq!("SFS_TURBO".parse::<Service>().unwrap(), Service::SfsTurbo);
-        assert_eq!("gaussdb-mysql".parse::<Service>().unwrap(), Service::GaussdbMysql);
+        assert_eq!(
+            "gaussdb-mysql".parse::<Service>().unwrap(),
+            Service::GaussdbMysql
+        );
         assert!("mongo"
             .parse::<Service>()
             .unwrap_err()

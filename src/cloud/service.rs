@@ -381,7 +381,11 @@ mod tests {
             (Elb, "elb", Some("elb"), Some("elb")),
             (Cbr, "cbr", Some("cbr"), Some("cbr")),
         ];
-        assert_eq!(table.len(), Service::ALL.len(), "every service is in the table");
+        assert_eq!(
+            table.len(),
+            Service::ALL.len(),
+            "every service is in the table"
+        );
         for (service, hw, otc, fe) in table {
             let hw_url = endpoints(Cloud::Huaweicloud, "ap-southeast-1").base(*service);
             assert_eq!(
@@ -475,7 +479,8 @@ mod tests {
     fn an_override_or_template_reaches_an_undocumented_service() {
         let mut e = endpoints(Cloud::Otc, "eu-de");
         assert!(e.undocumented(Service::Vpc).is_some());
-        e.overrides.insert(Service::Vpc, "https://vpc.example".into());
+        e.overrides
+            .insert(Service::Vpc, "https://vpc.example".into());
         assert_eq!(e.undocumented(Service::Vpc), None);
         let t = super::super::endpoint::Endpoints {
             template: Some("https://{service}.example".into()),

@@ -447,7 +447,9 @@ impl ElbJob {
                 .collect();
         }
         if let Some(id) = self.resource_id.filter(|id| !id.is_empty()) {
-            entities.other.push(("elb_id".to_owned(), Value::String(id)));
+            entities
+                .other
+                .push(("elb_id".to_owned(), Value::String(id)));
         }
         let (status, word) = self.status;
         let fail_reason = self.error_msg.filter(|m| !m.is_empty()).or_else(|| {
@@ -534,7 +536,11 @@ impl CbrTask {
         }
         let (status, word) = self.status;
         if !status.is_terminal() {
-            if let Some(p) = self.extra_info.pointer("/common/progress").and_then(percent) {
+            if let Some(p) = self
+                .extra_info
+                .pointer("/common/progress")
+                .and_then(percent)
+            {
                 entities.other.push(("process_percent".to_owned(), p));
             }
         }
@@ -978,16 +984,11 @@ mod tests {
         );
         assert_eq!(running.fail_reason, None, "\"\" is no reason");
         // An empty list: no such job; a list of odd members: not a document.
-        assert_eq!(
-            nosql_jobs(br#"{"total_count":0,"jobs":[]}"#).unwrap(),
-            None
-        );
+        assert_eq!(nosql_jobs(br#"{"total_count":0,"jobs":[]}"#).unwrap(), None);
         assert!(nosql_jobs(br#"{"jobs":[{"name":"x"},7]}"#).is_err());
-        let failed = nosql_jobs(
-            br#"{"jobs":[{"status":"failed","fail_reason":"disk","id":"j"}]}"#,
-        )
-        .unwrap()
-        .unwrap();
+        let failed = nosql_jobs(br#"{"jobs":[{"status":"failed","fail_reason":"disk","id":"j"}]}"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(failed.status, JobStatus::Fail);
         assert_eq!(failed.fail_reason.as_deref(), Some("disk"));
         let err = nosql_jobs(br#"{"error_code":"DBS.280001","error_msg":"x"}"#).unwrap_err();
@@ -1066,7 +1067,11 @@ mod tests {
             ("FAIL", JobStatus::Unknown("FAIL".into())),
         ] {
             let body = format!(r#"{{"status":"{word}"}}"#);
-            assert_eq!(sfs_turbo_job(body.as_bytes()).unwrap().status, want, "{word}");
+            assert_eq!(
+                sfs_turbo_job(body.as_bytes()).unwrap().status,
+                want,
+                "{word}"
+            );
         }
         let err = sfs_turbo_job(&fixture("sfs-turbo-error-404.json")).unwrap_err();
         assert!(err.contains("SFS.TURBO.0001"), "{err}");
@@ -1115,7 +1120,11 @@ mod tests {
         assert_eq!(done.status, JobStatus::Success);
         assert_eq!(done.entities.get("elb_id").unwrap(), "lb2");
         assert_eq!(cancelled.status, JobStatus::Fail);
-        assert_eq!(cancelled.fail_reason.as_deref(), Some("CANCEL"), "the word is the reason");
+        assert_eq!(
+            cancelled.fail_reason.as_deref(),
+            Some("CANCEL"),
+            "the word is the reason"
+        );
         assert_eq!(rolled.fail_reason.as_deref(), Some("rollback"));
         for (word, want) in [
             ("init", JobStatus::Init),
@@ -1127,15 +1136,19 @@ mod tests {
             let body = format!(r#"{{"job":{{"status":"{word}"}}}}"#);
             assert_eq!(elb_job(body.as_bytes()).unwrap().status, want, "{word}");
         }
-        let failed = elb_job(
-            br#"{"job":{"status":"FAIL","error_code":"ELB.1","error_msg":"quota"}}"#,
-        )
-        .unwrap();
+        let failed =
+            elb_job(br#"{"job":{"status":"FAIL","error_code":"ELB.1","error_msg":"quota"}}"#)
+                .unwrap();
         assert_eq!(failed.error_code.as_deref(), Some("ELB.1"));
         assert_eq!(failed.fail_reason.as_deref(), Some("quota"));
         let err = elb_job(br#"{"error_code":"ELB.8902","error_msg":"x"}"#).unwrap_err();
         assert!(err.contains("ELB.8902"), "{err}");
-        for body in [&b""[..], b"{}", br#"{"job":{"status":1}}"#, br#"{"status":"SUCCESS"}"#] {
+        for body in [
+            &b""[..],
+            b"{}",
+            br#"{"job":{"status":1}}"#,
+            br#"{"status":"SUCCESS"}"#,
+        ] {
             assert!(elb_job(body).is_err(), "{body:?}");
         }
     }
@@ -1151,7 +1164,11 @@ mod tests {
         assert_eq!(job.job_type.as_deref(), Some("backup"));
         assert_eq!(job.begin_time.as_deref(), Some("2019-05-23T14:31:36.007Z"));
         assert_eq!(job.end_time(), Some("2019-05-23T14:35:23.511Z"));
-        assert_eq!((job.error_code, job.fail_reason), (None, None), "\"\" is none");
+        assert_eq!(
+            (job.error_code, job.fail_reason),
+            (None, None),
+            "\"\" is none"
+        );
         let keys: Vec<&str> = job.entities.other.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["backup_id"], "no progress once over, no other ids");
         assert_eq!(

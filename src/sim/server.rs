@@ -720,12 +720,15 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     match entry.job.service.api().shape {
         Shape::Classic => respond_json(StatusCode::OK, &job_doc(job, &state, wall_start)),
         Shape::RdsJob => respond_json(StatusCode::OK, &task_doc(job, &state, wall_start)),
-        Shape::NosqlJobs => respond_json(StatusCode::OK, &shapes::nosql_doc(job, &state, wall_start)),
+        Shape::NosqlJobs => {
+            respond_json(StatusCode::OK, &shapes::nosql_doc(job, &state, wall_start))
+        }
         Shape::CceJob => respond_json(StatusCode::OK, &cce_doc(job, &state, wall_start, None)),
         Shape::DcsJob => respond_json(StatusCode::OK, &shapes::dcs_doc(job, &state, wall_start)),
-        Shape::SfsTurboJob => {
-            respond_json(StatusCode::OK, &shapes::sfs_turbo_doc(job, &state, wall_start))
-        }
+        Shape::SfsTurboJob => respond_json(
+            StatusCode::OK,
+            &shapes::sfs_turbo_doc(job, &state, wall_start),
+        ),
         Shape::ElbJob => {
             let id = request_id();
             let doc = shapes::elb_doc(job, &state, wall_start, &id);
@@ -1127,9 +1130,7 @@ mod tests {
         // Every service's template is served, and no two overlap.
         let all = templates();
         for t in &all {
-            let filled = t
-                .replace("{project_id}", "p")
-                .replace("{job_id}", "j");
+            let filled = t.replace("{project_id}", "p").replace("{job_id}", "j");
             let (path, query) = match filled.split_once('?') {
                 Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
                 None => (filled.clone(), None),

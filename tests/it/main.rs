@@ -16,6 +16,7 @@ mod proxy;
 mod rds;
 mod reports;
 mod resilience;
+mod shapes;
 mod signals;
 mod snapshots;
 mod spec_errors;
