@@ -1,7 +1,8 @@
 //! The simulator: a fake of the cloud's job API on a real TCP socket.
 //!
-//! It serves `GET /v1/{project_id}/jobs/{job_id}` the way Huawei Cloud, Open Telekom Cloud and
-//! Flexible Engine do (ECS, EVS, BMS, IMS, the EIP batch job): the same job document, the same
+//! It serves every job API jobwait reads (a scenario job's `service:` picks where and in which
+//! document shape), first of all `GET /v1/{project_id}/jobs/{job_id}` the way Huawei Cloud, Open
+//! Telekom Cloud and Flexible Engine do (ECS, EVS, BMS, IMS, the EIP batch job): the same job document, the same
 //! status names, `end_time` empty until the job is terminal, recursive `sub_jobs`, and the same
 //! error bodies — 400 `Common.0011` for an unknown job id, the API gateway's 404 `APIG.0101` for an
 //! unknown path and 401 `APIGW.0301` for a bad token or AK/SK signature (checked by the gateway's

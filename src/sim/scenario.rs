@@ -32,6 +32,11 @@
 //!     job_type: CreateCluster
 //!     entities: { cluster_id: "..." }    # spec.clusterUID, also of sub-jobs that name none
 //!     sub_jobs: [ { id: ..., job_type: InstallMaster, status: SUCCESS } ]   # spec.subJobs
+//!   - id: 4827f2da-b008-4507-ab7d-42d0df5ed912
+//!     service: cbr          # also gaussdb, gaussdb-mysql, gaussdb-nosql, dcs, sfs-turbo,
+//!                           # elb-classic, elb: each where and as its API serves it
+//!     job_type: backup
+//!     entities: { backup_id: "..." }     # extra_info.backup.backup_id (elb: resource_id)
 //! faults: { error_5xx: 0.05, rate_limit: 20, retry_after: 2, seed: 7 }   # optional
 //! iam: { user: u, password: pw, domain: d, projects: { eu-de: 0123… } }   # optional
 //! ```

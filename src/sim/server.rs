@@ -1,13 +1,14 @@
 //! The HTTP side of the simulator.
 //!
-//! One axum fallback handler routes every request by hand, so that anything that is not
-//! `GET /v1/{project_id}/jobs/{job_id}`, `GET /v3/{project_id}/jobs?id={job_id}`,
-//! `GET /api/v3/projects/{project_id}/jobs/{job_id}` or `GET /_sim/stats` gets the gateway's 404
-//! `APIG.0101` (the real gateway answers a wrong method the same way), never axum's own 404/405.
-//! Each job is served where its service's API serves it, in that API's document shape
-//! ([`Shape`]): classic jobs at `/v1/…`, database task center jobs (`service: rds`, `dds`) at
-//! `/v3/…?id=`, CCE jobs (`service: cce`) at `/api/v3/projects/…`, each unknown to the other
-//! paths, with that API's error body.
+//! One axum fallback handler routes every request by hand, against the job path templates of
+//! every service ([`crate::cloud::service`]: `/v1/{project_id}/jobs/{job_id}`,
+//! `/v3/{project_id}/jobs?id={job_id}`, `/api/v3/projects/{project_id}/jobs/{job_id}`, DCS's
+//! `/v2/…`, SFS Turbo's, classic ELB's `/v1.0/…`, ELB v3's and CBR's), so that anything else but
+//! `GET /_sim/stats` gets the gateway's 404 `APIG.0101` (the real gateway answers a wrong method
+//! the same way), never axum's own 404/405. Each job is served where its service's API serves
+//! it, in that API's document shape ([`Shape`]; the documents of the shapes beyond the classic
+//! one, the task center and CCE are in `shapes`), unknown to the other paths, with that API's
+//! error body for an unknown id.
 //! A job's state at time `t` is computed by [`job_state`] in `timeline`, a pure function of the
 //! scenario job and `t`; the handler only formats it.
 
@@ -708,6 +709,14 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     entry.requests.fetch_add(1, Ordering::Relaxed);
     let t = shared.started.elapsed();
     if is_hidden(&entry.job, t) {
+        // GeminiDB shares the task center's path but answers an id it does not know (yet)
+        // with an empty task list.
+        if entry.job.service.api().shape == Shape::NosqlJobs {
+            return respond_json(
+                StatusCode::OK,
+                &serde_json::json!({"total_count": 0, "jobs": []}),
+            );
+        }
         return unknown_job(template, &job_id);
     }
     let state = job_state(&entry.job, t);

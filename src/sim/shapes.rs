@@ -234,3 +234,172 @@ pub(super) fn cbr_doc(job: &Job, state: &JobState<'_>, wall_start: SystemTime) -
     log.insert("extra_info".into(), Value::Object(extra));
     json!({ "operation_log": log })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cloud::service::{DocumentError, Shape};
+    use crate::cloud::wire::{Job as ReadJob, JobStatus};
+    use crate::sim::scenario::Scenario;
+    use crate::sim::timeline::job_state;
+
+    fn job(yaml: &str) -> Job {
+        Scenario::from_yaml(&format!("jobs: [ {yaml} ]"))
+            .unwrap()
+            .jobs
+            .remove(0)
+    }
+
+    /// The document of `yaml`'s job at `t` seconds, read back by the client's reader of `shape`:
+    /// what the simulator writes is what the client reads.
+    fn read(
+        shape: Shape,
+        render: fn(&Job, &JobState<'_>, SystemTime) -> Value,
+        yaml: &str,
+        t: f64,
+    ) -> ReadJob {
+        let j = job(yaml);
+        let state = job_state(&j, Duration::from_secs_f64(t));
+        let doc = render(&j, &state, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        shape
+            .parse(doc.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{e:?}: {doc:#}"))
+    }
+
+    const TIMELINE: &str =
+        "timeline: [ { status: INIT, for: 1s }, { status: RUNNING, for: 1s }, { status: SUCCESS } ]";
+    const FAILS: &str = "timeline: [ { status: RUNNING, for: 1s }, { status: FAIL } ]";
+
+    #[test]
+    fn geminidb_task_list_reads_back() {
+        let y = format!(
+            "{{ id: g, service: gaussdb-nosql, job_type: CreateCassandra, progress: true, {TIMELINE}, entities: {{ instance_id: in06 }} }}"
+        );
+        let running = read(Shape::NosqlJobs, nosql_doc, &y, 1.5);
+        assert_eq!(running.status, JobStatus::Running);
+        assert!(running.entities.get("process_percent").is_some());
+        let done = read(Shape::NosqlJobs, nosql_doc, &y, 3.0);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.begin_time.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(done.end_time(), Some("2023-11-14T22:13:22Z"));
+        assert_eq!(done.entities.get("instance_id").unwrap(), "in06");
+        let y = format!("{{ id: g, service: gaussdb-nosql, {FAILS}, fail_reason: no disk }}");
+        let failed = read(Shape::NosqlJobs, nosql_doc, &y, 2.0);
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("no disk"));
+        assert_eq!(
+            Shape::NosqlJobs.parse(br#"{"total_count":0,"jobs":[]}"#),
+            Err(DocumentError::Absent(
+                "no such job: the task list is empty".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn dcs_document_reads_back_with_epoch_times() {
+        let y = format!("{{ id: d, service: dcs, job_type: masterStandbySwapJob, {TIMELINE} }}");
+        let init = read(Shape::DcsJob, dcs_doc, &y, 0.5);
+        assert_eq!(init.status, JobStatus::Init);
+        assert_eq!(init.end_time(), None);
+        let done = read(Shape::DcsJob, dcs_doc, &y, 3.0);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.begin_time.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+        assert_eq!(done.end_time(), Some("2023-11-14T22:13:22.000Z"));
+        let j = job(&y);
+        let doc = dcs_doc(&j, &job_state(&j, Duration::ZERO), UNIX_EPOCH);
+        assert_eq!(doc["begin_time"], "0", "epoch milliseconds as text");
+    }
+
+    #[test]
+    fn sfs_turbo_document_reads_back_with_sub_jobs() {
+        let y = format!(
+            "{{ id: s, service: sfs-turbo, job_type: extend_share, {TIMELINE},
+               sub_jobs: [ {{ id: s1, status: SUCCESS }}, {{ id: s2, {FAILS}, fail_reason: quota, error_code: SFS.TURBO.9 }} ] }}"
+        );
+        let waiting = read(Shape::SfsTurboJob, sfs_turbo_doc, &y, 0.5);
+        assert_eq!(waiting.status, JobStatus::Init);
+        let done = read(Shape::SfsTurboJob, sfs_turbo_doc, &y, 3.0);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.begin_time.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(done.entities.sub_jobs_total, Some(2));
+        let failed = &done.entities.sub_jobs[1];
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("quota"));
+        assert_eq!(failed.error_code.as_deref(), Some("SFS.TURBO.9"));
+        let j = job(&y);
+        let doc = sfs_turbo_doc(&j, &job_state(&j, Duration::ZERO), UNIX_EPOCH);
+        assert_eq!(doc["status"], "waiting");
+        assert_eq!(doc["begin_time"], "1970-01-01 00:00:00");
+    }
+
+    #[test]
+    fn elb_document_reads_back_with_its_resource() {
+        let y = format!(
+            "{{ id: e, service: elb, job_type: cloneLoadbalancer, {TIMELINE}, entities: {{ elb_id: lb1 }},
+               sub_jobs: [ {{ id: e1, status: SUCCESS }}, {{ id: e2, status: COMPLETE, entities: {{ elb_id: lb2 }} }} ] }}"
+        );
+        let j = job(&y);
+        let state = job_state(&j, Duration::from_secs(3));
+        let doc = elb_doc(&j, &state, UNIX_EPOCH, "req-1");
+        assert_eq!(doc["request_id"], "req-1");
+        let done = Shape::ElbJob.parse(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.entities.get("elb_id").unwrap(), "lb1");
+        let subs = &done.entities.sub_jobs;
+        assert_eq!(
+            subs[0].entities.get("elb_id").unwrap(),
+            "lb1",
+            "the parent's"
+        );
+        assert_eq!(subs[1].status, JobStatus::Success, "COMPLETE");
+        assert_eq!(subs[1].entities.get("elb_id").unwrap(), "lb2");
+        let y =
+            format!("{{ id: e, service: elb, {FAILS}, fail_reason: quota, error_code: ELB.1 }}");
+        let j = job(&y);
+        let doc = elb_doc(&j, &job_state(&j, Duration::from_secs(2)), UNIX_EPOCH, "r");
+        let failed = Shape::ElbJob.parse(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("quota"));
+        assert_eq!(failed.error_code.as_deref(), Some("ELB.1"));
+    }
+
+    #[test]
+    fn cbr_document_reads_back_with_backup_and_progress() {
+        let y = format!(
+            "{{ id: c, service: cbr, job_type: backup, progress: true, {TIMELINE},
+               entities: {{ backup_id: b1, backup_name: manual }} }}"
+        );
+        let running = read(Shape::CbrOperationLog, cbr_doc, &y, 1.5);
+        assert_eq!(running.status, JobStatus::Running);
+        assert!(running.entities.get("process_percent").is_some());
+        let done = read(Shape::CbrOperationLog, cbr_doc, &y, 3.0);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.job_type.as_deref(), Some("backup"));
+        assert_eq!(done.begin_time.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+        assert_eq!(done.end_time(), Some("2023-11-14T22:13:22.000Z"));
+        assert_eq!((done.error_code, done.fail_reason), (None, None));
+        assert_eq!(done.entities.get("backup_id").unwrap(), "b1");
+        let y = format!(
+            "{{ id: c, service: cbr, {FAILS}, fail_reason: busy, error_code: BackupService.6001 }}"
+        );
+        let failed = read(Shape::CbrOperationLog, cbr_doc, &y, 2.0);
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("busy"));
+        assert_eq!(failed.error_code.as_deref(), Some("BackupService.6001"));
+    }
+
+    #[test]
+    fn words_outside_the_timeline_pass_through() {
+        let y = "{ id: c, service: cbr, status: timeout }";
+        let j = job(y);
+        let doc = cbr_doc(&j, &job_state(&j, Duration::ZERO), UNIX_EPOCH);
+        assert_eq!(doc["operation_log"]["status"], "timeout");
+        let read_back = Shape::CbrOperationLog
+            .parse(doc.to_string().as_bytes())
+            .unwrap();
+        assert_eq!(read_back.status, JobStatus::Fail);
+        assert_eq!(read_back.fail_reason.as_deref(), Some("timeout"));
+    }
+}

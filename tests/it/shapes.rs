@@ -252,6 +252,47 @@ async fn every_shape_errors_an_unknown_id_after_the_not_found_grace() {
     sim.shutdown().await;
 }
 
+/// GeminiDB answers an id it does not know (yet) with an empty task list: pending under the
+/// grace, then an error; a job that appears within the grace is waited on as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geminidb_empty_task_list_is_an_unknown_id() {
+    let sim = sim_with_auth(
+        "  - { id: gem-never, service: gaussdb-nosql, status: SUCCESS, not_found_for: 1h }
+  - { id: gem-soon, service: gaussdb-nosql, not_found_for: 200ms,
+      timeline: [ { status: RUNNING, for: 100ms }, { status: SUCCESS } ],
+      entities: { instance_id: gem-soon-in } }
+",
+    )
+    .await;
+    let mut env = aksk_env();
+    env.push(("JOBWAIT_SUCCESS__NOT_FOUND_GRACE", "3s"));
+    let out = run(
+        &wait_args(
+            &sim.base_url(),
+            &["gaussdb-nosql:gem-never", "gaussdb-nosql:gem-soon"],
+            "20s",
+            &[],
+        ),
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 3, "stderr:\n{}", out.stderr);
+    let report = json(&out.stdout);
+    let never = job(&report, "gem-never");
+    assert_eq!(never["outcome"], "errored", "{never:#}");
+    assert!(
+        never["reason"]
+            .as_str()
+            .unwrap()
+            .contains("task list is empty"),
+        "{never:#}"
+    );
+    let soon = job(&report, "gem-soon");
+    assert_eq!(soon["outcome"], "succeeded", "{soon:#}");
+    assert_eq!(soon["entities"], json!({ "instance_id": ["gem-soon-in"] }));
+    sim.shutdown().await;
+}
+
 /// An error body for a request the API will never accept (the gateway's 401 for a wrong
 /// signature) ends each job at once, with the code in the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
