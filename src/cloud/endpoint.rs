@@ -295,6 +295,8 @@ pub struct Endpoints {
     pub cloud: Option<Cloud>,
     pub region: Option<String>,
     pub overrides: BTreeMap<Service, String>,
+    /// `endpoints.<name>` of the services described in the spec (not built-in prefixes).
+    pub described: BTreeMap<String, String>,
     /// `endpoints.iam`: where IAM tokens and project ids come from.
     pub iam: Option<String>,
 }
@@ -302,26 +304,39 @@ pub struct Endpoints {
 impl Endpoints {
     /// The base URL (scheme, host, optional port and path prefix) that serves `service`.
     pub fn base(&self, service: Service) -> Result<Url, String> {
-        let (source, url) = if let Some(url) = self.overrides.get(&service) {
-            let source = format!("endpoints.{service}");
+        self.resolve(
+            service.as_str(),
+            self.overrides.get(&service),
+            |cloud| service.host_label(cloud),
+            |cloud, region| cloud.service_template(region, service),
+        )
+    }
+
+    /// The base URL of the service `name`: `given` (its `endpoints.<name>`), else the
+    /// template, else the cloud preset's `cloud_template`, with its host `label`.
+    pub(super) fn resolve<'a>(
+        &self,
+        name: &str,
+        given: Option<&String>,
+        label: impl Fn(Option<Cloud>) -> &'a str,
+        cloud_template: impl Fn(Cloud, &str) -> &'static str,
+    ) -> Result<Url, String> {
+        let (source, url) = if let Some(url) = given {
+            let source = format!("endpoints.{name}");
             let url = http_url(&source, url)?;
             (source, url)
         } else if let Some(template) = &self.template {
             let source = "endpoint".to_owned();
-            let url = self.filled(&source, template, service.host_label(self.cloud))?;
+            let url = self.filled(&source, template, label(self.cloud))?;
             (source, url)
         } else if let Some(cloud) = self.cloud {
             let source = format!("cloud {}", cloud.as_str());
             let region = self.region.as_deref().unwrap_or_default();
-            let url = self.filled(
-                &source,
-                cloud.service_template(region, service),
-                service.host_label(Some(cloud)),
-            )?;
+            let url = self.filled(&source, cloud_template(cloud, region), label(Some(cloud)))?;
             (source, url)
         } else {
             return Err(format!(
-                "no endpoint for service {service}: set `cloud` and `region`, `endpoint`, or `endpoints.{service}`"
+                "no endpoint for service {name}: set `cloud` and `region`, `endpoint`, or `endpoints.{name}`"
             ));
         };
         if url.query().is_some() || url.fragment().is_some() {
@@ -539,6 +554,7 @@ mod tests {
             cloud,
             region: region.map(str::to_owned),
             overrides: BTreeMap::new(),
+            described: BTreeMap::new(),
             iam: None,
         }
     }

@@ -8,8 +8,6 @@
 //! place: adding a service is an entry here plus a fixture, not code spread over endpoints, the
 //! wire model and the verdict.
 
-use std::borrow::Cow;
-
 use url::Url;
 
 use super::endpoint::{Cloud, Service};
@@ -312,33 +310,40 @@ impl ServiceApi {
     /// The URL of job `job_id` of project `project_id` under `base`, path segments and query
     /// values encoded (an id can never add a segment or a parameter).
     pub fn url(&self, base: &Url, project_id: &str, job_id: &str) -> Url {
-        let fill = |part: &'static str| -> Cow<'_, str> {
-            match part {
-                "{project_id}" => Cow::Owned(project_id.to_owned()),
-                "{job_id}" => Cow::Owned(job_id.to_owned()),
-                other => Cow::Borrowed(other),
-            }
-        };
-        let (path, query) = match self.path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (self.path, None),
-        };
-        let mut url = base.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty();
-            for part in path.split('/').filter(|p| !p.is_empty()) {
-                segments.push(&fill(part));
-            }
-        }
-        if let Some(query) = query {
-            let mut pairs = url.query_pairs_mut();
-            for pair in query.split('&') {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                pairs.append_pair(name, &fill(value));
-            }
-        }
-        url
+        fill_path(self.path, base, project_id, job_id)
     }
+}
+
+/// `path` (`/`-separated segments with `{project_id}` and `{job_id}` placeholders, optionally
+/// `?name={placeholder}`) under `base`, placeholders filled in, path segments and query values
+/// encoded (an id can never add a segment or a parameter).
+pub(super) fn fill_path(path: &str, base: &Url, project_id: &str, job_id: &str) -> Url {
+    let fill = |part: &str| -> String {
+        match part {
+            "{project_id}" => project_id.to_owned(),
+            "{job_id}" => job_id.to_owned(),
+            other => other.to_owned(),
+        }
+    };
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut url = base.clone();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            segments.push(&fill(part));
+        }
+    }
+    if let Some(query) = query {
+        let mut pairs = url.query_pairs_mut();
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            pairs.append_pair(name, &fill(value));
+        }
+    }
+    url
 }
 
 #[cfg(test)]
@@ -351,6 +356,7 @@ mod tests {
             cloud: Some(cloud),
             region: Some(region.to_owned()),
             overrides: Default::default(),
+            described: Default::default(),
             iam: None,
         }
     }
@@ -585,6 +591,7 @@ mod tests {
             cloud: Some(Cloud::Otc),
             region: Some("eu-de".to_owned()),
             overrides: Default::default(),
+            described: Default::default(),
             iam: None,
         };
         assert_eq!(

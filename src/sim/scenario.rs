@@ -44,11 +44,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cloud::described::{DescribedApi, ServiceDescription};
 use crate::cloud::endpoint::Service;
+use crate::cloud::service_ref::ServiceRef;
 use crate::secret::Secret;
 
 /// The `job_type` of a job whose scenario does not name one.
@@ -84,7 +87,7 @@ pub(crate) struct Job {
     pub(crate) id: String,
     /// Whose job API serves it: where it is found and how its document reads (the service's
     /// [`Shape`](crate::cloud::service::Shape)). Sub-jobs are part of their parent's document.
-    pub(crate) service: Service,
+    pub(crate) service: ServiceRef,
     pub(crate) job_type: String,
     /// The statuses over time; `None` when the status is derived from `sub_jobs`.
     pub(crate) timeline: Option<Vec<Step>>,
@@ -264,6 +267,9 @@ struct RawScenario {
     faults: Option<RawFaults>,
     #[serde(default)]
     iam: Option<RawIam>,
+    /// Job APIs described as in a spec's `services`, for jobs whose `service:` names one.
+    #[serde(default)]
+    services: Option<BTreeMap<String, ServiceDescription>>,
     jobs: Vec<RawJob>,
 }
 
@@ -373,6 +379,17 @@ impl RawScenario {
             }
         }
         let auth = self.auth.map(RawAuth::validate).transpose()?;
+        let mut services = BTreeMap::new();
+        for (name, description) in self.services.into_iter().flatten() {
+            let api = DescribedApi::new(&name, description).map_err(|(field, why)| {
+                let key = match field {
+                    "" => format!("services.{name}"),
+                    field => format!("services.{name}.{field}"),
+                };
+                ScenarioError::invalid(None, key, why)
+            })?;
+            services.insert(name, ServiceRef::Described(Arc::new(api)));
+        }
         let mut seen = HashSet::new();
         let mut jobs = Vec::with_capacity(self.jobs.len());
         for (index, raw) in self.jobs.into_iter().enumerate() {
@@ -383,7 +400,7 @@ impl RawScenario {
                     "duplicate job id (top-level job ids must be unique)",
                 ));
             }
-            jobs.push(raw.validate(&format!("jobs[{index}]"), true)?);
+            jobs.push(raw.validate(&format!("jobs[{index}]"), true, &services)?);
         }
         let faults = match self.faults {
             Some(raw) => raw.validate()?,
@@ -450,7 +467,12 @@ impl RawAuth {
 
 impl RawJob {
     /// `path` locates the job in the file (`jobs[0].sub_jobs[2]`) for errors about its id.
-    fn validate(self, path: &str, top_level: bool) -> Result<Job, ScenarioError> {
+    fn validate(
+        self,
+        path: &str,
+        top_level: bool,
+        services: &BTreeMap<String, ServiceRef>,
+    ) -> Result<Job, ScenarioError> {
         if self.id.is_empty() {
             return Err(ScenarioError::invalid(
                 None,
@@ -474,13 +496,18 @@ impl RawJob {
                 "only allowed on top-level jobs (a sub-job is part of its parent's document)",
             ));
         }
+        // A service of `services` first (it may stand in for a built-in prefix), then a
+        // built-in one.
         let service = match self.service.as_deref() {
-            Some(name) => name
-                .parse::<Service>()
-                .map_err(|e| ScenarioError::invalid(job, "service", e))?,
-            None => Service::Ecs,
+            Some(name) => match services.get(name) {
+                Some(described) => described.clone(),
+                None => ServiceRef::Builtin(name.parse::<Service>().map_err(|e| {
+                    ScenarioError::invalid(job, "service", format!("{e}, or one of `services`"))
+                })?),
+            },
+            None => ServiceRef::Builtin(Service::Ecs),
         };
-        if !service.api().shape.has_sub_jobs() && self.sub_jobs.is_some() {
+        if !service.has_sub_jobs() && self.sub_jobs.is_some() {
             return Err(ScenarioError::invalid(
                 job,
                 "sub_jobs",
@@ -498,7 +525,7 @@ impl RawJob {
             .unwrap_or_default()
             .into_iter()
             .enumerate()
-            .map(|(i, sub)| sub.validate(&format!("{path}.sub_jobs[{i}]"), false))
+            .map(|(i, sub)| sub.validate(&format!("{path}.sub_jobs[{i}]"), false, services))
             .collect::<Result<Vec<_>, _>>()?;
 
         let timeline = match (self.timeline, self.status) {

@@ -39,6 +39,7 @@ use super::stats::{JobStats, Stats};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
 use super::verify::verify;
 use crate::cloud::service::Shape;
+use crate::cloud::service_ref::ServiceRef;
 
 /// Where the statistics are served (no auth, not counted in the statistics).
 const STATS_PATH: &str = "/_sim/stats";
@@ -252,6 +253,8 @@ struct Shared {
     faults_injected: AtomicU64,
     iam: Option<Iam>,
     tokens: Tokens,
+    /// The job path templates served ([`templates`]).
+    templates: Vec<String>,
 }
 
 /// Milliseconds as f64 (exact for whole milliseconds).
@@ -531,13 +534,16 @@ fn match_template<'a>(
     Some((project?, job))
 }
 
-/// The job path templates of every service, each once (services share them).
-fn templates() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    for service in crate::cloud::endpoint::Service::ALL {
-        let path = service.api().path;
-        if !out.contains(&path) {
-            out.push(path);
+/// The job path templates of every built-in service and of the scenario's `jobs` (their
+/// described services'), each once (services share them).
+fn templates(jobs: &[Job]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let builtin = crate::cloud::endpoint::Service::ALL
+        .into_iter()
+        .map(|s| s.api().path);
+    for path in builtin.chain(jobs.iter().map(|j| j.service.path())) {
+        if !out.iter().any(|p| p == path) {
+            out.push(path.to_owned());
         }
     }
     out
@@ -551,8 +557,9 @@ fn unknown_job(template: &str, job_id: &str) -> Response {
         api::CCE => cce_not_found(),
         api::SFS_TURBO => sfs_turbo_not_found(),
         api::CBR => cbr_not_found(),
-        api::DCS | api::ELB | api::ELB_CLASSIC => undocumented_not_found(template),
-        _ => job_not_found(job_id),
+        api::CLASSIC => job_not_found(job_id),
+        // DCS, ELB v3, classic ELB and the scenario's described services.
+        _ => undocumented_not_found(template),
     }
 }
 
@@ -574,7 +581,8 @@ fn cbr_not_found() -> Response {
     )
 }
 
-/// DCS, ELB v3 and classic ELB document no answer for an unknown job id: a 404 in the
+/// DCS, ELB v3 and classic ELB document no answer for an unknown job id (and a described
+/// service's is not described): a 404 in the
 /// `{"error_code","error_msg"}` form with the simulator's own code `SIM.0404`, so that a test
 /// never mistakes it for a documented one.
 fn undocumented_not_found(template: &str) -> Response {
@@ -680,14 +688,20 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
 /// A job document, or the error the API gives instead.
 async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let path = parts.uri.path();
-    let route = match parts.method {
-        Method::GET => templates().into_iter().find_map(|template| {
-            match_template(template, path, parts.uri.query())
-                .map(|(project, job)| (template, project, job))
-        }),
-        _ => None,
+    // Every template the request matches: services share some, and a job is found only at its
+    // own service's.
+    let routes: Vec<(&str, &str, Option<String>)> = match parts.method {
+        Method::GET => shared
+            .templates
+            .iter()
+            .filter_map(|template| {
+                match_template(template, path, parts.uri.query())
+                    .map(|(project, job)| (template.as_str(), project, job))
+            })
+            .collect(),
+        _ => Vec::new(),
     };
-    let Some((template, project, job_id)) = route else {
+    let Some((first, project, job_id)) = routes.first().cloned() else {
         tracing::debug!(method = %parts.method, path, "simulator: unknown API");
         return not_found();
     };
@@ -701,8 +715,11 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     // A job is found only where its service's API serves it.
     let entry = shared.jobs.get(&job_id).filter(|entry| {
         shared.project_id.as_deref().is_none_or(|p| p == project)
-            && entry.job.service.api().path == template
+            && routes.iter().any(|(template, _, id)| {
+                *template == entry.job.service.path() && id.as_deref() == Some(&job_id)
+            })
     });
+    let template = entry.map_or(first, |entry| entry.job.service.path());
     let Some(entry) = entry else {
         return unknown_job(template, &job_id);
     };
@@ -711,7 +728,8 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     if is_hidden(&entry.job, t) {
         // GeminiDB shares the task center's path but answers an id it does not know (yet)
         // with an empty task list.
-        if entry.job.service.api().shape == Shape::NosqlJobs {
+        if matches!(&entry.job.service, ServiceRef::Builtin(s) if s.api().shape == Shape::NosqlJobs)
+        {
             return respond_json(
                 StatusCode::OK,
                 &serde_json::json!({"total_count": 0, "jobs": []}),
@@ -726,7 +744,13 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     }
     tracing::trace!(job_id, status = state.status, "simulator: job polled");
     let (job, wall_start) = (&entry.job, shared.wall_start);
-    match entry.job.service.api().shape {
+    let shape = match &entry.job.service {
+        ServiceRef::Builtin(s) => s.api().shape,
+        ServiceRef::Described(api) => {
+            return respond_json(StatusCode::OK, &shapes::described_doc(api, job, &state))
+        }
+    };
+    match shape {
         Shape::Classic => respond_json(StatusCode::OK, &job_doc(job, &state, wall_start)),
         Shape::RdsJob => respond_json(StatusCode::OK, &task_doc(job, &state, wall_start)),
         Shape::NosqlJobs => {
@@ -828,6 +852,7 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
     let listener = socket.listen(8192)?;
     let addr = listener.local_addr()?;
 
+    let templates = templates(&scenario.jobs);
     let jobs = scenario
         .jobs
         .into_iter()
@@ -841,6 +866,7 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
         })
         .collect();
     let shared = Arc::new(Shared {
+        templates,
         started,
         wall_start,
         project_id: scenario.project_id,
@@ -1137,7 +1163,7 @@ mod tests {
         );
         assert_eq!(match_template(TASK_CENTER, "/v3/p/elb/jobs/j", None), None);
         // Every service's template is served, and no two overlap.
-        let all = templates();
+        let all = templates(&[]);
         for t in &all {
             let filled = t.replace("{project_id}", "p").replace("{job_id}", "j");
             let (path, query) = match filled.split_once('?') {

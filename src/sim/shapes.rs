@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::scenario::Job;
 use super::timeline::{format_time, JobState};
+use crate::cloud::described::DescribedApi;
 
 /// The word for `status` in a service's vocabulary (`words`: INIT, RUNNING, SUCCESS, FAIL).
 fn word<'a>(status: &'a str, words: [&'a str; 4]) -> &'a str {
@@ -235,6 +236,102 @@ pub(super) fn cbr_doc(job: &Job, state: &JobState<'_>, wall_start: SystemTime) -
     json!({ "operation_log": log })
 }
 
+/// A service described as in a spec's `services` (its status, reason, error code, entities
+/// and sub-jobs where its pointers say): the timeline's `SUCCESS` and `FAIL` as the first word
+/// of its `success` and `failure` lists, `INIT` and `RUNNING` as the first of `pending` (or
+/// `RUNNING`), other words as written; sub-jobs in the array at `sub_jobs`, each written with
+/// the same pointers relative to itself. A description has no times: none are written.
+pub(super) fn described_doc(api: &DescribedApi, job: &Job, state: &JobState<'_>) -> Value {
+    let d = api.description();
+    let pending = d
+        .pending
+        .as_ref()
+        .and_then(|p| p.first())
+        .map_or("RUNNING", String::as_str);
+    let status = word(
+        state.status,
+        [
+            pending,
+            pending,
+            d.success[0].as_str(),
+            d.failure[0].as_str(),
+        ],
+    );
+    let mut doc = Value::Object(Map::new());
+    put(&mut doc, &d.status, status.into());
+    if state.status == "FAIL" {
+        if let (Some(pointer), Some(reason)) = (&d.fail_reason, &job.fail_reason) {
+            put(&mut doc, pointer, reason.clone().into());
+        }
+        if let (Some(pointer), Some(code)) = (&d.error_code, &job.error_code) {
+            put(&mut doc, pointer, code.clone().into());
+        }
+    }
+    if let Some(pointer) = &d.entities {
+        if !job.entities.is_empty() {
+            put(&mut doc, pointer, Value::Object(job.entities.clone()));
+        }
+    }
+    if let Some(pointer) = &d.sub_jobs {
+        let subs: Vec<Value> = job
+            .sub_jobs
+            .iter()
+            .zip(&state.sub_jobs)
+            .map(|(sub, sub_state)| described_doc(api, sub, sub_state))
+            .collect();
+        put(&mut doc, pointer, subs.into());
+    }
+    doc
+}
+
+/// `value` at `pointer` in `root`, making the objects (and, for a numeric token, arrays) on the
+/// way; an existing value of the wrong kind on the way is replaced.
+fn put(root: &mut Value, pointer: &str, value: Value) {
+    if pointer.is_empty() {
+        if let (Value::Object(into), Value::Object(from)) = (&mut *root, &value) {
+            into.extend(from.clone());
+        } else {
+            *root = value;
+        }
+        return;
+    }
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let mut at = root;
+    for (i, token) in tokens.iter().enumerate() {
+        let last = i + 1 == tokens.len();
+        let index = token.parse::<usize>().ok().filter(|i| *i < 64);
+        at = match index {
+            Some(index) => {
+                if !at.is_array() {
+                    *at = Value::Array(Vec::new());
+                }
+                let items = at.as_array_mut().expect("made an array");
+                while items.len() <= index {
+                    items.push(Value::Object(Map::new()));
+                }
+                &mut items[index]
+            }
+            None => {
+                if !at.is_object() {
+                    *at = Value::Object(Map::new());
+                }
+                at.as_object_mut()
+                    .expect("made an object")
+                    .entry(token.clone())
+                    .or_insert(Value::Null)
+            }
+        };
+        if last {
+            *at = value;
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -401,5 +498,50 @@ mod tests {
             .unwrap();
         assert_eq!(read_back.status, JobStatus::Fail);
         assert_eq!(read_back.fail_reason.as_deref(), Some("timeout"));
+    }
+
+    #[test]
+    fn a_described_service_reads_back_through_its_own_description() {
+        use crate::cloud::described::ServiceDescription;
+        let api = DescribedApi::new(
+            "dms",
+            ServiceDescription {
+                path: "/v2/{project_id}/instances/i/tasks/{job_id}".into(),
+                status: "/tasks/0/status".into(),
+                success: vec!["SUCCESS".into()],
+                failure: vec!["FAILED".into()],
+                pending: Some(vec!["CREATING".into()]),
+                fail_reason: Some("/tasks/0/message".into()),
+                error_code: Some("/tasks/0/code".into()),
+                entities: Some("/tasks/0/ids".into()),
+                sub_jobs: Some("/tasks/0/steps".into()),
+            },
+        )
+        .unwrap();
+        let j = job(&format!(
+            "{{ id: d, {TIMELINE}, entities: {{ topic_id: t1, name: n }},
+               sub_jobs: [ {{ id: s1, status: SUCCESS }}, {{ id: s2, {FAILS}, fail_reason: disk }} ] }}"
+        ));
+        let at = |t: f64| {
+            let state = job_state(&j, Duration::from_secs_f64(t));
+            let doc = described_doc(&api, &j, &state);
+            (doc.clone(), api.parse(doc.to_string().as_bytes()).unwrap())
+        };
+        let (doc, running) = at(0.5);
+        assert_eq!(doc["tasks"][0]["status"], "CREATING");
+        assert_eq!(running.status, JobStatus::Running);
+        let (_, done) = at(3.0);
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.entities.get("topic_id").unwrap(), "t1");
+        assert_eq!(done.entities.other.len(), 1, "only *_id fields");
+        assert_eq!(done.entities.sub_jobs_total, Some(2));
+        assert_eq!(done.entities.sub_jobs[1].status, JobStatus::Fail);
+        assert_eq!(
+            done.entities.sub_jobs[1].fail_reason.as_deref(),
+            Some("disk")
+        );
+        let mut root = json!({"a": 1});
+        put(&mut root, "/a/b~1c/2", json!("x"));
+        assert_eq!(root, json!({"a": {"b/c": [{}, {}, "x"]}}));
     }
 }

@@ -41,14 +41,7 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
             .replace("%7Bproject_id%7D", "{project_id}");
         let _ = writeln!(out, "  {}\n    GET {url}", job.label());
         // The words of the service's API, as it writes them, by what they mean for the wait.
-        let words = job.service.api().shape.words();
-        let _ = writeln!(
-            out,
-            "    statuses: success {}; failure {}; pending {}",
-            words.success.join(", "),
-            words.failure.join(", "),
-            words.pending.join(", "),
-        );
+        let _ = writeln!(out, "    statuses: {}", job.service.words());
         let _ = writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",

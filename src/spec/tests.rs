@@ -89,7 +89,7 @@ fn spec_path_from_jobwait_spec_and_flag_wins() {
     );
     let p = plan(Some(&other), &env, &[]).unwrap();
     assert_eq!(p.project_id().unwrap(), "json");
-    assert_eq!(p.jobs[0].service, Service::Evs);
+    assert_eq!(p.jobs[0].service, Service::Evs.into());
 }
 
 #[test]

@@ -1062,6 +1062,7 @@ fn readme_spec_table_covers_every_schema_key() {
             _ => {
                 if !readme.contains(&format!("| `{key}`"))
                     && !readme.contains(&format!("`{key}.<service>`"))
+                    && !readme.contains(&format!("`{key}.<name>`"))
                     && !readme.contains(&format!("/ `{key}`"))
                 {
                     missing.push(key.clone());
