@@ -21,7 +21,7 @@
 //!
 //! ```text
 //! server (HTTP: routing, auth, documents, start/stop)
-//!   ├─> shapes (GeminiDB, DCS, SFS Turbo, ELB v3 and CBR documents) ─┐
+//!   ├─> shapes (GeminiDB, DCS, SFS Turbo, ELB v3, CBR, described) ───┐
 //!   ├─> iam (token and project endpoints) ─┐                         │
 //!   ├─> faults (fault dice, rate window)   │
 //!   ├─> timeline (pure: a job's state at t) <┘ <──────────────────────┘

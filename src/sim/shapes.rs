@@ -2,7 +2,8 @@
 //! database task center nor CCE (those are in `server`): GeminiDB's task list, DCS, SFS Turbo,
 //! ELB v3 and CBR, each with the field names, status words and time formats of its published
 //! API reference, so the client's readers ([`crate::cloud::shapes`]) are tested against what
-//! the services send.
+//! the services send; and the documents of services described in a scenario's `services`
+//! block, written where their pointers say.
 //!
 //! Every renderer takes the timeline's common words (`INIT`, `RUNNING`, `SUCCESS`, `FAIL`) and
 //! writes the service's own; any other word of a scenario passes through as written, so
