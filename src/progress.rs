@@ -399,7 +399,7 @@ mod tests {
         (0..n)
             .map(|i| PlannedJob {
                 id: format!("job{i}"),
-                service: crate::cloud::endpoint::Service::Ecs,
+                service: crate::cloud::endpoint::Service::Ecs.into(),
                 name: None,
                 base: std::sync::Arc::new(url::Url::parse("http://h").unwrap()),
                 timeout: None,

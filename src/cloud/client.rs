@@ -37,7 +37,7 @@ use super::error::transport_error;
 use super::http::{parse_retry_after, read_body};
 pub use super::iam::Scope;
 use super::iam::{PasswordLogin, TokenCache};
-use super::service::Shape;
+use super::service::DocumentError;
 use super::wire::{ApiErrorBody, Job};
 use crate::environment::Environment;
 use crate::sanitize::cap;
@@ -146,21 +146,23 @@ impl Client {
         &self.project_id
     }
 
-    /// One GET of `url`, bounded by `timeout`; a 2xx body is read as `shape` says.
+    /// One GET of `url`, bounded by `timeout`; a 2xx body is read by `read` (the service's
+    /// reader: [`super::service_ref::ServiceRef::read`]).
     pub async fn get_job(
         &self,
         url: &Url,
-        shape: Shape,
+        read: impl FnOnce(&[u8]) -> Result<Job, DocumentError>,
         timeout: Duration,
     ) -> Result<Job, FetchError> {
         let raw = self.get(url, timeout, &self.project_id).await?;
         if (200..300).contains(&raw.status) {
-            return shape
-                .parse(&raw.body)
-                .map_err(|message| FetchError::Garbled {
+            return read(&raw.body).map_err(|e| match e {
+                DocumentError::Unreadable(message) => FetchError::Garbled {
                     status: raw.status,
                     message,
-                });
+                },
+                DocumentError::Absent(message) => FetchError::Absent(message),
+            });
         }
         Err(http_error(&raw))
     }
@@ -502,7 +504,7 @@ mod tests {
                         client
                             .get_job(
                                 &url,
-                                crate::cloud::service::Shape::Classic,
+                                |b| crate::cloud::service::Shape::Classic.parse(b),
                                 std::time::Duration::from_secs(10),
                             )
                             .await
@@ -674,7 +676,11 @@ mod tests {
             let client = Client::new(old, PROJECT.to_owned(), options).unwrap();
             let url = url::Url::parse(&format!("{}/v1/{PROJECT}/jobs/j1", sim.base_url())).unwrap();
             let job = client
-                .get_job(&url, crate::cloud::service::Shape::Classic, TIMEOUT)
+                .get_job(
+                    &url,
+                    |b| crate::cloud::service::Shape::Classic.parse(b),
+                    TIMEOUT,
+                )
                 .await
                 .unwrap();
             assert_eq!(job.status, crate::cloud::wire::JobStatus::Success);
@@ -704,7 +710,11 @@ mod tests {
             )
             .unwrap();
             let err = stale
-                .get_job(&url, crate::cloud::service::Shape::Classic, TIMEOUT)
+                .get_job(
+                    &url,
+                    |b| crate::cloud::service::Shape::Classic.parse(b),
+                    TIMEOUT,
+                )
                 .await
                 .unwrap_err();
             assert!(matches!(err, FetchError::Http { status: 401, .. }), "{err}");

@@ -39,10 +39,30 @@ pub enum Service {
     Dds,
     /// Cloud Container Engine: cluster and node jobs at `/api/v3/projects/{project_id}/jobs/{job_id}`.
     Cce,
+    /// GaussDB (openGauss): the database task center, as RDS.
+    Gaussdb,
+    /// GaussDB for MySQL (TaurusDB): the database task center, as RDS.
+    #[serde(rename = "gaussdb-mysql", alias = "gaussdb_mysql")]
+    GaussdbMysql,
+    /// GaussDB NoSQL (GeminiDB): the task list at `/v3/{project_id}/jobs?id=`.
+    #[serde(rename = "gaussdb-nosql", alias = "gaussdb_nosql")]
+    GaussdbNosql,
+    /// Distributed Cache Service: `/v2/{project_id}/jobs/{job_id}`.
+    Dcs,
+    /// SFS Turbo: `/v1/{project_id}/sfs-turbo/jobs/{job_id}`.
+    #[serde(rename = "sfs-turbo", alias = "sfs_turbo")]
+    SfsTurbo,
+    /// Classic (shared) load balancers: `/v1.0/{project_id}/jobs/{job_id}` on the `elb` host.
+    #[serde(rename = "elb-classic", alias = "elb_classic")]
+    ElbClassic,
+    /// Dedicated load balancers (ELB v3): `/v3/{project_id}/elb/jobs/{job_id}`.
+    Elb,
+    /// Cloud Backup and Recovery: tasks (operation logs) at `/v3/{project_id}/operation-logs/{id}`.
+    Cbr,
 }
 
 impl Service {
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 18] = [
         Service::Ecs,
         Service::Evs,
         Service::Bms,
@@ -53,6 +73,14 @@ impl Service {
         Service::Rds,
         Service::Dds,
         Service::Cce,
+        Service::Gaussdb,
+        Service::GaussdbMysql,
+        Service::GaussdbNosql,
+        Service::Dcs,
+        Service::SfsTurbo,
+        Service::ElbClassic,
+        Service::Elb,
+        Service::Cbr,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +95,14 @@ impl Service {
             Service::Rds => "rds",
             Service::Dds => "dds",
             Service::Cce => "cce",
+            Service::Gaussdb => "gaussdb",
+            Service::GaussdbMysql => "gaussdb-mysql",
+            Service::GaussdbNosql => "gaussdb-nosql",
+            Service::Dcs => "dcs",
+            Service::SfsTurbo => "sfs-turbo",
+            Service::ElbClassic => "elb-classic",
+            Service::Elb => "elb",
+            Service::Cbr => "cbr",
         }
     }
 }
@@ -77,10 +113,12 @@ impl fmt::Display for Service {
     }
 }
 
+/// A service name as written: case is ignored, and `_` stands for `-` (environment variable
+/// names cannot hold a `-`: `JOBWAIT_ENDPOINTS__SFS_TURBO`).
 impl FromStr for Service {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.trim().to_ascii_lowercase();
+        let lower = s.trim().to_ascii_lowercase().replace('_', "-");
         Service::ALL
             .into_iter()
             .find(|svc| svc.as_str() == lower)
@@ -199,6 +237,19 @@ impl Cloud {
         }
     }
 
+    /// The URL template of `service` on this cloud in `region`: [`template`](Self::template),
+    /// except in Huawei Cloud's European region, where the services that say so
+    /// ([`ServiceApi::huawei_eu`](super::service::ServiceApi)) live under `myhuaweicloud.eu`.
+    pub fn service_template(self, region: &str, service: Service) -> &'static str {
+        if self == Cloud::Huaweicloud
+            && HUAWEI_EU_REGIONS.contains(&region)
+            && service.api().huawei_eu
+        {
+            return "https://{service}.{region}.myhuaweicloud.eu";
+        }
+        self.template(region)
+    }
+
     /// The URL template of this cloud. OTC's Swiss region lives under `sc.otc.t-systems.com`.
     pub fn template(self, region: &str) -> &'static str {
         match self {
@@ -226,6 +277,16 @@ impl FromStr for Cloud {
     }
 }
 
+/// Huawei Cloud's regions in Europe whose hosts are split between two domains: the official
+/// SDKs' region files (`huaweicloud-sdk-go-v3`, `services/*/region/region.go`) put CCE, RDS, DDS,
+/// SFS Turbo, CBR, DMS and IAM at `{service}.eu-west-101.myhuaweicloud.eu`, and ECS, EVS, IMS,
+/// VPC, DCS and ELB at `….myhuaweicloud.com`.
+pub const HUAWEI_EU_REGIONS: &[&str] = &["eu-west-101"];
+
+/// Flexible Engine's IAM host: one for every region (its API documentation's IAM endpoints
+/// page, and every published `auth_url`).
+const FLEXIBLE_ENGINE_IAM: &str = "https://iam.eu-west-0.prod-cloud-ocb.orange-business.com";
+
 /// How to build a service's base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
@@ -234,6 +295,8 @@ pub struct Endpoints {
     pub cloud: Option<Cloud>,
     pub region: Option<String>,
     pub overrides: BTreeMap<Service, String>,
+    /// `endpoints.<name>` of the services described in the spec (not built-in prefixes).
+    pub described: BTreeMap<String, String>,
     /// `endpoints.iam`: where IAM tokens and project ids come from.
     pub iam: Option<String>,
 }
@@ -241,26 +304,39 @@ pub struct Endpoints {
 impl Endpoints {
     /// The base URL (scheme, host, optional port and path prefix) that serves `service`.
     pub fn base(&self, service: Service) -> Result<Url, String> {
-        let (source, url) = if let Some(url) = self.overrides.get(&service) {
-            let source = format!("endpoints.{service}");
+        self.resolve(
+            service.as_str(),
+            self.overrides.get(&service),
+            |cloud| service.host_label(cloud),
+            |cloud, region| cloud.service_template(region, service),
+        )
+    }
+
+    /// The base URL of the service `name`: `given` (its `endpoints.<name>`), else the
+    /// template, else the cloud preset's `cloud_template`, with its host `label`.
+    pub(super) fn resolve<'a>(
+        &self,
+        name: &str,
+        given: Option<&String>,
+        label: impl Fn(Option<Cloud>) -> &'a str,
+        cloud_template: impl Fn(Cloud, &str) -> &'static str,
+    ) -> Result<Url, String> {
+        let (source, url) = if let Some(url) = given {
+            let source = format!("endpoints.{name}");
             let url = http_url(&source, url)?;
             (source, url)
         } else if let Some(template) = &self.template {
             let source = "endpoint".to_owned();
-            let url = self.filled(&source, template, service.host_label(self.cloud))?;
+            let url = self.filled(&source, template, label(self.cloud))?;
             (source, url)
         } else if let Some(cloud) = self.cloud {
             let source = format!("cloud {}", cloud.as_str());
             let region = self.region.as_deref().unwrap_or_default();
-            let url = self.filled(
-                &source,
-                cloud.template(region),
-                service.host_label(Some(cloud)),
-            )?;
+            let url = self.filled(&source, cloud_template(cloud, region), label(Some(cloud)))?;
             (source, url)
         } else {
             return Err(format!(
-                "no endpoint for service {service}: set `cloud` and `region`, `endpoint`, or `endpoints.{service}`"
+                "no endpoint for service {name}: set `cloud` and `region`, `endpoint`, or `endpoints.{name}`"
             ));
         };
         if url.query().is_some() || url.fragment().is_some() {
@@ -272,8 +348,25 @@ impl Endpoints {
         Ok(url)
     }
 
+    /// Why `service` has no job API on the cloud preset, when the preset gives its URL (no
+    /// `endpoints.<prefix>`, no `endpoint` template) and that cloud's documentation has none:
+    /// a wait would only ever see 404s.
+    pub fn undocumented(&self, service: Service) -> Option<String> {
+        let cloud = self.cloud?;
+        if self.overrides.contains_key(&service) || self.template.is_some() {
+            return None;
+        }
+        service.api().undocumented.contains(&cloud).then(|| {
+            format!(
+                "{} documents no job API for {service}; set `endpoints.{service}` to use one anyway",
+                cloud.display_name()
+            )
+        })
+    }
+
     /// The IAM base URL: `endpoints.iam`, else the template or cloud preset with service `iam`
-    /// (OTC's Swiss region has its own IAM host).
+    /// (OTC's Swiss region has its own IAM host, Flexible Engine one for every region, Huawei
+    /// Cloud's European region one under `myhuaweicloud.eu`).
     pub fn iam_base(&self) -> Result<Url, String> {
         if let Some(url) = &self.iam {
             http_url("endpoints.iam", url)
@@ -285,6 +378,13 @@ impl Endpoints {
                 (Cloud::Otc, Some("eu-ch2")) => {
                     http_url(&source, "https://iam-pub.eu-ch2.sc.otc.t-systems.com")
                 }
+                (Cloud::Flexibleengine, _) => http_url(&source, FLEXIBLE_ENGINE_IAM),
+                (Cloud::Huaweicloud, Some(region)) if HUAWEI_EU_REGIONS.contains(&region) => self
+                    .filled(
+                        &source,
+                        "https://{service}.{region}.myhuaweicloud.eu",
+                        "iam",
+                    ),
                 (_, region) => {
                     self.filled(&source, cloud.template(region.unwrap_or_default()), "iam")
                 }
@@ -454,6 +554,7 @@ mod tests {
             cloud,
             region: region.map(str::to_owned),
             overrides: BTreeMap::new(),
+            described: BTreeMap::new(),
             iam: None,
         }
     }
@@ -704,7 +805,12 @@ mod tests {
         assert_eq!("EVS".parse::<Service>().unwrap(), Service::Evs);
         assert_eq!("rds".parse::<Service>().unwrap(), Service::Rds);
         assert_eq!(" DDS".parse::<Service>().unwrap(), Service::Dds);
-        assert!("gaussdb"
+        assert_eq!("SFS_TURBO".parse::<Service>().unwrap(), Service::SfsTurbo);
+        assert_eq!(
+            "gaussdb-mysql".parse::<Service>().unwrap(),
+            Service::GaussdbMysql
+        );
+        assert!("mongo"
             .parse::<Service>()
             .unwrap_err()
             .contains("known: ecs"));

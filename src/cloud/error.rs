@@ -52,6 +52,10 @@ pub enum FetchError {
     },
     #[error("the response is larger than {limit} bytes (max_response_size): not read; retrying cannot help")]
     TooLarge { limit: u64 },
+    /// A well-formed answer that holds no such job (GeminiDB's empty task list): an unknown
+    /// id, as a service's 404 is.
+    #[error("{0}")]
+    Absent(String),
     /// Anything else retrying cannot fix (a certificate error, a value HTTP cannot carry, an
     /// unknown project).
     #[error("{0}")]
@@ -64,6 +68,7 @@ impl FetchError {
             FetchError::Transport(_) | FetchError::Timeout(_) | FetchError::Garbled { .. } => {
                 ErrorClass::Retryable
             }
+            FetchError::Absent(_) => ErrorClass::NotFound,
             FetchError::Redirect { .. }
             | FetchError::TooLarge { .. }
             | FetchError::Permanent(_) => ErrorClass::Fatal,
@@ -80,6 +85,9 @@ impl FetchError {
                     // The database task center (RDS, DDS): "DBS.200543, 400, The job does not
                     // exist." (RDS API reference, Appendix "Error Codes", en-us_topic_0032488241).
                     400 if code == "DBS.200543" => ErrorClass::NotFound,
+                    // A service's own 404 for an id it does not know (below) includes CBR's
+                    // "BackupService.6500, 404, The operation log does not exist." and SFS
+                    // Turbo's "SFS.TURBO.0019, 404, Invalid Job Id".
                     // 404 from the gateway itself means a wrong host or path, not a missing job.
                     404 if code.starts_with("APIG") || error.is_none() => ErrorClass::Fatal,
                     // A service's own 404: ECS's `Ecs.0011`, and CCE's "CCE.01404001, 404,

@@ -3,11 +3,13 @@
 
 pub mod auth;
 pub mod client;
+pub mod described;
 pub mod endpoint;
 pub mod error;
 pub mod http;
 pub mod iam;
 pub mod service;
+pub mod service_ref;
 pub mod shapes;
 pub mod signer;
 pub mod wire;

@@ -18,6 +18,21 @@
 //! `success.sub_jobs` criteria as ECS batch jobs; the cluster becomes the `cluster_id` entity of
 //! the job and of each sub-job. Only a missing or non-text `status.phase` makes a body (or a
 //! sub-job) not a job document.
+//!
+//! The others, each read by the same rules (lenient fields, capped texts, only a missing status
+//! is an error; a word outside the service's documented set is kept as unknown, for
+//! `success.unknown_status`):
+//!
+//! - GaussDB, TaurusDB: the task center's document above. GeminiDB lists the task in
+//!   `{"jobs": [...]}` with `start_time`/`end_time`; an empty list means no such job.
+//! - DCS: classic fields, times as epoch-millisecond strings (made RFC 3339 here).
+//! - SFS Turbo: classic fields with lower-case statuses (`waiting`, `running`, `success`,
+//!   `failed`), `sub_jobs` at the top level, zone-less UTC times (`2016-01-02 15:04:05`).
+//! - ELB v3: `{"job": {...}}` with eight status words (`COMPLETE` succeeds; `ROLLBACK_FAIL` and
+//!   `CANCEL` fail, named in the reason), `resource_id` as the `elb_id` entity.
+//! - CBR: `{"operation_log": {...}}` (`timeout` and `skipped` fail, named in the reason),
+//!   `error_info` as code and reason, `extra_info.backup.backup_id` as the `backup_id` entity,
+//!   `extra_info.common.progress` as the progress the adaptive schedule reads.
 
 use std::time::Duration;
 
@@ -42,9 +57,11 @@ struct TaskJob {
     id: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    /// `start_time` in GeminiDB's task list.
+    #[serde(default, alias = "start_time", deserialize_with = "lenient_string")]
     created: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    /// `end_time` in GeminiDB's task list.
+    #[serde(default, alias = "end_time", deserialize_with = "lenient_string")]
     ended: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     fail_reason: Option<String>,
@@ -68,6 +85,27 @@ fn task_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::E
 /// echoing the body.
 pub fn rds_job(body: &[u8]) -> Result<Job, String> {
     read_document::<Envelope>(body, &["job", "status"]).map(|envelope| envelope.job.into_job())
+}
+
+/// GeminiDB's `{"total_count", "jobs": [...]}`.
+#[derive(Deserialize)]
+struct TaskList {
+    jobs: Vec<Value>,
+}
+
+/// A 2xx body of GeminiDB's task list as the job it lists (`None`: the list is empty, no such
+/// job); the error says why it is not one, without echoing the body. The first listed task with
+/// a readable status is the job (the query names one id).
+pub fn nosql_jobs(body: &[u8]) -> Result<Option<Job>, String> {
+    let list = read_document::<TaskList>(body, &["jobs"])?;
+    if list.jobs.is_empty() {
+        return Ok(None);
+    }
+    list.jobs
+        .into_iter()
+        .find_map(|job| serde_json::from_value::<TaskJob>(job).ok())
+        .map(|job| Some(job.into_job()))
+        .ok_or_else(|| "no task in `jobs` has a text `status`".to_owned())
 }
 
 impl TaskJob {
@@ -109,7 +147,7 @@ impl TaskJob {
             begin_time: self.created.map(rfc3339_utc),
             end_time: self.ended.map(rfc3339_utc),
             error_code: None,
-            fail_reason: self.fail_reason,
+            fail_reason: self.fail_reason.filter(|r| !r.is_empty()),
             entities,
         }
     }
@@ -220,6 +258,305 @@ pub(super) fn go_time_utc(text: String) -> String {
             }
         }
         None => rfc3339_utc(text),
+    }
+}
+
+/// DCS's job document: the classic fields (statuses `INIT`, `RUNNING`, `SUCCESS`, `FAIL`, read
+/// in any case) without entities, `begin_time`/`end_time` as epoch-millisecond strings
+/// (`"1684191545379"`), made RFC 3339 in UTC here.
+pub fn dcs_job(body: &[u8]) -> Result<Job, String> {
+    let mut job = Job::from_slice(body)?;
+    job.status = classic_any_case(job.status);
+    job.begin_time = job.begin_time.map(epoch_ms_utc);
+    job.end_time = job.end_time.map(epoch_ms_utc);
+    // DCS documents no sub-jobs.
+    job.entities.sub_jobs = Vec::new();
+    job.entities.sub_jobs_total = None;
+    Ok(job)
+}
+
+/// A classic status word written in another case (`Success`), as its classic self.
+fn classic_any_case(status: JobStatus) -> JobStatus {
+    match status {
+        JobStatus::Unknown(word) => match JobStatus::parse(&word.to_ascii_uppercase()) {
+            JobStatus::Unknown(_) => JobStatus::Unknown(word),
+            known => known,
+        },
+        known => known,
+    }
+}
+
+/// An epoch-millisecond text (`"1684191545379"`) as RFC 3339 in UTC with milliseconds; any
+/// other text is kept as it is.
+pub(super) fn epoch_ms_utc(text: String) -> String {
+    let Ok(ms) = text.trim().parse::<u64>() else {
+        return text;
+    };
+    // Before year 10000: humantime cannot write later times (and panics trying).
+    if ms >= 253_402_300_800_000 {
+        return text;
+    }
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// SFS Turbo's job and sub-job: the classic fields, lower-case statuses.
+#[derive(Deserialize)]
+struct SfsJob {
+    #[serde(deserialize_with = "sfs_status")]
+    status: JobStatus,
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    begin_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    end_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    fail_reason: Option<String>,
+    #[serde(default)]
+    sub_jobs: Value,
+}
+
+fn sfs_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Error> {
+    Ok(JobStatus::parse_words(
+        String::deserialize(d)?,
+        &[
+            ("waiting", JobStatus::Init),
+            ("running", JobStatus::Running),
+            ("success", JobStatus::Success),
+            ("failed", JobStatus::Fail),
+        ],
+    ))
+}
+
+/// A 2xx body of SFS Turbo's job API ("Querying the Status of a Task"): statuses `waiting`,
+/// `running`, `success`, `failed` (any case), `sub_jobs` at the top level (same fields), times
+/// as `2016-01-02 15:04:05` in UTC, made RFC 3339 here.
+pub fn sfs_turbo_job(body: &[u8]) -> Result<Job, String> {
+    read_document::<SfsJob>(body, &["status"]).map(SfsJob::into_job)
+}
+
+impl SfsJob {
+    fn into_job(mut self) -> Job {
+        let mut entities = Entities::default();
+        if let Value::Array(items) = self.sub_jobs.take() {
+            entities.sub_jobs_total = (!items.is_empty()).then_some(items.len() as u64);
+            entities.sub_jobs = items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value::<SfsJob>(item).ok())
+                .map(SfsJob::into_job)
+                .collect();
+        }
+        Job {
+            status: self.status,
+            job_id: self.job_id,
+            job_type: self.job_type,
+            begin_time: self.begin_time.map(utc_without_zone),
+            end_time: self.end_time.map(utc_without_zone),
+            error_code: self.error_code.filter(|c| !c.is_empty()),
+            fail_reason: self.fail_reason.filter(|r| !r.is_empty()),
+            entities,
+        }
+    }
+}
+
+/// A UTC time written without a zone (`2016-01-02 15:04:05`) as RFC 3339; a text with a zone
+/// goes through [`rfc3339_utc`], and one that is no time is kept as it is.
+pub(super) fn utc_without_zone(text: String) -> String {
+    if split_offset(text.trim()).is_some() {
+        return rfc3339_utc(text);
+    }
+    let zoned = format!("{}Z", text.trim());
+    let utc = rfc3339_utc(zoned.clone());
+    if utc == zoned {
+        text
+    } else {
+        utc
+    }
+}
+
+/// ELB v3's `{"job": {...}}`.
+#[derive(Deserialize)]
+struct ElbEnvelope {
+    job: ElbJob,
+}
+
+/// ELB v3's job and sub-job (`MainJob`, `SubJob` in the official SDKs).
+#[derive(Deserialize)]
+struct ElbJob {
+    #[serde(deserialize_with = "elb_status")]
+    status: (JobStatus, String),
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    job_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    begin_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    end_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_msg: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    resource_id: Option<String>,
+    #[serde(default)]
+    sub_jobs: Value,
+}
+
+/// ELB v3's statuses: `INIT`, `RUNNING`, `ROLLBACKING` (undoing a failed job: not over yet),
+/// `SUCCESS`, `COMPLETE`, `FAIL`, `ROLLBACK_FAIL`, `CANCEL`; with the word as written, for the
+/// reason of a job that failed by another word than `FAIL`.
+fn elb_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
+    let word = cap(String::deserialize(d)?, 128);
+    let status = JobStatus::parse_words(
+        word.clone(),
+        &[
+            ("INIT", JobStatus::Init),
+            ("RUNNING", JobStatus::Running),
+            ("ROLLBACKING", JobStatus::Running),
+            ("SUCCESS", JobStatus::Success),
+            ("COMPLETE", JobStatus::Success),
+            ("FAIL", JobStatus::Fail),
+            ("ROLLBACK_FAIL", JobStatus::Fail),
+            ("CANCEL", JobStatus::Fail),
+        ],
+    );
+    Ok((status, word))
+}
+
+/// A 2xx body of ELB v3's job API (`ShowJob`) as a job document: `resource_id` becomes the
+/// `elb_id` entity, `error_msg` the reason, `sub_jobs` are read by the same rules.
+pub fn elb_job(body: &[u8]) -> Result<Job, String> {
+    read_document::<ElbEnvelope>(body, &["job", "status"]).map(|e| e.job.into_job())
+}
+
+impl ElbJob {
+    fn into_job(mut self) -> Job {
+        let mut entities = Entities::default();
+        if let Value::Array(items) = self.sub_jobs.take() {
+            entities.sub_jobs_total = (!items.is_empty()).then_some(items.len() as u64);
+            entities.sub_jobs = items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value::<ElbJob>(item).ok())
+                .map(ElbJob::into_job)
+                .collect();
+        }
+        if let Some(id) = self.resource_id.filter(|id| !id.is_empty()) {
+            entities
+                .other
+                .push(("elb_id".to_owned(), Value::String(id)));
+        }
+        let (status, word) = self.status;
+        let fail_reason = self.error_msg.filter(|m| !m.is_empty()).or_else(|| {
+            (status == JobStatus::Fail && !word.eq_ignore_ascii_case("FAIL")).then_some(word)
+        });
+        Job {
+            status,
+            job_id: self.job_id,
+            job_type: self.job_type,
+            begin_time: self.begin_time.map(rfc3339_utc),
+            end_time: self.end_time.map(rfc3339_utc),
+            error_code: self.error_code.filter(|c| !c.is_empty()),
+            fail_reason,
+            entities,
+        }
+    }
+}
+
+/// CBR's `{"operation_log": {...}}`.
+#[derive(Deserialize)]
+struct CbrEnvelope {
+    operation_log: CbrTask,
+}
+
+/// CBR's task ("Querying a Single Task", `ShowOpLog`).
+#[derive(Deserialize)]
+struct CbrTask {
+    #[serde(deserialize_with = "cbr_status")]
+    status: (JobStatus, String),
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    operation_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    started_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    created_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    ended_at: Option<String>,
+    #[serde(default)]
+    error_info: Value,
+    #[serde(default)]
+    extra_info: Value,
+}
+
+/// CBR's statuses: `waiting`, `running`, `success`, `failed`, `timeout`, `skipped` (the backup
+/// was not made); with the word as written, for the reason of a task that failed by another
+/// word than `failed`.
+fn cbr_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
+    let word = cap(String::deserialize(d)?, 128);
+    let status = JobStatus::parse_words(
+        word.clone(),
+        &[
+            ("waiting", JobStatus::Init),
+            ("running", JobStatus::Running),
+            ("success", JobStatus::Success),
+            ("failed", JobStatus::Fail),
+            ("timeout", JobStatus::Fail),
+            ("skipped", JobStatus::Fail),
+        ],
+    );
+    Ok((status, word))
+}
+
+/// A 2xx body of CBR's task API as a job document: `extra_info.backup.backup_id` becomes the
+/// `backup_id` entity, `extra_info.common.progress` the progress that feeds the adaptive
+/// schedule, `error_info` the error code and reason (`""` is none).
+pub fn cbr_operation_log(body: &[u8]) -> Result<Job, String> {
+    read_document::<CbrEnvelope>(body, &["operation_log", "status"])
+        .map(|e| e.operation_log.into_job())
+}
+
+impl CbrTask {
+    fn into_job(self) -> Job {
+        let text = |at: Option<&Value>| -> Option<String> {
+            at.and_then(|v| lenient_string(v).ok().flatten())
+                .filter(|s| !s.is_empty())
+        };
+        let mut entities = Entities::default();
+        if let Some(id) = text(self.extra_info.pointer("/backup/backup_id")) {
+            entities
+                .other
+                .push(("backup_id".to_owned(), Value::String(id)));
+        }
+        let (status, word) = self.status;
+        if !status.is_terminal() {
+            if let Some(p) = self
+                .extra_info
+                .pointer("/common/progress")
+                .and_then(percent)
+            {
+                entities.other.push(("process_percent".to_owned(), p));
+            }
+        }
+        let fail_reason = text(self.error_info.get("message")).or_else(|| {
+            (status == JobStatus::Fail && !word.eq_ignore_ascii_case("failed")).then_some(word)
+        });
+        Job {
+            status,
+            job_id: self.id,
+            job_type: self.operation_type,
+            begin_time: self.started_at.or(self.created_at).map(rfc3339_utc),
+            end_time: self.ended_at.map(rfc3339_utc),
+            error_code: text(self.error_info.get("code")),
+            fail_reason,
+            entities,
+        }
     }
 }
 
@@ -609,6 +946,280 @@ mod tests {
             ("", ""),
         ] {
             assert_eq!(go_time_utc(text.to_owned()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn gaussdb_and_taurusdb_published_examples() {
+        let done = rds_job(&fixture("gaussdb-job-completed.json")).unwrap();
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.job_type.as_deref(), Some("CreateGaussDBV5Instance"));
+        assert_eq!(done.begin_time.as_deref(), Some("2021-07-12T01:22:04Z"));
+        assert_eq!(done.end_time(), Some("2021-07-12T02:10:13Z"));
+        assert_eq!(
+            done.entities.get("instance_id").unwrap(),
+            "b34f8c791f2643578510c093aa2351a8in14"
+        );
+        let done = rds_job(&fixture("taurusdb-job-completed.json")).unwrap();
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.end_time(), Some("2018-08-06T16:41:14Z"));
+        assert_eq!(
+            done.entities.get("instance_id").unwrap(),
+            "a48e43ff268f4c0e879652d65e63d0fbin07"
+        );
+    }
+
+    #[test]
+    fn geminidb_task_list() {
+        let running = nosql_jobs(&fixture("geminidb-jobs-running.json"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(running.status, JobStatus::Running);
+        assert_eq!(running.job_type.as_deref(), Some("CreateCassandra"));
+        assert_eq!(running.begin_time.as_deref(), Some("2023-09-12T06:44:01Z"));
+        assert_eq!(running.entities.get("process_percent").unwrap(), 14);
+        assert_eq!(
+            running.entities.get("instance_id").unwrap(),
+            "27a045b6bf9e46f691f81366d398cb04in06"
+        );
+        assert_eq!(running.fail_reason, None, "\"\" is no reason");
+        // An empty list: no such job; a list of odd members: not a document.
+        assert_eq!(nosql_jobs(br#"{"total_count":0,"jobs":[]}"#).unwrap(), None);
+        assert!(nosql_jobs(br#"{"jobs":[{"name":"x"},7]}"#).is_err());
+        let failed = nosql_jobs(br#"{"jobs":[{"status":"failed","fail_reason":"disk","id":"j"}]}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.status, JobStatus::Fail);
+        assert_eq!(failed.fail_reason.as_deref(), Some("disk"));
+        let err = nosql_jobs(br#"{"error_code":"DBS.280001","error_msg":"x"}"#).unwrap_err();
+        assert!(err.contains("DBS.280001"), "{err}");
+        for body in [&b""[..], b"[]", b"null", br#"{"jobs":{}}"#, b"\xff"] {
+            assert!(nosql_jobs(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn dcs_published_example_has_epoch_millisecond_times() {
+        let job = dcs_job(&fixture("dcs-job-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(job.job_type.as_deref(), Some("masterStandbySwapJob"));
+        assert_eq!(job.begin_time.as_deref(), Some("2023-05-15T22:59:05.379Z"));
+        assert_eq!(job.end_time(), Some("2023-05-15T22:59:08.248Z"));
+        assert_eq!(job.fail_reason, None);
+        assert_eq!(job.entities, Entities::default());
+        for (word, want) in [
+            ("INIT", JobStatus::Init),
+            ("running", JobStatus::Running),
+            ("Success", JobStatus::Success),
+            ("fail", JobStatus::Fail),
+            ("FAILED", JobStatus::Unknown("FAILED".into())),
+        ] {
+            let body = format!(r#"{{"status":"{word}","end_time":""}}"#);
+            let job = dcs_job(body.as_bytes()).unwrap();
+            assert_eq!(job.status, want, "{word}");
+            assert_eq!(job.end_time(), None);
+        }
+        let err = dcs_job(&fixture("dcs-error-400.json")).unwrap_err();
+        assert!(err.contains("111400063"), "{err}");
+    }
+
+    #[test]
+    fn epoch_milliseconds_become_utc_and_odd_ones_stay() {
+        for (text, want) in [
+            ("1684191545379", "2023-05-15T22:59:05.379Z"),
+            ("0", "1970-01-01T00:00:00.000Z"),
+            ("", ""),
+            ("-5", "-5"),
+            ("1.5", "1.5"),
+            ("99999999999999999999", "99999999999999999999"),
+            ("253402300800000", "253402300800000"),
+            ("2023-05-15T22:59:05Z", "2023-05-15T22:59:05Z"),
+        ] {
+            assert_eq!(epoch_ms_utc(text.to_owned()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn sfs_turbo_published_example_and_sub_jobs() {
+        let job = sfs_turbo_job(&fixture("sfs-turbo-job-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(job.job_type.as_deref(), Some("bind_ldap"));
+        assert_eq!(job.begin_time.as_deref(), Some("2023-07-26T09:33:58Z"));
+        assert_eq!(job.end_time(), Some("2023-07-26T09:33:58Z"));
+        let job = sfs_turbo_job(
+            br#"{"status":"failed","job_id":"j","error_code":"SFS.TURBO.9000",
+                 "fail_reason":"no capacity","sub_jobs":[
+                   {"status":"success","job_id":"s1","job_type":"create_share"},
+                   {"status":"FAILED","job_id":"s2","fail_reason":"quota"},
+                   {"job_id":"no status"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(job.status, JobStatus::Fail);
+        assert_eq!(job.error_code.as_deref(), Some("SFS.TURBO.9000"));
+        assert_eq!(job.fail_reason.as_deref(), Some("no capacity"));
+        assert_eq!(job.entities.sub_jobs_total, Some(3));
+        let subs: Vec<_> = job.entities.sub_jobs.iter().map(|s| &s.status).collect();
+        assert_eq!(subs, [&JobStatus::Success, &JobStatus::Fail]);
+        for (word, want) in [
+            ("waiting", JobStatus::Init),
+            ("Running", JobStatus::Running),
+            ("SUCCESS", JobStatus::Success),
+            ("FAIL", JobStatus::Unknown("FAIL".into())),
+        ] {
+            let body = format!(r#"{{"status":"{word}"}}"#);
+            assert_eq!(
+                sfs_turbo_job(body.as_bytes()).unwrap().status,
+                want,
+                "{word}"
+            );
+        }
+        let err = sfs_turbo_job(&fixture("sfs-turbo-error-404.json")).unwrap_err();
+        assert!(err.contains("SFS.TURBO.0001"), "{err}");
+        for (text, want) in [
+            ("2016-01-02 15:04:05", "2016-01-02T15:04:05Z"),
+            ("2016-01-02T15:04:05+0100", "2016-01-02T14:04:05Z"),
+            ("", ""),
+            ("soon", "soon"),
+        ] {
+            assert_eq!(utc_without_zone(text.to_owned()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn elb_classic_published_example_is_the_classic_shape() {
+        let job = Job::from_slice(&fixture("elb-classic-job-running.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(
+            job.entities.get("elb_id").unwrap(),
+            "ea3e5715b68850a747ec41f335625c08"
+        );
+        assert_eq!(job.end_time(), None);
+    }
+
+    /// ELB v3 has no published example: a body written from its field table.
+    #[test]
+    fn elb_v3_job_from_its_field_table() {
+        let job = elb_job(
+            br#"{"job":{"status":"RUNNING","job_id":"j1","job_type":"cloneLoadbalancer",
+                 "begin_time":"2024-01-02T03:04:05Z","project_id":"p","resource_id":"lb1",
+                 "sub_jobs":[
+                   {"status":"COMPLETE","job_id":"s1","resource_id":"lb2",
+                    "entities":[{"resource_id":"l1","resource_type":"listener"}]},
+                   {"status":"CANCEL","job_id":"s2"},
+                   {"status":"ROLLBACK_FAIL","job_id":"s3","error_msg":"rollback"}]},
+                 "request_id":"r"}"#,
+        )
+        .unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(job.job_type.as_deref(), Some("cloneLoadbalancer"));
+        assert_eq!(job.entities.get("elb_id").unwrap(), "lb1");
+        assert_eq!(job.entities.sub_jobs_total, Some(3));
+        let [done, cancelled, rolled] = &job.entities.sub_jobs[..] else {
+            panic!("{:?}", job.entities.sub_jobs)
+        };
+        assert_eq!(done.status, JobStatus::Success);
+        assert_eq!(done.entities.get("elb_id").unwrap(), "lb2");
+        assert_eq!(cancelled.status, JobStatus::Fail);
+        assert_eq!(
+            cancelled.fail_reason.as_deref(),
+            Some("CANCEL"),
+            "the word is the reason"
+        );
+        assert_eq!(rolled.fail_reason.as_deref(), Some("rollback"));
+        for (word, want) in [
+            ("init", JobStatus::Init),
+            ("ROLLBACKING", JobStatus::Running),
+            ("success", JobStatus::Success),
+            ("Fail", JobStatus::Fail),
+            ("DONE", JobStatus::Unknown("DONE".into())),
+        ] {
+            let body = format!(r#"{{"job":{{"status":"{word}"}}}}"#);
+            assert_eq!(elb_job(body.as_bytes()).unwrap().status, want, "{word}");
+        }
+        let failed =
+            elb_job(br#"{"job":{"status":"FAIL","error_code":"ELB.1","error_msg":"quota"}}"#)
+                .unwrap();
+        assert_eq!(failed.error_code.as_deref(), Some("ELB.1"));
+        assert_eq!(failed.fail_reason.as_deref(), Some("quota"));
+        let err = elb_job(br#"{"error_code":"ELB.8902","error_msg":"x"}"#).unwrap_err();
+        assert!(err.contains("ELB.8902"), "{err}");
+        for body in [
+            &b""[..],
+            b"{}",
+            br#"{"job":{"status":1}}"#,
+            br#"{"status":"SUCCESS"}"#,
+        ] {
+            assert!(elb_job(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn cbr_published_example_names_the_backup() {
+        let job = cbr_operation_log(&fixture("cbr-operation-log-success.json")).unwrap();
+        assert_eq!(job.status, JobStatus::Success);
+        assert_eq!(
+            job.job_id.as_deref(),
+            Some("4827f2da-b008-4507-ab7d-42d0df5ed912")
+        );
+        assert_eq!(job.job_type.as_deref(), Some("backup"));
+        assert_eq!(job.begin_time.as_deref(), Some("2019-05-23T14:31:36.007Z"));
+        assert_eq!(job.end_time(), Some("2019-05-23T14:35:23.511Z"));
+        assert_eq!(
+            (job.error_code, job.fail_reason),
+            (None, None),
+            "\"\" is none"
+        );
+        let keys: Vec<&str> = job.entities.other.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["backup_id"], "no progress once over, no other ids");
+        assert_eq!(
+            job.entities.get("backup_id").unwrap(),
+            "0e5d0ef6-7f0a-4890-b98c-cb12490e31c1"
+        );
+        let running = cbr_operation_log(
+            br#"{"operation_log":{"status":"running","extra_info":{"common":{"progress":42}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(running.entities.get("process_percent").unwrap(), 42);
+        for (word, want, reason) in [
+            ("waiting", JobStatus::Init, None),
+            ("RUNNING", JobStatus::Running, None),
+            ("failed", JobStatus::Fail, None),
+            ("timeout", JobStatus::Fail, Some("timeout")),
+            ("skipped", JobStatus::Fail, Some("skipped")),
+            ("queued", JobStatus::Unknown("queued".into()), None),
+        ] {
+            let body = format!(r#"{{"operation_log":{{"status":"{word}"}}}}"#);
+            let job = cbr_operation_log(body.as_bytes()).unwrap();
+            assert_eq!(job.status, want, "{word}");
+            assert_eq!(job.fail_reason.as_deref(), reason, "{word}");
+        }
+        let failed = cbr_operation_log(
+            br#"{"operation_log":{"status":"failed","error_info":{"code":"BackupService.6001","message":"disk busy"},
+                 "extra_info":[1]}}"#,
+        )
+        .unwrap();
+        assert_eq!(failed.error_code.as_deref(), Some("BackupService.6001"));
+        assert_eq!(failed.fail_reason.as_deref(), Some("disk busy"));
+        let err = cbr_operation_log(&fixture("cbr-error-404.json")).unwrap_err();
+        assert!(err.contains("BackupService.6500"), "{err}");
+    }
+
+    proptest::proptest! {
+        /// Whatever these services send, the readers answer and never panic.
+        #[test]
+        fn any_body_of_the_other_shapes_is_a_job_or_an_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = nosql_jobs(&body);
+            let _ = dcs_job(&body);
+            let _ = sfs_turbo_job(&body);
+            let _ = elb_job(&body);
+            let _ = cbr_operation_log(&body);
+        }
+
+        #[test]
+        fn any_epoch_text_is_kept_or_normalised(ms in proptest::prelude::any::<u64>(), other in ".{0,24}") {
+            let _ = epoch_ms_utc(ms.to_string());
+            let _ = epoch_ms_utc(other.clone());
+            let _ = utc_without_zone(other);
         }
     }
 

@@ -111,6 +111,18 @@ impl JobStatus {
     }
 }
 
+impl JobStatus {
+    /// `text` looked up in a service's documented `words` (any case), in the common vocabulary;
+    /// any other word is kept as [`JobStatus::Unknown`].
+    pub(super) fn parse_words(text: String, words: &[(&str, JobStatus)]) -> JobStatus {
+        let text = cap(text, MAX_STATUS);
+        words
+            .iter()
+            .find(|(word, _)| word.eq_ignore_ascii_case(&text))
+            .map_or(JobStatus::Unknown(text), |(_, status)| status.clone())
+    }
+}
+
 /// The longest unknown status kept.
 const MAX_STATUS: usize = 128;
 
@@ -648,11 +660,14 @@ mod tests {
             let ok = Job::from_slice(&body).is_ok()
                 || super::super::shapes::rds_job(&body).is_ok()
                 || super::super::shapes::cce_job(&body).is_ok()
+                || super::super::shapes::nosql_jobs(&body).is_ok()
+                || super::super::shapes::sfs_turbo_job(&body).is_ok()
+                || super::super::shapes::cbr_operation_log(&body).is_ok()
                 || ApiErrorBody::parse(&body).is_some();
             assert!(ok, "{} parses as neither", path.display());
             seen += 1;
         }
-        assert_eq!(seen, 14);
+        assert_eq!(seen, 24);
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub fn flat(report: &Report, limits: Limits) -> Flat {
     // created), so `result.server_ids` never breaks a Terraform plan or a workflow expression.
     let mut stable: Vec<&str> = Vec::new();
     for job in &report.jobs {
-        for kind in job.service.api().kinds {
+        for kind in job.service.kinds() {
             if !stable.contains(kind) && !report.entities.0.contains_key(*kind) {
                 stable.push(kind);
             }
@@ -240,7 +240,7 @@ mod tests {
         let mut report = hostile();
         report.entities = EntityIds::default();
         for job in &mut report.jobs {
-            job.service = crate::cloud::endpoint::Service::Evs;
+            job.service = crate::cloud::endpoint::Service::Evs.into();
         }
         let flat = flat(&report, Limits::NONE);
         assert_eq!(flat.map.get("volume_ids").map(String::as_str), Some(""));

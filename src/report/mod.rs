@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::cloud::endpoint::Service;
+use crate::cloud::service_ref::ServiceRef;
 use crate::exit::{ExitStatus, Signal};
 pub use crate::exit::{RunResult, Summary};
 use crate::label::job_label;
@@ -119,7 +119,7 @@ impl Outcome {
 pub struct JobReport {
     pub name: Option<String>,
     pub id: String,
-    pub service: Service,
+    pub service: ServiceRef,
     pub outcome: Outcome,
     /// One line that says why.
     pub reason: String,
@@ -141,7 +141,7 @@ impl JobReport {
     /// [`job_label`] (`name (service:id)`, or `service:id` for a job without a name), as one
     /// harmless line for the text outputs (the name and id come from a spec or a command line).
     pub fn label(&self) -> String {
-        crate::sanitize::owned(job_label(self.name.as_deref(), self.service, &self.id))
+        crate::sanitize::owned(job_label(self.name.as_deref(), &self.service, &self.id))
     }
 }
 
@@ -209,6 +209,7 @@ fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
+    use crate::cloud::endpoint::Service;
 
     /// What a hostile server can put in the text of a job: a newline followed by runner
     /// commands, the runner's old command syntax, ANSI and OSC escapes, Markdown and HTML.
@@ -227,7 +228,7 @@ pub(crate) mod fixtures {
         let job = JobReport {
             name: Some(format!("::warning::{HOSTILE}")),
             id: format!("id{HOSTILE}"),
-            service: Service::Ecs,
+            service: Service::Ecs.into(),
             outcome: Outcome::Failed,
             reason: format!("FAIL: {HOSTILE}"),
             status: Some(format!("FAIL{HOSTILE}")),

@@ -1,7 +1,8 @@
 //! The simulator: a fake of the cloud's job API on a real TCP socket.
 //!
-//! It serves `GET /v1/{project_id}/jobs/{job_id}` the way Huawei Cloud, Open Telekom Cloud and
-//! Flexible Engine do (ECS, EVS, BMS, IMS, the EIP batch job): the same job document, the same
+//! It serves every job API jobwait reads (a scenario job's `service:` picks where and in which
+//! document shape), first of all `GET /v1/{project_id}/jobs/{job_id}` the way Huawei Cloud, Open
+//! Telekom Cloud and Flexible Engine do (ECS, EVS, BMS, IMS, the EIP batch job): the same job document, the same
 //! status names, `end_time` empty until the job is terminal, recursive `sub_jobs`, and the same
 //! error bodies — 400 `Common.0011` for an unknown job id, the API gateway's 404 `APIG.0101` for an
 //! unknown path and 401 `APIGW.0301` for a bad token or AK/SK signature (checked by the gateway's
@@ -20,15 +21,16 @@
 //!
 //! ```text
 //! server (HTTP: routing, auth, documents, start/stop)
-//!   ├─> iam (token and project endpoints) ─┐
+//!   ├─> shapes (GeminiDB, DCS, SFS Turbo, ELB v3, CBR, described) ───┐
+//!   ├─> iam (token and project endpoints) ─┐                         │
 //!   ├─> faults (fault dice, rate window)   │
-//!   ├─> timeline (pure: a job's state at t) <┘
+//!   ├─> timeline (pure: a job's state at t) <┘ <──────────────────────┘
 //!   ├─> stats (the /_sim/stats shape)
 //!   ├─> verify (the gateway's AK/SK rules, on cloud::signer's computation)
 //!   └─> scenario (the data: every section of the file, its validation, ScenarioError)
 //! ```
 //!
-//! `timeline`, `iam` and `faults` use `scenario`; `stats`, `verify` and `scenario` use nothing in
+//! `shapes`, `timeline`, `iam` and `faults` use `scenario` (`shapes` also `timeline`); `stats`, `verify` and `scenario` use nothing in
 //! `sim`. Nothing below `server` may use it, and `scenario` uses none of the others: new code goes in
 //! the lowest layer that has what it needs (a rule about the file goes in `scenario`, a pure
 //! function of a job and `t` in `timeline`), so that no two files depend on each other and each
@@ -38,6 +40,7 @@ pub mod faults;
 mod iam;
 pub(crate) mod scenario;
 mod server;
+mod shapes;
 mod stats;
 mod timeline;
 mod verify;

@@ -32,6 +32,11 @@
 //!     job_type: CreateCluster
 //!     entities: { cluster_id: "..." }    # spec.clusterUID, also of sub-jobs that name none
 //!     sub_jobs: [ { id: ..., job_type: InstallMaster, status: SUCCESS } ]   # spec.subJobs
+//!   - id: 4827f2da-b008-4507-ab7d-42d0df5ed912
+//!     service: cbr          # also gaussdb, gaussdb-mysql, gaussdb-nosql, dcs, sfs-turbo,
+//!                           # elb-classic, elb: each where and as its API serves it
+//!     job_type: backup
+//!     entities: { backup_id: "..." }     # extra_info.backup.backup_id (elb: resource_id)
 //! faults: { error_5xx: 0.05, rate_limit: 20, retry_after: 2, seed: 7 }   # optional
 //! iam: { user: u, password: pw, domain: d, projects: { eu-de: 0123… } }   # optional
 //! ```
@@ -39,11 +44,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cloud::described::{DescribedApi, ServiceDescription};
 use crate::cloud::endpoint::Service;
+use crate::cloud::service_ref::ServiceRef;
 use crate::secret::Secret;
 
 /// The `job_type` of a job whose scenario does not name one.
@@ -79,7 +87,7 @@ pub(crate) struct Job {
     pub(crate) id: String,
     /// Whose job API serves it: where it is found and how its document reads (the service's
     /// [`Shape`](crate::cloud::service::Shape)). Sub-jobs are part of their parent's document.
-    pub(crate) service: Service,
+    pub(crate) service: ServiceRef,
     pub(crate) job_type: String,
     /// The statuses over time; `None` when the status is derived from `sub_jobs`.
     pub(crate) timeline: Option<Vec<Step>>,
@@ -259,6 +267,9 @@ struct RawScenario {
     faults: Option<RawFaults>,
     #[serde(default)]
     iam: Option<RawIam>,
+    /// Job APIs described as in a spec's `services`, for jobs whose `service:` names one.
+    #[serde(default)]
+    services: Option<BTreeMap<String, ServiceDescription>>,
     jobs: Vec<RawJob>,
 }
 
@@ -368,6 +379,17 @@ impl RawScenario {
             }
         }
         let auth = self.auth.map(RawAuth::validate).transpose()?;
+        let mut services = BTreeMap::new();
+        for (name, description) in self.services.into_iter().flatten() {
+            let api = DescribedApi::new(&name, description).map_err(|(field, why)| {
+                let key = match field {
+                    "" => format!("services.{name}"),
+                    field => format!("services.{name}.{field}"),
+                };
+                ScenarioError::invalid(None, key, why)
+            })?;
+            services.insert(name, ServiceRef::Described(Arc::new(api)));
+        }
         let mut seen = HashSet::new();
         let mut jobs = Vec::with_capacity(self.jobs.len());
         for (index, raw) in self.jobs.into_iter().enumerate() {
@@ -378,7 +400,7 @@ impl RawScenario {
                     "duplicate job id (top-level job ids must be unique)",
                 ));
             }
-            jobs.push(raw.validate(&format!("jobs[{index}]"), true)?);
+            jobs.push(raw.validate(&format!("jobs[{index}]"), true, &services)?);
         }
         let faults = match self.faults {
             Some(raw) => raw.validate()?,
@@ -445,7 +467,12 @@ impl RawAuth {
 
 impl RawJob {
     /// `path` locates the job in the file (`jobs[0].sub_jobs[2]`) for errors about its id.
-    fn validate(self, path: &str, top_level: bool) -> Result<Job, ScenarioError> {
+    fn validate(
+        self,
+        path: &str,
+        top_level: bool,
+        services: &BTreeMap<String, ServiceRef>,
+    ) -> Result<Job, ScenarioError> {
         if self.id.is_empty() {
             return Err(ScenarioError::invalid(
                 None,
@@ -469,13 +496,18 @@ impl RawJob {
                 "only allowed on top-level jobs (a sub-job is part of its parent's document)",
             ));
         }
+        // A service of `services` first (it may stand in for a built-in prefix), then a
+        // built-in one.
         let service = match self.service.as_deref() {
-            Some(name) => name
-                .parse::<Service>()
-                .map_err(|e| ScenarioError::invalid(job, "service", e))?,
-            None => Service::Ecs,
+            Some(name) => match services.get(name) {
+                Some(described) => described.clone(),
+                None => ServiceRef::Builtin(name.parse::<Service>().map_err(|e| {
+                    ScenarioError::invalid(job, "service", format!("{e}, or one of `services`"))
+                })?),
+            },
+            None => ServiceRef::Builtin(Service::Ecs),
         };
-        if !service.api().shape.has_sub_jobs() && self.sub_jobs.is_some() {
+        if !service.has_sub_jobs() && self.sub_jobs.is_some() {
             return Err(ScenarioError::invalid(
                 job,
                 "sub_jobs",
@@ -493,7 +525,7 @@ impl RawJob {
             .unwrap_or_default()
             .into_iter()
             .enumerate()
-            .map(|(i, sub)| sub.validate(&format!("{path}.sub_jobs[{i}]"), false))
+            .map(|(i, sub)| sub.validate(&format!("{path}.sub_jobs[{i}]"), false, services))
             .collect::<Result<Vec<_>, _>>()?;
 
         let timeline = match (self.timeline, self.status) {

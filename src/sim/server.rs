@@ -1,13 +1,14 @@
 //! The HTTP side of the simulator.
 //!
-//! One axum fallback handler routes every request by hand, so that anything that is not
-//! `GET /v1/{project_id}/jobs/{job_id}`, `GET /v3/{project_id}/jobs?id={job_id}`,
-//! `GET /api/v3/projects/{project_id}/jobs/{job_id}` or `GET /_sim/stats` gets the gateway's 404
-//! `APIG.0101` (the real gateway answers a wrong method the same way), never axum's own 404/405.
-//! Each job is served where its service's API serves it, in that API's document shape
-//! ([`Shape`]): classic jobs at `/v1/…`, database task center jobs (`service: rds`, `dds`) at
-//! `/v3/…?id=`, CCE jobs (`service: cce`) at `/api/v3/projects/…`, each unknown to the other
-//! paths, with that API's error body.
+//! One axum fallback handler routes every request by hand, against the job path templates of
+//! every service ([`crate::cloud::service`]: `/v1/{project_id}/jobs/{job_id}`,
+//! `/v3/{project_id}/jobs?id={job_id}`, `/api/v3/projects/{project_id}/jobs/{job_id}`, DCS's
+//! `/v2/…`, SFS Turbo's, classic ELB's `/v1.0/…`, ELB v3's and CBR's), so that anything else but
+//! `GET /_sim/stats` gets the gateway's 404 `APIG.0101` (the real gateway answers a wrong method
+//! the same way), never axum's own 404/405. Each job is served where its service's API serves
+//! it, in that API's document shape ([`Shape`]; the documents of the shapes beyond the classic
+//! one, the task center and CCE are in `shapes`), unknown to the other paths, with that API's
+//! error body for an unknown id.
 //! A job's state at time `t` is computed by [`job_state`] in `timeline`, a pure function of the
 //! scenario job and `t`; the handler only formats it.
 
@@ -33,10 +34,12 @@ use tokio::time::Instant;
 use super::faults::{Fault, Faults, RateWindow};
 use super::iam::{TokenCheck, Tokens};
 use super::scenario::{Auth, Iam, Job, Scenario};
+use super::shapes;
 use super::stats::{JobStats, Stats};
 use super::timeline::{format_time, is_hidden, job_state, terminal_since, JobState};
 use super::verify::verify;
 use crate::cloud::service::Shape;
+use crate::cloud::service_ref::ServiceRef;
 
 /// Where the statistics are served (no auth, not counted in the statistics).
 const STATS_PATH: &str = "/_sim/stats";
@@ -250,6 +253,8 @@ struct Shared {
     faults_injected: AtomicU64,
     iam: Option<Iam>,
     tokens: Tokens,
+    /// The job path templates served ([`templates`]).
+    templates: Vec<String>,
 }
 
 /// Milliseconds as f64 (exact for whole milliseconds).
@@ -498,33 +503,101 @@ fn cce_not_found() -> Response {
     )
 }
 
-/// `/api/v3/projects/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
-fn cce_path(path: &str) -> Option<(&str, &str)> {
-    let mut parts = path.strip_prefix("/api/v3/projects/")?.split('/');
-    let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
-    (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
-        .then_some((project, job))
+/// `path` (and `query`) matched against a job path template of [`crate::cloud::service`]
+/// (`/v1/{project_id}/jobs/{job_id}`, `/v3/{project_id}/jobs?id={job_id}`…): `(project_id,
+/// job_id)`, the job id `None` when a query template's parameter is missing or empty.
+fn match_template<'a>(
+    template: &str,
+    path: &'a str,
+    query: Option<&str>,
+) -> Option<(&'a str, Option<String>)> {
+    let (template_path, template_query) = match template.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (template, None),
+    };
+    let mut want = template_path.split('/').filter(|p| !p.is_empty());
+    let mut got = path.strip_prefix('/')?.split('/');
+    let (mut project, mut job) = (None, None);
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => break,
+            (Some("{project_id}"), Some(p)) if !p.is_empty() => project = Some(p),
+            (Some("{job_id}"), Some(j)) if !j.is_empty() => job = Some(j.to_owned()),
+            (Some(literal), Some(seg)) if literal == seg => {}
+            _ => return None,
+        }
+    }
+    if let Some(q) = template_query {
+        let name = q.split_once('=').map_or(q, |(name, _)| name);
+        job = task_id(query, name);
+    }
+    Some((project?, job))
 }
 
-/// `/v1/{project_id}/jobs/{job_id}` → `(project_id, job_id)`.
-fn job_path(path: &str) -> Option<(&str, &str)> {
-    let mut parts = path.strip_prefix("/v1/")?.split('/');
-    let (project, jobs, job, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
-    (jobs == "jobs" && !project.is_empty() && !job.is_empty() && rest.is_none())
-        .then_some((project, job))
+/// The job path templates of every built-in service and of the scenario's `jobs` (their
+/// described services'), each once (services share them).
+fn templates(jobs: &[Job]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let builtin = crate::cloud::endpoint::Service::ALL
+        .into_iter()
+        .map(|s| s.api().path);
+    for path in builtin.chain(jobs.iter().map(|j| j.service.path())) {
+        if !out.iter().any(|p| p == path) {
+            out.push(path.to_owned());
+        }
+    }
+    out
 }
 
-/// `/v3/{project_id}/jobs` → `project_id` (the job id is in the query).
-fn task_path(path: &str) -> Option<&str> {
-    let mut parts = path.strip_prefix("/v3/")?.split('/');
-    let (project, jobs, rest) = (parts.next()?, parts.next()?, parts.next());
-    (jobs == "jobs" && !project.is_empty() && rest.is_none()).then_some(project)
+/// What the API at `template` answers for a job id it does not know.
+fn unknown_job(template: &str, job_id: &str) -> Response {
+    use crate::cloud::service as api;
+    match template {
+        api::TASK_CENTER => task_not_found(),
+        api::CCE => cce_not_found(),
+        api::SFS_TURBO => sfs_turbo_not_found(),
+        api::CBR => cbr_not_found(),
+        api::CLASSIC => job_not_found(job_id),
+        // DCS, ELB v3, classic ELB and the scenario's described services.
+        _ => undocumented_not_found(template),
+    }
 }
 
-/// The `id` of a task center query, decoded; `None` when it is missing or empty.
-fn task_id(query: Option<&str>) -> Option<String> {
+/// SFS Turbo's answer for an id it does not know: "SFS.TURBO.0019, 404, Invalid Job Id" (SFS
+/// Turbo error codes), in its `{"errCode","errMsg"}` form.
+fn sfs_turbo_not_found() -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"errCode": "SFS.TURBO.0019", "errMsg": "Invalid Job Id"}),
+    )
+}
+
+/// CBR's answer for an id it does not know ("Querying a Single Task", the 404 example).
+fn cbr_not_found() -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error_code": "BackupService.6500",
+                            "error_msg": "Operation log does not exist."}),
+    )
+}
+
+/// DCS, ELB v3 and classic ELB document no answer for an unknown job id (and a described
+/// service's is not described): a 404 in the
+/// `{"error_code","error_msg"}` form with the simulator's own code `SIM.0404`, so that a test
+/// never mistakes it for a documented one.
+fn undocumented_not_found(template: &str) -> Response {
+    respond_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error_code": "SIM.0404",
+            "error_msg": format!("no such job at {template} (the simulator's answer: the API documents none)")}),
+    )
+}
+
+/// The `name` parameter of a query (the task center's `id`), decoded; `None` when it is
+/// missing or empty.
+fn task_id(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
-        .find(|(name, _)| name == "id")
+        .find(|(n, _)| n == name)
         .map(|(_, id)| id.into_owned())
         .filter(|id| !id.is_empty())
 }
@@ -615,16 +688,20 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
 /// A job document, or the error the API gives instead.
 async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let path = parts.uri.path();
-    let route = match parts.method {
-        Method::GET => job_path(path)
-            .map(|(project, job)| (Shape::Classic, project, Some(job.to_owned())))
-            .or_else(|| task_path(path).map(|p| (Shape::RdsJob, p, task_id(parts.uri.query()))))
-            .or_else(|| {
-                cce_path(path).map(|(project, job)| (Shape::CceJob, project, Some(job.to_owned())))
-            }),
-        _ => None,
+    // Every template the request matches: services share some, and a job is found only at its
+    // own service's.
+    let routes: Vec<(&str, &str, Option<String>)> = match parts.method {
+        Method::GET => shared
+            .templates
+            .iter()
+            .filter_map(|template| {
+                match_template(template, path, parts.uri.query())
+                    .map(|(project, job)| (template.as_str(), project, job))
+            })
+            .collect(),
+        _ => Vec::new(),
     };
-    let Some((shape, project, job_id)) = route else {
+    let Some((first, project, job_id)) = routes.first().cloned() else {
         tracing::debug!(method = %parts.method, path, "simulator: unknown API");
         return not_found();
     };
@@ -635,23 +712,30 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
     let Some(job_id) = job_id else {
         return task_bad_request();
     };
-    let unknown = || match shape {
-        Shape::Classic => job_not_found(&job_id),
-        Shape::RdsJob => task_not_found(),
-        Shape::CceJob => cce_not_found(),
-    };
     // A job is found only where its service's API serves it.
     let entry = shared.jobs.get(&job_id).filter(|entry| {
         shared.project_id.as_deref().is_none_or(|p| p == project)
-            && entry.job.service.api().shape == shape
+            && routes.iter().any(|(template, _, id)| {
+                *template == entry.job.service.path() && id.as_deref() == Some(&job_id)
+            })
     });
+    let template = entry.map_or(first, |entry| entry.job.service.path());
     let Some(entry) = entry else {
-        return unknown();
+        return unknown_job(template, &job_id);
     };
     entry.requests.fetch_add(1, Ordering::Relaxed);
     let t = shared.started.elapsed();
     if is_hidden(&entry.job, t) {
-        return unknown();
+        // GeminiDB shares the task center's path but answers an id it does not know (yet)
+        // with an empty task list.
+        if matches!(&entry.job.service, ServiceRef::Builtin(s) if s.api().shape == Shape::NosqlJobs)
+        {
+            return respond_json(
+                StatusCode::OK,
+                &serde_json::json!({"total_count": 0, "jobs": []}),
+            );
+        }
+        return unknown_job(template, &job_id);
     }
     let state = job_state(&entry.job, t);
     if state.end.is_some() {
@@ -659,19 +743,33 @@ async fn job_response(shared: &Shared, parts: Parts, body: Body) -> Response {
         entry.first_terminal_us.fetch_min(us, Ordering::Relaxed);
     }
     tracing::trace!(job_id, status = state.status, "simulator: job polled");
+    let (job, wall_start) = (&entry.job, shared.wall_start);
+    let shape = match &entry.job.service {
+        ServiceRef::Builtin(s) => s.api().shape,
+        ServiceRef::Described(api) => {
+            return respond_json(StatusCode::OK, &shapes::described_doc(api, job, &state))
+        }
+    };
     match shape {
-        Shape::Classic => respond_json(
+        Shape::Classic => respond_json(StatusCode::OK, &job_doc(job, &state, wall_start)),
+        Shape::RdsJob => respond_json(StatusCode::OK, &task_doc(job, &state, wall_start)),
+        Shape::NosqlJobs => {
+            respond_json(StatusCode::OK, &shapes::nosql_doc(job, &state, wall_start))
+        }
+        Shape::CceJob => respond_json(StatusCode::OK, &cce_doc(job, &state, wall_start, None)),
+        Shape::DcsJob => respond_json(StatusCode::OK, &shapes::dcs_doc(job, &state, wall_start)),
+        Shape::SfsTurboJob => respond_json(
             StatusCode::OK,
-            &job_doc(&entry.job, &state, shared.wall_start),
+            &shapes::sfs_turbo_doc(job, &state, wall_start),
         ),
-        Shape::RdsJob => respond_json(
-            StatusCode::OK,
-            &task_doc(&entry.job, &state, shared.wall_start),
-        ),
-        Shape::CceJob => respond_json(
-            StatusCode::OK,
-            &cce_doc(&entry.job, &state, shared.wall_start, None),
-        ),
+        Shape::ElbJob => {
+            let id = request_id();
+            let doc = shapes::elb_doc(job, &state, wall_start, &id);
+            respond(StatusCode::OK, &id, doc.to_string().into_bytes())
+        }
+        Shape::CbrOperationLog => {
+            respond_json(StatusCode::OK, &shapes::cbr_doc(job, &state, wall_start))
+        }
     }
 }
 
@@ -754,6 +852,7 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
     let listener = socket.listen(8192)?;
     let addr = listener.local_addr()?;
 
+    let templates = templates(&scenario.jobs);
     let jobs = scenario
         .jobs
         .into_iter()
@@ -767,6 +866,7 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
         })
         .collect();
     let shared = Arc::new(Shared {
+        templates,
         started,
         wall_start,
         project_id: scenario.project_id,
@@ -1030,12 +1130,52 @@ mod tests {
 
     #[test]
     fn job_paths() {
-        assert_eq!(job_path("/v1/p/jobs/j"), Some(("p", "j")));
-        assert_eq!(job_path("/v1/p/jobs/j/"), None);
-        assert_eq!(job_path("/v1/p/jobs/"), None);
-        assert_eq!(job_path("/v2/p/jobs/j"), None);
-        assert_eq!(job_path("/v1/p/servers/j"), None);
-        assert_eq!(job_path("/v1//jobs/j"), None);
+        use crate::cloud::service::{CBR, CLASSIC, ELB, SFS_TURBO, TASK_CENTER};
+        let job = |p: &str| Some(("p", Some(p.to_owned())));
+        assert_eq!(match_template(CLASSIC, "/v1/p/jobs/j", None), job("j"));
+        for bad in [
+            "/v1/p/jobs/j/",
+            "/v1/p/jobs/",
+            "/v2/p/jobs/j",
+            "/v1/p/servers/j",
+            "/v1//jobs/j",
+            "/v1/p/sfs-turbo/jobs/j",
+        ] {
+            assert_eq!(match_template(CLASSIC, bad, None), None, "{bad}");
+        }
+        assert_eq!(
+            match_template(SFS_TURBO, "/v1/p/sfs-turbo/jobs/j", None),
+            job("j")
+        );
+        assert_eq!(match_template(ELB, "/v3/p/elb/jobs/j", None), job("j"));
+        assert_eq!(match_template(ELB, "/v3/p/jobs", Some("id=j")), None);
+        assert_eq!(
+            match_template(CBR, "/v3/p/operation-logs/j", None),
+            job("j")
+        );
+        assert_eq!(
+            match_template(TASK_CENTER, "/v3/p/jobs", Some("id=a%26b")),
+            job("a&b")
+        );
+        assert_eq!(
+            match_template(TASK_CENTER, "/v3/p/jobs", Some("x=1")),
+            Some(("p", None))
+        );
+        assert_eq!(match_template(TASK_CENTER, "/v3/p/elb/jobs/j", None), None);
+        // Every service's template is served, and no two overlap.
+        let all = templates(&[]);
+        for t in &all {
+            let filled = t.replace("{project_id}", "p").replace("{job_id}", "j");
+            let (path, query) = match filled.split_once('?') {
+                Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+                None => (filled.clone(), None),
+            };
+            let hits: Vec<_> = all
+                .iter()
+                .filter(|other| match_template(other, &path, query.as_deref()).is_some())
+                .collect();
+            assert_eq!(hits, [t], "{filled}");
+        }
     }
 
     // ---- HTTP ----

@@ -39,9 +39,13 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
         // A password in the endpoint is not shown.
         let url = crate::cloud::endpoint::redacted(&job.url(&project))
             .replace("%7Bproject_id%7D", "{project_id}");
-        // A job's name comes from the spec: one harmless line, like every text output.
+        // A job's name, and a described service's words, come from the spec: one harmless line
+        // each, like every text output.
         let label = job.label();
         let _ = writeln!(out, "  {}\n    GET {url}", crate::sanitize::line(&label));
+        // The words of the service's API, as it writes them, by what they mean for the wait.
+        let words = job.service.words();
+        let _ = writeln!(out, "    statuses: {}", crate::sanitize::line(&words));
         let _ = writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",

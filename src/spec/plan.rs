@@ -12,7 +12,9 @@ use super::load::Loaded;
 use super::problem::Problem;
 use super::raw::{FailOn, LogFormat, OutputFormat, RawCriteria, RawSpec};
 use crate::cloud::auth::Credentials;
+use crate::cloud::described::DescribedApi;
 use crate::cloud::endpoint::{self, Cloud, Endpoints, Service};
+use crate::cloud::service_ref::ServiceRef;
 use crate::environment::Environment;
 use crate::verdict::Criteria;
 
@@ -143,7 +145,7 @@ pub fn is_project_name(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedJob {
     pub id: String,
-    pub service: Service,
+    pub service: ServiceRef,
     pub name: Option<String>,
     /// The service's endpoint; the job is at `base/v1/{project_id}/jobs/{id}`. Shared by the
     /// service's jobs (ten thousand copies of one URL would be a megabyte and a half).
@@ -156,12 +158,12 @@ pub struct PlannedJob {
 impl PlannedJob {
     /// The job's URL under `project_id`.
     pub fn url(&self, project_id: &str) -> Url {
-        crate::cloud::endpoint::job_url(&self.base, self.service, project_id, &self.id)
+        self.service.url(&self.base, project_id, &self.id)
     }
 
     /// `service:id`, how the job is named in messages.
     pub fn label(&self) -> String {
-        crate::label::job_label(self.name.as_deref(), self.service, &self.id)
+        crate::label::job_label(self.name.as_deref(), &self.service, &self.id)
     }
 }
 
@@ -285,8 +287,16 @@ impl Plan {
             }
         };
         let project = project(raw, region.as_deref(), &origin, &unreadable, &mut problems);
-        let endpoints = endpoints(raw, region.as_deref(), &origin, &mut problems);
-        let jobs = jobs(raw, &endpoints, loaded, &unreadable, &mut problems);
+        let described = described_services(raw, &origin, &mut problems);
+        let endpoints = endpoints(raw, region.as_deref(), &described, &origin, &mut problems);
+        let jobs = jobs(
+            raw,
+            &endpoints,
+            &described,
+            loaded,
+            &unreadable,
+            &mut problems,
+        );
         let shard = shard(raw, env, &origin, &mut problems);
         let jobs = in_shard(jobs, shard);
         let (credentials, iam, credentials_from_env) = credentials_and_iam(
@@ -621,6 +631,7 @@ fn project(
 fn endpoints(
     raw: &RawSpec,
     region: Option<&str>,
+    described: &BTreeMap<String, ServiceRef>,
     origin: &Origin,
     problems: &mut Vec<Problem>,
 ) -> Endpoints {
@@ -629,14 +640,45 @@ fn endpoints(
         cloud: raw.cloud,
         region: region.map(str::to_owned),
         overrides: BTreeMap::new(),
+        described: BTreeMap::new(),
         iam: None,
     };
     with_overrides(
         endpoints,
         raw.endpoints.as_ref(),
+        described,
         &origin("endpoints"),
         problems,
     )
+}
+
+/// `services`: each described service, held to the rules of a description; a broken one is a
+/// problem naming its key (`services.<name>.<field>`) and is left out.
+fn described_services(
+    raw: &RawSpec,
+    origin: &Origin,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, ServiceRef> {
+    let mut out = BTreeMap::new();
+    for (name, description) in raw.services.iter().flatten() {
+        match DescribedApi::new(name, description.clone()) {
+            Ok(api) => {
+                out.insert(name.clone(), ServiceRef::Described(Arc::new(api)));
+            }
+            Err((field, why)) => {
+                let key = match field {
+                    "" => format!("services.{name}"),
+                    field => format!("services.{name}.{field}"),
+                };
+                problems.push(
+                    Problem::new(format!("key `{key}`: {why}"))
+                        .key(key)
+                        .origin(origin("services")),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// `shard`, parsed (`auto` reads the Kubernetes index from `env`).
@@ -845,6 +887,7 @@ fn outputs(raw: &RawSpec, cx: Context) -> Outputs {
 fn jobs(
     raw: &RawSpec,
     endpoints: &Endpoints,
+    described: &BTreeMap<String, ServiceRef>,
     loaded: &Loaded,
     unreadable: &[&str],
     problems: &mut Vec<Problem>,
@@ -869,10 +912,28 @@ fn jobs(
     let spec_wide = raw.success.clone().unwrap_or_default();
     let mut seen = HashSet::new();
     // The problem is taken by the first job of the service: one message per service.
-    let mut base_urls: BTreeMap<Service, Result<Arc<Url>, Option<Problem>>> = BTreeMap::new();
+    let mut base_urls: BTreeMap<ServiceRef, Result<Arc<Url>, Option<Problem>>> = BTreeMap::new();
     let mut jobs = Vec::with_capacity(list.len());
     for (i, job) in list.iter().enumerate() {
-        let service = job.service.unwrap_or(Service::Ecs);
+        // A described service first (it may stand in for a built-in prefix), then a built-in.
+        let name = job.service.as_deref().unwrap_or("ecs");
+        let service = match described.get(name) {
+            Some(service) => service.clone(),
+            None => match name.parse::<Service>() {
+                Ok(builtin) => ServiceRef::Builtin(builtin),
+                Err(e) => {
+                    let e = e.strip_suffix(')').unwrap_or(&e);
+                    problems.push(
+                        Problem::new(format!(
+                            "key `jobs.{i}`: {e}, or a name described under `services`)"
+                        ))
+                        .key(format!("jobs.{i}"))
+                        .origin(&*where_jobs),
+                    );
+                    continue;
+                }
+            },
+        };
         let id = job.id.trim().to_owned();
         if !endpoint::is_job_id(&id) {
             problems.push(
@@ -894,7 +955,7 @@ fn jobs(
             ));
             continue;
         }
-        if !seen.insert((service, id.clone())) {
+        if !seen.insert((service.clone(), id.clone())) {
             problems.push(
                 Problem::new(format!("job {service}:{id} is listed twice"))
                     .key(format!("jobs.{i}"))
@@ -903,10 +964,25 @@ fn jobs(
             continue;
         }
         // One message per service, not one per job, when its endpoint cannot be built.
-        let base = match base_urls.entry(service).or_insert_with(|| {
-            endpoints.base(service).map(Arc::new).map_err(|e| {
-                let given = endpoints.overrides.contains_key(&service);
-                endpoint_problem(endpoints, service.as_str(), given, e, unreadable)
+        let base = match base_urls.entry(service.clone()).or_insert_with(|| {
+            // The cloud preset would reach a job API its cloud does not document.
+            let builtin = match &service {
+                ServiceRef::Builtin(s) => Some(*s),
+                ServiceRef::Described(_) => None,
+            };
+            if let Some(why) = builtin.and_then(|s| endpoints.undocumented(s)) {
+                return Err(Some(
+                    Problem::new(format!("job {service}:{id}: {why}"))
+                        .key("cloud")
+                        .origin(&*where_jobs),
+                ));
+            }
+            service.base(endpoints).map(Arc::new).map_err(|e| {
+                let given = match &service {
+                    ServiceRef::Builtin(s) => endpoints.overrides.contains_key(s),
+                    ServiceRef::Described(api) => endpoints.described.contains_key(api.name()),
+                };
+                endpoint_problem(endpoints, service.name(), given, e, unreadable)
             })
         }) {
             Ok(base) => base.clone(),
@@ -972,12 +1048,18 @@ fn jobs(
 fn with_overrides(
     mut endpoints: Endpoints,
     overrides: Option<&BTreeMap<String, String>>,
+    described: &BTreeMap<String, ServiceRef>,
     origin: &str,
     problems: &mut Vec<Problem>,
 ) -> Endpoints {
     for (name, url) in overrides.into_iter().flatten() {
         if name == "iam" {
             endpoints.iam = Some(url.clone());
+            continue;
+        }
+        let normalised = name.to_ascii_lowercase().replace('_', "-");
+        if described.contains_key(&normalised) && normalised.parse::<Service>().is_err() {
+            endpoints.described.insert(normalised, url.clone());
             continue;
         }
         match name.parse::<Service>() {

@@ -12,7 +12,9 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::cloud::described::{is_name, ServiceDescription};
 use crate::cloud::endpoint::{Cloud, Service};
+use crate::cloud::service_ref::ServiceRef;
 pub use crate::diagnostics::LogFormat;
 use crate::lenient;
 pub use crate::verdict::{PendingPayment, SubJobPolicy, UnknownStatus};
@@ -39,8 +41,11 @@ pub struct RawSpec {
     pub project_name: Option<String>,
     /// A URL template with `{service}` and `{region}`, or one fixed URL for every service.
     pub endpoint: Option<String>,
-    /// Per-service base URL overrides (`ecs`, `evs`, … and `iam`).
+    /// Per-service base URL overrides (`ecs`, `evs`, …, a service of `services`, and `iam`).
     pub endpoints: Option<BTreeMap<String, String>>,
+    /// Job APIs jobwait does not know, described by name: where a job is and how its document
+    /// reads (a name of a built-in prefix replaces that prefix's document reading).
+    pub services: Option<BTreeMap<String, ServiceDescription>>,
     /// Overall deadline (humantime, e.g. `30m`).
     pub timeout: Option<HumanDuration>,
     /// Time between polls of one job.
@@ -195,8 +200,11 @@ pub struct RawJob {
     /// or `..`.
     #[serde(deserialize_with = "lenient::string")]
     pub id: String,
-    /// The service that created the job (default `ecs`).
-    pub service: Option<Service>,
+    /// The service that created the job (default `ecs`): a built-in prefix or a service of
+    /// `services`.
+    #[serde(default, deserialize_with = "service_name")]
+    #[schemars(with = "Option<ServiceRef>")]
+    pub service: Option<String>,
     /// A label used in outputs.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
@@ -224,7 +232,7 @@ impl RawJob {
                 "`{text}` has no {missing} (expected [SERVICE:]JOB_ID)"
             ));
         }
-        let service = service.map(str::parse::<Service>).transpose()?;
+        let service = service.map(normalise_service).transpose()?;
         Ok(RawJob {
             id: id.to_owned(),
             service,
@@ -233,6 +241,30 @@ impl RawJob {
             success: None,
         })
     }
+}
+
+/// A `SERVICE:` prefix as the plan looks it up: case is ignored and `_` stands for `-` (as in
+/// environment variable names); a text that cannot be a service name is an error here, an
+/// unknown name one when planning (where the spec's `services` are known).
+pub fn normalise_service(text: &str) -> Result<String, String> {
+    let name = text.trim().to_ascii_lowercase().replace('_', "-");
+    if name.parse::<Service>().is_ok() || is_name(&name) {
+        Ok(name)
+    } else {
+        let known: Vec<_> = Service::ALL.iter().map(|s| s.as_str()).collect();
+        Err(format!(
+            "unknown service `{text}` (known: {}, or a name described under `services`)",
+            known.join(", ")
+        ))
+    }
+}
+
+fn service_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    text.as_deref()
+        .map(normalise_service)
+        .transpose()
+        .map_err(serde::de::Error::custom)
 }
 
 /// The `jobs` key: a list of entries, or one string of `[SERVICE:]JOB_ID` separated by commas,

@@ -89,7 +89,7 @@ fn spec_path_from_jobwait_spec_and_flag_wins() {
     );
     let p = plan(Some(&other), &env, &[]).unwrap();
     assert_eq!(p.project_id().unwrap(), "json");
-    assert_eq!(p.jobs[0].service, Service::Evs);
+    assert_eq!(p.jobs[0].service, Service::Evs.into());
 }
 
 #[test]
@@ -231,9 +231,9 @@ fn errors_name_key_and_source() {
         ),
         (
             None,
-            vec![("JOBWAIT_JOBS", "gaussdb:x")],
+            vec![("JOBWAIT_JOBS", "mongo:x")],
             vec![],
-            vec!["JOBWAIT_JOBS", "unknown service `gaussdb`"],
+            vec!["JOBWAIT_JOBS", "unknown service `mongo`"],
         ),
         (
             None,
@@ -489,9 +489,9 @@ fn project_from_region_and_password_login_need_iam() {
         ("JOBWAIT_PROJECT_ID", "p"),
         ("JOBWAIT_ENDPOINT", "http://h"),
         ("JOBWAIT_JOBS", "a"),
-        ("JOBWAIT_ENDPOINTS__GAUSSDB", "http://x"),
+        ("JOBWAIT_ENDPOINTS__MONGO", "http://x"),
     ];
-    assert!(plan(None, &bad, &[]).unwrap_err()[0].contains("key `endpoints.gaussdb`"));
+    assert!(plan(None, &bad, &[]).unwrap_err()[0].contains("key `endpoints.mongo`"));
 }
 
 /// Zero and absurdly short durations: refused with the bound, at the bound accepted.

@@ -44,8 +44,8 @@ impl JobSource for Client {
         timeout: Duration,
     ) -> impl Future<Output = Result<Job, FetchError>> + Send {
         let url = job.url(self.project_id());
-        let shape = job.service.api().shape;
-        async move { self.get_job(&url, shape, timeout).await }
+        let service = job.service.clone();
+        async move { self.get_job(&url, |body| service.read(body), timeout).await }
     }
 }
 
@@ -137,7 +137,7 @@ impl JobResult {
         crate::report::JobReport {
             name: job.name.clone(),
             id: job.id.clone(),
-            service: job.service,
+            service: job.service.clone(),
             outcome: self.outcome,
             reason: self.reason,
             status,

@@ -210,7 +210,7 @@ fn millis(ms: u64) -> Duration {
 fn job_on(host: &str, id: &str) -> PlannedJob {
     PlannedJob {
         id: id.to_owned(),
-        service: Service::Ecs,
+        service: Service::Ecs.into(),
         name: None,
         base: Arc::new(url::Url::parse(&format!("http://{host}")).unwrap()),
         timeout: None,

@@ -133,6 +133,17 @@ fn action_inputs_reach_the_program_only_through_the_environment() {
             "output {fixed} missing from action.yml"
         );
     }
+    // A composite action exposes only declared outputs: every entity kind a service promises
+    // (its `<kind>s` key, always in the flat map when a job of the service is waited on).
+    for service in jobwait::cloud::endpoint::Service::ALL {
+        for kind in service.api().kinds {
+            let key = format!("{kind}s");
+            assert!(
+                outputs.contains(&key.as_str()),
+                "output {key} ({service} jobs) missing from action.yml"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -1051,6 +1062,7 @@ fn readme_spec_table_covers_every_schema_key() {
             _ => {
                 if !readme.contains(&format!("| `{key}`"))
                     && !readme.contains(&format!("`{key}.<service>`"))
+                    && !readme.contains(&format!("`{key}.<name>`"))
                     && !readme.contains(&format!("/ `{key}`"))
                 {
                     missing.push(key.clone());

@@ -58,7 +58,7 @@ async fn validate_a_bad_spec_lists_every_problem() {
     let spec = write_file(
         dir.path(),
         "spec.yaml",
-        "timeout: soon\npoll: { intervall: 2s }\njobs: [gaussdb:x]\n",
+        "timeout: soon\npoll: { intervall: 2s }\njobs: [mongo:x]\n",
     );
     let out = run(
         &["validate", "-f", s(&spec)],

@@ -123,16 +123,16 @@ async fn job_entry_without_id_names_the_file_and_the_entry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_service_argument_names_the_argument() {
-    let out = wait(&["gaussdb:x"], &base_env()).await;
-    assert_usage_error(&out, &["gaussdb", "JOB"]);
+    let out = wait(&["mongo:x"], &base_env()).await;
+    assert_usage_error(&out, &["mongo", "JOB"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_service_in_jobwait_jobs_names_the_variable() {
     let mut env = base_env();
-    env.push(("JOBWAIT_JOBS", "ecs:a1,gaussdb:x"));
+    env.push(("JOBWAIT_JOBS", "ecs:a1,mongo:x"));
     let out = wait(&[], &env).await;
-    assert_usage_error(&out, &["gaussdb", "JOBWAIT_JOBS"]);
+    assert_usage_error(&out, &["mongo", "JOBWAIT_JOBS"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,10 +141,10 @@ async fn unknown_service_in_spec_file_names_the_file() {
     let spec = write_file(
         dir.path(),
         "spec.yaml",
-        "jobs: [ { id: x1, service: gaussdb } ]\n",
+        "jobs: [ { id: x1, service: mongo } ]\n",
     );
     let out = wait(&["-f", s(&spec)], &base_env()).await;
-    assert_usage_error(&out, &[s(&spec), "gaussdb", "service"]);
+    assert_usage_error(&out, &[s(&spec), "mongo", "service"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
