@@ -18,8 +18,8 @@ use super::problem::Problem;
 use super::raw::RawSpec;
 use crate::environment::Environment;
 
-/// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files and
-/// `JOBWAIT_ACTION_*`, which the GitHub Action uses for itself).
+/// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files). The GitHub
+/// Action's own variables are `ACTION_*` and `INPUT_*`, outside this namespace.
 pub const NON_SPEC_VARS: &[&str] = &[
     "JOBWAIT_SPEC",
     "JOBWAIT_TOKEN",
@@ -349,10 +349,7 @@ impl EnvLayer {
     fn new(env: &Environment) -> Self {
         let mut dict = Dict::new();
         for (name, value) in env.with_prefix("JOBWAIT_") {
-            if NON_SPEC_VARS.contains(&name)
-                || name.ends_with("_FILE")
-                || name.starts_with("JOBWAIT_ACTION_")
-            {
+            if NON_SPEC_VARS.contains(&name) || name.ends_with("_FILE") {
                 continue;
             }
             let keys: Vec<String> = name["JOBWAIT_".len()..]

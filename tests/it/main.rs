@@ -6,6 +6,7 @@ mod architecture;
 mod cce;
 mod criteria;
 mod demo;
+mod dist;
 mod github_action;
 mod hostile_api;
 mod hostile_outputs;
