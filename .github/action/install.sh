@@ -7,8 +7,8 @@
 #      build provenance attestation when `gh` is there and the release is on GitHub), cached in
 #      the runner's tool cache;
 #   3. `cargo install --locked` from the action's own source — with a warning, as it takes
-#      minutes — on a platform without a release, for a version not released (HTTP 404), or when
-#      `version` is `source`.
+#      minutes — on a platform without a release, when the default version is not released
+#      (HTTP 404; a `version` given must exist), or when `version` is `source`.
 # Inputs arrive as environment variables (ACTION_*), never interpolated into code; none is named
 # JOBWAIT_*, the spec's namespace.
 set -euo pipefail
@@ -35,6 +35,7 @@ build_from_source() {
 }
 
 version="${ACTION_VERSION:-}"
+explicit="$version"
 if [[ -z "$version" ]]; then
   # The first `version =` of the [package] table of the action's own Cargo.toml.
   version="$(awk '/^\[/{p=($0=="[package]")} p&&/^version *=/{gsub(/[" ]/,"");sub(/^version=/,"");print;exit}' "$action_path/Cargo.toml" 2>/dev/null || true)"
@@ -42,7 +43,7 @@ if [[ -z "$version" ]]; then
 fi
 [[ "$version" == source ]] && build_from_source "version: source"
 version="${version#v}"
-[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || { echo "::error title=jobwait action::version input: '${version:0:64}' is not a release version like 0.1.0 (or 'source')"; exit 2; }
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || { echo "::error title=jobwait action::version input: '$(printf '%.64s' "${version//[^0-9A-Za-z.+-]/?}")' is not a release version like 0.1.0 (or 'source')"; exit 2; }
 
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) platform=x86_64-linux ;;
@@ -64,7 +65,12 @@ if [[ -f "$cache/$platform.complete" && -x "$cache/$platform/jobwait" ]]; then
 fi
 
 release_url="${ACTION_RELEASE_URL:-}"
-[[ -n "$release_url" ]] || release_url="${GITHUB_SERVER_URL:-https://github.com}/${ACTION_REPOSITORY:?ACTION_REPOSITORY is not set}/releases/download"
+if [[ -z "$release_url" ]]; then
+  # `uses: ./` has no action repository: the action is the workflow's own repository then.
+  repository="${ACTION_REPOSITORY:-${GITHUB_REPOSITORY:-}}"
+  [[ -n "$repository" ]] || fail "no release_url input and no repository to download the release from"
+  release_url="${GITHUB_SERVER_URL:-https://github.com}/$repository/releases/download"
+fi
 [[ "$release_url" =~ ^https?://[^[:space:]]+$ ]] || { echo "::error title=jobwait action::release_url input: not an http(s) URL"; exit 2; }
 base="${release_url%/}/v$version"
 
@@ -78,7 +84,11 @@ fetch() {
     || fail "cannot download $1"
 }
 fetch "$base/$archive" "$work/$archive"
-[[ "$status" == 404 ]] && build_from_source "no release v$version at $base (HTTP 404 for $archive)"
+if [[ "$status" == 404 ]]; then
+  # A version asked for must be that version; the default (the source's own) may be unreleased.
+  [[ -z "$explicit" ]] || fail "no release v$version at $base (HTTP 404 for $archive)"
+  build_from_source "no release v$version at $base (HTTP 404 for $archive)"
+fi
 [[ "$status" == 200 ]] || fail "downloading $base/$archive: HTTP $status"
 fetch "$base/$archive.sha256" "$work/$archive.sha256"
 [[ "$status" == 200 ]] || fail "downloading $base/$archive.sha256: HTTP $status"
