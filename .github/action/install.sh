@@ -17,6 +17,9 @@ out() { echo "path=$1" >>"${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"; echo "job
 fail() { echo "::error title=jobwait action::$*"; exit 1; }
 
 action_path="${ACTION_PATH:?ACTION_PATH is not set}"
+# The token is for `gh attestation verify` alone: not for a source build's build scripts.
+gh_token="${GH_TOKEN:-}"
+unset GH_TOKEN
 
 if [[ -n "${ACTION_BINARY:-}" ]]; then
   [[ -f "$ACTION_BINARY" && -x "$ACTION_BINARY" ]] || { echo "::error title=jobwait action::binary input: $ACTION_BINARY is not an executable file"; exit 2; }
@@ -107,7 +110,7 @@ echo "jobwait: $archive SHA-256 verified ($actual)" >&2
 if [[ "$release_url" =~ ^https://github\.com/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/releases/download/?$ ]]; then
   repo="${BASH_REMATCH[1]}"
   if command -v gh >/dev/null; then
-    gh attestation verify "$work/$archive" --repo "$repo" >&2 \
+    GH_TOKEN="$gh_token" gh attestation verify "$work/$archive" --repo "$repo" >&2 \
       || fail "$archive: its build provenance attestation does not verify for $repo"
     echo "jobwait: $archive attestation verified for $repo" >&2
   else
