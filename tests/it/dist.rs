@@ -9,7 +9,8 @@
 //! `scripts/dist` and passes its path as `DIST_ARCHIVE`): its checksum, contents, a static binary
 //! of at most 10 MiB that runs `--version` and `demo` in an empty chroot; `install.sh` installing
 //! it from a local release server and refusing a tampered one; and, under act, the action
-//! downloading, verifying and running it without compiling, and failing on a tampered one.
+//! downloading, verifying and running it without compiling, and failing on a tampered one or on
+//! a version asked for that has no release.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -343,13 +344,19 @@ async fn act(work: &Path, workflow: &str) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs act and the release archive"]
-async fn act_runs_the_downloaded_release_and_fails_on_a_tampered_one() {
+async fn act_runs_the_downloaded_release_and_fails_on_a_tampered_or_missing_one() {
     let sim = sim_with_auth(
         "- { id: web, job_type: createServer, status: SUCCESS, entities: { server_id: srv-1 } }\n",
     )
     .await;
     let archive = archive();
-    for tamper in [false, true] {
+    // An unreleased version asked for by name fails too: the build fallback is for the default.
+    for (tamper, asked) in [
+        (false, version()),
+        (true, version()),
+        (false, "9.9.9".into()),
+    ] {
+        let unreleased = asked != version();
         let work = tempfile::tempdir().unwrap();
         let served = work.path().join("served");
         releases(&served, &archive, tamper);
@@ -371,7 +378,7 @@ async fn act_runs_the_downloaded_release_and_fails_on_a_tampered_one() {
             "name: t\non: push\njobs:\n  wait:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n{}{}      \
              - env:\n          A: ${{{{ steps.first.outputs.result }}}}\n          B: ${{{{ steps.second.outputs.server_ids }}}}\n        \
              run: echo \"$A $B\" > {seen}\n",
-            step("first", &format!("          version: {}\n", version())),
+            step("first", &format!("          version: {asked}\n")),
             step("second", ""),
             seen = seen.display(),
         );
@@ -381,7 +388,13 @@ async fn act_runs_the_downloaded_release_and_fails_on_a_tampered_one() {
             "the build fallback ran:\n{log}"
         );
         assert!(!log.contains(TOKEN), "the token leaked into the runner log");
-        if tamper {
+        if unreleased {
+            assert!(!ok, "act succeeded with an unreleased version:\n{log}");
+            assert!(
+                log.contains("::error title=jobwait action::no release v9.9.9 at"),
+                "no clear error:\n{log}"
+            );
+        } else if tamper {
             assert!(!ok, "act succeeded with a tampered archive:\n{log}");
             assert!(
                 log.contains("::error title=jobwait action::") && log.contains("SHA-256 mismatch"),
