@@ -545,7 +545,7 @@ fn the_release_workflow_ships_what_scripts_dist_makes_with_pinned_actions() {
     let doc: serde_yaml::Value = serde_yaml::from_str(&release).unwrap();
     assert_eq!(doc["on"]["push"]["tags"][0], "v*");
     for needle in [
-        "run: scripts/dist \"$TARGET\"",
+        "archive=\"$(scripts/dist \"$TARGET\")\"",
         "SHA256SUMS",
         "actions/attest-build-provenance@",
         "x86_64-unknown-linux-musl",
