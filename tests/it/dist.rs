@@ -7,7 +7,9 @@
 //!
 //! With the archive (`#[ignore = "needs the release archive"]`; `.ci/run` builds it once with
 //! `scripts/dist` and passes its path as `DIST_ARCHIVE`): its checksum, contents, a static binary
-//! of at most 10 MiB that runs `--version` and `demo` in an empty chroot; `install.sh` installing
+//! of at most 10 MiB that runs `--version` and `demo` in an empty chroot; the container image
+//! built from it by buildah (`#[ignore = "needs buildah and the release archive"]`: one layer
+//! holding only the binary, which runs as the image's user); `install.sh` installing
 //! it from a local release server and refusing a tampered one; and, under act, the action
 //! downloading, verifying and running it without compiling, and failing on a tampered one or on
 //! a version asked for that has no release.
@@ -198,6 +200,124 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The container image, built by buildah (no Docker engine runs here; `FROM scratch` needs no pull)
+
+#[test]
+#[ignore = "needs buildah and the release archive"]
+fn the_image_holds_only_the_binary_and_runs_as_its_non_root_user() {
+    require_tool("buildah");
+    let archive = archive();
+    let work = tempfile::tempdir().unwrap();
+    let unpacked = unpack(&archive, work.path());
+    // The build context as scripts/dist leaves it, with the repository's Dockerfile.
+    let ctx = work.path().join("ctx");
+    std::fs::create_dir_all(ctx.join("target/dist/linux-amd64")).unwrap();
+    std::fs::copy(
+        unpacked.join("jobwait"),
+        ctx.join("target/dist/linux-amd64/jobwait"),
+    )
+    .unwrap();
+    for file in ["Dockerfile", ".dockerignore"] {
+        std::fs::copy(repo_root().join(file), ctx.join(file)).unwrap();
+    }
+    let store = work.path().join("store");
+    let buildah = |args: &[&str]| {
+        let out = Command::new("buildah")
+            .arg("--root")
+            .arg(store.join("root"))
+            .arg("--runroot")
+            .arg(store.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .expect("buildah runs");
+        assert!(out.status.success(), "buildah {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let version_arg = format!("VERSION={}", version());
+    buildah(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "--build-arg",
+        &version_arg,
+        "-t",
+        "localhost/jobwait:test",
+        s(&ctx),
+    ]);
+
+    let inspect = crate::support::json(&buildah(&[
+        "inspect",
+        "--type",
+        "image",
+        "localhost/jobwait:test",
+    ]));
+    let config = &inspect["OCIv1"]["config"];
+    assert_eq!(config["User"], "65532:65532");
+    assert_eq!(config["Entrypoint"], serde_json::json!(["/jobwait"]));
+    assert_eq!(
+        config["Labels"]["org.opencontainers.image.version"],
+        version().as_str()
+    );
+    assert_eq!(inspect["OCIv1"]["architecture"], "amd64");
+
+    // The image's one layer, unpacked: the binary alone, which runs as the image's user.
+    let oci = work.path().join("oci");
+    buildah(&[
+        "push",
+        "localhost/jobwait:test",
+        &format!("oci:{}", s(&oci)),
+    ]);
+    let blob = |digest: &str| {
+        oci.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let index = crate::support::json(&std::fs::read_to_string(oci.join("index.json")).unwrap());
+    let manifest = crate::support::json(
+        &std::fs::read_to_string(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "one layer: {manifest}");
+    let layer = blob(layers[0]["digest"].as_str().unwrap());
+    let listing = text(&sh("tar", &["-tf", s(&layer)], work.path()));
+    assert_eq!(
+        listing.trim(),
+        "jobwait",
+        "the image holds more than the binary"
+    );
+    let rootfs = work.path().join("rootfs");
+    std::fs::create_dir(&rootfs).unwrap();
+    let out = sh("tar", &["-xf", s(&layer), "-C", s(&rootfs)], work.path());
+    assert!(out.status.success(), "{}", text(&out));
+    for args in [&["--version"][..], &["demo"]] {
+        let out = Command::new("chroot")
+            .args(["--userspec=65532:65532", s(&rootfs), "/jobwait"])
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .expect("chroot runs");
+        assert!(
+            out.status.success(),
+            "/jobwait {args:?} in the image's root as 65532: {}",
+            text(&out)
+        );
+    }
+}
+
+/// Panics unless `name --version` runs (the test was asked for and must not pass without it).
+fn require_tool(name: &str) {
+    let found = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{name} --version` did not run: .ci/run installs {name} (apt-get install {name})"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
