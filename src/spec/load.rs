@@ -18,8 +18,10 @@ use super::problem::Problem;
 use super::raw::RawSpec;
 use crate::environment::Environment;
 
-/// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files). The GitHub
-/// Action's own variables are `ACTION_*` and `INPUT_*`, outside this namespace.
+/// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files and
+/// `JOBWAIT_ACTION_*`, which earlier versions of the GitHub Action set for themselves: a newer
+/// binary run by such an action must not take them for spec keys. The action's own variables
+/// are now `ACTION_*` and `INPUT_*`, outside this namespace).
 pub const NON_SPEC_VARS: &[&str] = &[
     "JOBWAIT_SPEC",
     "JOBWAIT_TOKEN",
@@ -349,7 +351,10 @@ impl EnvLayer {
     fn new(env: &Environment) -> Self {
         let mut dict = Dict::new();
         for (name, value) in env.with_prefix("JOBWAIT_") {
-            if NON_SPEC_VARS.contains(&name) || name.ends_with("_FILE") {
+            if NON_SPEC_VARS.contains(&name)
+                || name.ends_with("_FILE")
+                || name.starts_with("JOBWAIT_ACTION_")
+            {
                 continue;
             }
             let keys: Vec<String> = name["JOBWAIT_".len()..]
