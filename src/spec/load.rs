@@ -19,7 +19,9 @@ use super::raw::RawSpec;
 use crate::environment::Environment;
 
 /// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files and
-/// `JOBWAIT_ACTION_*`, which the GitHub Action uses for itself).
+/// `JOBWAIT_ACTION_*`, which earlier versions of the GitHub Action set for themselves: a newer
+/// binary run by such an action must not take them for spec keys. The action's own variables
+/// are now `ACTION_*` and `INPUT_*`, outside this namespace).
 pub const NON_SPEC_VARS: &[&str] = &[
     "JOBWAIT_SPEC",
     "JOBWAIT_TOKEN",

@@ -113,3 +113,25 @@ async fn beyond_ten_failed_jobs_one_annotation_sums_them_up() {
         annotations[0]
     );
 }
+
+#[tokio::test]
+async fn variables_an_earlier_action_set_are_not_taken_for_spec_keys() {
+    // Earlier action versions set JOBWAIT_ACTION_* for themselves; a newer binary they run
+    // (the `binary` input) must not refuse them as unknown spec keys.
+    let out = run(
+        &[
+            "validate",
+            "ecs:j1",
+            "--project-id",
+            PROJECT,
+            "--endpoint",
+            "http://127.0.0.1:1",
+        ],
+        &[
+            ("JOBWAIT_TOKEN", TOKEN),
+            ("JOBWAIT_ACTION_BIN", "/opt/jobwait"),
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

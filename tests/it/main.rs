@@ -8,6 +8,7 @@ mod clouds_yaml;
 mod criteria;
 mod demo;
 mod described;
+mod dist;
 mod github_action;
 mod hostile_api;
 mod hostile_outputs;
