@@ -9,13 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Format, Json, Toml, Yaml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::depth::{Syntax, MAX_DEPTH};
 use super::problem::Problem;
-use super::raw::RawSpec;
+use super::raw::{JobList, RawSpec};
 use crate::environment::Environment;
 
 /// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files and
@@ -42,6 +40,9 @@ pub struct Loaded {
     /// The layers merged once, on first use, for [`Loaded::origin`]: each of figment's own
     /// lookups would merge every layer again (a 10,000-job spec made that dominate `validate`).
     merged: std::sync::OnceLock<Dict>,
+    /// Whether `jobs` are the spec file's, read apart from its layer: a key under `jobs` is
+    /// then not in the layers, and comes from where `jobs` does.
+    jobs_from_file: bool,
 }
 
 impl Loaded {
@@ -55,6 +56,9 @@ impl Loaded {
                 .and_then(|mut p| p.remove(&Profile::Default))
                 .unwrap_or_default()
         });
+        if self.jobs_from_file && key.starts_with("jobs.") {
+            return self.origin("jobs");
+        }
         let keys: Vec<&str> = key.split('.').collect();
         let (first, rest) = keys.split_first()?;
         let mut value = merged.get(*first)?;
@@ -81,11 +85,13 @@ pub fn load(
     let spec_file = spec_flag
         .map(Path::to_path_buf)
         .or_else(|| env.get("JOBWAIT_SPEC").map(PathBuf::from));
-    let base = match &spec_file {
-        Some(path) => file_provider(path)?,
-        None => Figment::new(),
-    };
-    load_from(base, env, top)
+    match &spec_file {
+        Some(path) => {
+            let file = super::file::read(path)?;
+            load_layers(file.layer, file.jobs, env, top)
+        }
+        None => load_layers(Figment::new(), None, env, top),
+    }
 }
 
 /// Like [`load`], with the spec layer given as a figment (the demo's embedded spec).
@@ -93,6 +99,17 @@ pub fn load(
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
 pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
+    load_layers(base, None, env, top)
+}
+
+/// The layers merged and read into the raw spec; `file_jobs` are the spec file's `jobs`, read
+/// apart from its layer (which holds an empty list in their place, see [`super::file`]).
+fn load_layers(
+    base: Figment,
+    mut file_jobs: Option<JobList>,
+    env: &Environment,
+    top: TopLayer,
+) -> Result<Loaded, Vec<Problem>> {
     let figment = super::sources::layers(env)
         .merge(base)
         .merge(EnvLayer::new(env))
@@ -104,14 +121,24 @@ pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Load
     // Each round drops at least one key, so this ends; the bound is a guard.
     for _ in 0..64 {
         let err = match current.extract::<RawSpec>() {
-            Ok(raw) => {
+            Ok(mut raw) => {
+                // The file's jobs where its placeholder won (no higher layer set `jobs`).
+                let jobs_from_file = file_jobs.is_some()
+                    && raw.jobs.as_ref().is_some_and(|j| j.0.is_empty())
+                    && figment
+                        .find_metadata("jobs")
+                        .is_some_and(|md| matches!(md.source, Some(Source::File(_))));
+                if jobs_from_file {
+                    raw.jobs = file_jobs.take();
+                }
                 return Ok(Loaded {
                     raw,
                     figment,
                     problems,
                     dropped,
                     merged: std::sync::OnceLock::new(),
-                })
+                    jobs_from_file,
+                });
             }
             Err(err) => err,
         };
@@ -158,90 +185,7 @@ fn remove(dict: &mut Dict, path: &[String]) -> bool {
     }
 }
 
-/// The largest spec file read (a real one is kilobytes; ten thousand jobs are about a megabyte).
-pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
-
-/// The spec file as a figment layer, after the checks that keep a hostile or broken file from
-/// costing more than reading it: its size ([`MAX_SPEC_BYTES`]) and its nesting depth
-/// ([`super::depth`]), both before any parser sees it.
-fn file_provider(path: &Path) -> Result<Figment, Vec<Problem>> {
-    let shown = path.display();
-    let in_file =
-        |message: String| vec![Problem::new(message).origin(format!("spec file {shown}"))];
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let syntax = match ext.as_str() {
-        "yaml" | "yml" => Syntax::Yaml,
-        "toml" => Syntax::Toml,
-        "json" => Syntax::Json,
-        _ => {
-            let problem = match std::fs::metadata(path) {
-                Err(e) => e.to_string(),
-                Ok(_) => "unknown extension; use .yaml, .yml, .toml or .json".to_owned(),
-            };
-            return Err(in_file(problem));
-        }
-    };
-    let text = read_spec(path).map_err(in_file)?;
-    if let Some(line) = super::depth::too_deep(&text, syntax, MAX_DEPTH) {
-        return Err(in_file(format!(
-            "nested more than {MAX_DEPTH} levels deep (line {line})"
-        )));
-    }
-    let file = SpecText {
-        text,
-        path: path.to_path_buf(),
-        syntax,
-    };
-    Ok(Figment::new().merge(file))
-}
-
-/// The file's text, refusing one larger than [`MAX_SPEC_BYTES`] without reading it all.
-fn read_spec(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SPEC_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(format!(
-            "larger than {} MiB; a spec this big is surely not one",
-            MAX_SPEC_BYTES / (1024 * 1024)
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
-}
-
-/// A spec file already read (and checked): parsed from its text, named by its path in messages
-/// as figment's own file provider would be.
-struct SpecText {
-    text: String,
-    path: PathBuf,
-    syntax: Syntax,
-}
-
-impl Provider for SpecText {
-    fn metadata(&self) -> Metadata {
-        let name = match self.syntax {
-            Syntax::Yaml => "YAML file",
-            Syntax::Toml => "TOML file",
-            Syntax::Json => "JSON file",
-        };
-        Metadata::from(name, Source::File(self.path.clone()))
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        match self.syntax {
-            Syntax::Yaml => Yaml::string(&self.text).data(),
-            Syntax::Toml => Toml::string(&self.text).data(),
-            Syntax::Json => Json::string(&self.text).data(),
-        }
-    }
-}
+pub use super::file::MAX_SPEC_BYTES;
 
 /// One figment error as a problem, shown `<where>: <key>: <what>`.
 fn explain(figment: &Figment, e: figment::Error) -> Problem {

@@ -5,6 +5,7 @@
 
 pub mod depth;
 pub mod describe;
+pub mod file;
 pub mod load;
 pub mod plan;
 pub mod problem;
