@@ -7,24 +7,35 @@ use super::plan::{Plan, Project};
 /// The plan in words, for `validate`: every job with its URL and criteria, then the settings
 /// with the layer that set each (file, variable, flag or default). Never shows a secret.
 pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
-    use std::fmt::Write as _;
+    let mut out = Vec::new();
+    // Writing to memory does not fail.
+    let _ = write_plan(plan, loaded, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`describe_plan`] written as it is made: a hundred thousand jobs are 25 MB of text, which
+/// need not all be in memory at once.
+pub fn write_plan(
+    plan: &Plan,
+    loaded: &Loaded,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let from = |keys: &[&str]| {
         keys.iter()
             .find_map(|k| loaded.origin(k))
             .unwrap_or_else(|| "default".to_owned())
     };
     let dur = |d: std::time::Duration| humantime::format_duration(d).to_string();
-    let mut out = String::new();
     let shard = plan
         .shard
         .map(|s| format!(" (shard {}/{})", s.index, s.count))
         .unwrap_or_default();
-    let _ = writeln!(
+    writeln!(
         out,
         "{} job(s){shard} from {}",
         plan.jobs.len(),
         from(&["jobs"])
-    );
+    )?;
     let project = match &plan.project {
         Project::Id(id) => id.clone(),
         Project::Named { .. } => "{project_id}".to_owned(),
@@ -39,8 +50,8 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
         // A password in the endpoint is not shown.
         let url = crate::cloud::endpoint::redacted(&job.url(&project))
             .replace("%7Bproject_id%7D", "{project_id}");
-        let _ = writeln!(out, "  {}\n    GET {url}", job.label());
-        let _ = writeln!(
+        writeln!(out, "  {}\n    GET {url}", job.label())?;
+        writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",
             c.sub_jobs,
@@ -49,7 +60,7 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
             dur(c.not_found_grace),
             if c.confirm > 1 { format!(", confirm {}", c.confirm) } else { String::new() },
             c.job_type.as_ref().map(|t| format!(", job_type {t}")).unwrap_or_default(),
-        );
+        )?;
     }
     let auth = plan.credentials.as_ref().map_or_else(
         || "none found: a wait would stop with exit 2".to_owned(),
@@ -113,7 +124,7 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
         ),
     ];
     for (name, value) in rows {
-        let _ = writeln!(out, "{name:<11} {value}");
+        writeln!(out, "{name:<11} {value}")?;
     }
-    out
+    Ok(())
 }

@@ -248,3 +248,172 @@ impl figment::providers::Format for Yaml {
 pub fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
     serde_saphyr::from_str_with_options(text, yaml_options())
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::value::Value;
+    use figment::Provider as _;
+
+    use super::super::load::{load, TopKind, TopLayer};
+    use super::super::plan::{Context, Plan};
+    use super::read;
+    use crate::environment::Environment;
+
+    const CX: Context = Context {
+        stdout_is_terminal: false,
+        require_credentials: false,
+    };
+
+    fn spec_file(ext: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("spec.{ext}"));
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const YAML: &str = "project_id: p1\nendpoint: http://127.0.0.1:1\njobs:\n  - ecs:a\n  \
+                        - { id: b, service: evs, name: 0123 }\n  - id: 1_000\n    \
+                        success: { confirm: 2 }\n";
+    const JSON: &str = r#"{"project_id": "p1", "endpoint": "http://127.0.0.1:1", "jobs":
+        ["ecs:a", {"id": "b", "service": "evs", "name": "0123"},
+         {"id": "1_000", "success": {"confirm": 2}}]}"#;
+
+    /// Each syntax reads `jobs` straight into the list, and the layer keeps only an empty list
+    /// in their place: no value per job.
+    #[test]
+    fn jobs_are_read_apart_from_the_layer_in_every_syntax() {
+        let toml = "project_id = \"p1\"\nendpoint = \"http://127.0.0.1:1\"\n\
+                    jobs = [\"ecs:a\", { id = \"b\", service = \"evs\", name = \"0123\" }, \
+                    { id = \"1_000\", success = { confirm = 2 } }]\n";
+        for (ext, text) in [("yaml", YAML), ("json", JSON), ("toml", toml)] {
+            let (_dir, path) = spec_file(ext, text);
+            let file = read(&path).unwrap();
+            assert_eq!(file.jobs.as_ref().map(|j| j.0.len()), Some(3), "{ext}");
+            let data = file.layer.data().unwrap();
+            let dict = data.values().next().unwrap();
+            assert!(
+                matches!(dict.get("jobs"), Some(Value::Array(_, a)) if a.is_empty()),
+                "{ext}: {:?}",
+                dict.get("jobs")
+            );
+            let env = Environment::from_pairs::<&str, &str>([]);
+            let loaded = load(Some(&path), &env, TopLayer::new(TopKind::Flags)).unwrap();
+            let shown = format!("spec file {}", path.display());
+            assert_eq!(loaded.origin("jobs").as_deref(), Some(&*shown), "{ext}");
+            assert_eq!(
+                loaded.origin("jobs.2.id").as_deref(),
+                Some(&*shown),
+                "{ext}"
+            );
+            let plan = Plan::build(&loaded, &env, CX).unwrap();
+            let jobs: Vec<_> = plan
+                .jobs
+                .iter()
+                .map(|j| (j.service.as_str(), j.id.as_str(), j.name.as_deref()))
+                .collect();
+            // `0123` and `1_000` stay text, as serde_yaml read them.
+            assert_eq!(
+                jobs,
+                [
+                    ("ecs", "a", None),
+                    ("evs", "b", Some("0123")),
+                    ("ecs", "1_000", None)
+                ],
+                "{ext}"
+            );
+            assert_eq!(plan.jobs[2].criteria.confirm, 2, "{ext}");
+        }
+    }
+
+    /// `JOBWAIT_JOBS` and `JOB` arguments still replace the file's jobs, and are named as their
+    /// origin.
+    #[test]
+    fn a_higher_layer_still_replaces_the_file_jobs() {
+        let (_dir, path) = spec_file("yaml", YAML);
+        let env = Environment::from_pairs([("JOBWAIT_JOBS", "evs:x, evs:y")]);
+        let loaded = load(Some(&path), &env, TopLayer::new(TopKind::Flags)).unwrap();
+        assert_eq!(
+            loaded.origin("jobs").as_deref(),
+            Some("environment variable JOBWAIT_JOBS")
+        );
+        let plan = Plan::build(&loaded, &env, CX).unwrap();
+        let ids: Vec<_> = plan.jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["x", "y"]);
+
+        let mut flags = TopLayer::new(TopKind::Flags);
+        flags.set("jobs", vec![Value::from("z".to_owned())]);
+        let loaded = load(Some(&path), &env, flags).unwrap();
+        assert_eq!(
+            loaded.origin("jobs").as_deref(),
+            Some("command-line argument JOB")
+        );
+        let plan = Plan::build(&loaded, &env, CX).unwrap();
+        assert_eq!(plan.jobs.len(), 1);
+        assert_eq!(plan.jobs[0].id, "z");
+
+        // An empty list in a higher layer is that layer's, not the file's jobs.
+        let env = Environment::from_pairs([("JOBWAIT_JOBS", " ")]);
+        let loaded = load(Some(&path), &env, TopLayer::new(TopKind::Flags)).unwrap();
+        assert!(loaded.raw.jobs.as_ref().is_some_and(|j| j.0.is_empty()));
+    }
+
+    /// A file the streaming read does not take (a bad job, a duplicate key, a syntax error) is
+    /// read as one tree, so figment's message, key and file are the ones users always got.
+    #[test]
+    fn a_file_the_streaming_read_refuses_is_explained_by_figment() {
+        for (text, expected) in [
+            (
+                "project_id: p1\njobs: [gaussdb:x]\n",
+                "key `jobs.0`: unknown service `gaussdb`",
+            ),
+            (
+                "project_id: p1\njobs:\n  - { id: a, nmae: x }\n",
+                "key `jobs.0.nmae`: unknown key `nmae`",
+            ),
+            ("jobs: [a]\njobs: [b]\n", "duplicate"),
+            ("timeout: 5m\njobs: [a1\n  b: : c\n", "line 3"),
+        ] {
+            let (_dir, path) = spec_file("yaml", text);
+            let file = read(&path).unwrap();
+            assert!(file.jobs.is_none(), "{text}");
+            let env = Environment::from_pairs::<&str, &str>([]);
+            let problems: Vec<String> = match load(Some(&path), &env, TopLayer::new(TopKind::Flags))
+            {
+                Ok(loaded) => match Plan::build(&loaded, &env, CX) {
+                    Ok(_) => panic!("{text}: planned"),
+                    Err(p) => p.iter().map(ToString::to_string).collect(),
+                },
+                Err(p) => p.iter().map(ToString::to_string).collect(),
+            };
+            let shown = format!("spec file {}", path.display());
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains(expected) && p.contains(&shown)),
+                "{text}: {problems:#?}"
+            );
+        }
+    }
+
+    /// YAML 1.1's `yes`/`no` are text, as serde_yaml read them, not booleans.
+    #[test]
+    fn yaml_reads_as_serde_yaml_did() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct T {
+            a: serde_json::Value,
+            b: serde_json::Value,
+            c: serde_json::Value,
+            d: serde_json::Value,
+        }
+        let t: T = super::from_yaml("a: yes\nb: 0123\nc: 1_000\nd: 0x1F\n").unwrap();
+        assert_eq!(
+            t,
+            T {
+                a: "yes".into(),
+                b: "0123".into(),
+                c: "1_000".into(),
+                d: 31.into()
+            }
+        );
+    }
+}
