@@ -157,3 +157,45 @@ def scale_rows(res):
 
 
 SCALE_HEADER = ["run", "jobs", "peak RSS (MiB)", "time", "per job (RSS, time)"]
+
+
+def markdown(res):
+    """The phase's section of BENCHMARKS.md (lines), or nothing when it did not run."""
+    if not res:
+        return []
+    from .report import md_table  # report imports this module at its top
+    w = res["wait"]
+    return [
+        "## Spec files at scale",
+        "",
+        f"YAML spec files written by `bench/jobwait_bench/spec_scale.py` (every other job a flow "
+        f"object `{{ id: …, service: ecs }}`, the others `ecs:…` strings). The wait: jobwait on "
+        f"{WAIT_JOBS:,} jobs listed in a spec file (`--spec`, not arguments), the scenario and "
+        f"settings of the {WAIT_JOBS:,}-job run; peak RSS by GNU time. validate: `jobwait validate "
+        f"--spec F` with standard output to /dev/null, time by hyperfine, peak RSS by GNU time "
+        f"(one run).",
+        "",
+        md_table(SCALE_HEADER, [[f"wait from a spec file ({w['wall_s']:.1f} s)", f"{WAIT_JOBS:,}",
+                                 mib(w["maxrss_kib"]), f"{fmt(w['cpu_s'], 2)} s CPU",
+                                 f"{fmt(w['maxrss_kib'] * 1024 / WAIT_JOBS, 0)} B"]]
+                 + scale_rows(res)),
+        "",
+    ]
+
+
+def main(work, cmdline, mach):
+    """`bench/run.py --spec-scale`: this phase alone; its lines on the console, raw results in
+    bench/out/ (BENCHMARKS.md is rewritten by a full run only)."""
+    import datetime
+    from .config import OUT
+    res = run(work)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    OUT.mkdir(parents=True, exist_ok=True)
+    dest = OUT / f"results-spec-scale-{stamp}.json"
+    dest.write_text(json.dumps({"spec_scale": res, "command": cmdline, "machine": mach}, indent=1))
+    print()
+    for t, m, v in targets(res):
+        print(f"[{ {True: 'MET', False: 'NOT MET', None: '—'}[v] }] {t}\n        {m}")
+    print()
+    print("\n".join(markdown(res)))
+    print(f"raw results in {dest}")
