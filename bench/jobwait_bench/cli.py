@@ -68,7 +68,8 @@ def main():
     started = time.monotonic()
     if not args.no_build:
         build()
-    ensure_venv()
+    if not args.spec_scale:  # the peer does not run in that phase
+        ensure_venv()
     ensure_tools()
     mach = machine()  # now: the tree the binary was built from (others keep committing)
     if not PEER.exists():
