@@ -231,7 +231,7 @@ impl Provider for Text {
     }
 }
 
-/// YAML as a figment format, parsed by `serde-saphyr` with [`yaml_options`].
+/// YAML as a figment format, parsed by `serde-saphyr` as spec files are (see the module doc).
 pub struct Yaml;
 
 impl figment::providers::Format for Yaml {

@@ -202,8 +202,8 @@ pub struct RawJob {
     pub name: Option<String>,
     /// Deadline for this job, more than 0 (still bounded by the overall `timeout`).
     pub timeout: Option<HumanDuration>,
-    /// Criteria overriding the spec-wide `success`. Boxed: most jobs have none, and a list of a
-    /// hundred thousand jobs should not carry the room for them.
+    /// Criteria overriding the spec-wide `success`.
+    // Boxed: most jobs have none, and a list of a hundred thousand jobs need not carry the room.
     pub success: Option<Box<RawCriteria>>,
 }
 
