@@ -417,3 +417,36 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod depth_tests {
+    use super::super::depth::{too_deep, Syntax, MAX_DEPTH};
+    use super::{split, yaml_options};
+
+    /// The parser's own depth budget never refuses what the pre-scan lets through: the deepest
+    /// document the pre-scan accepts still reads, in flow and in block style.
+    #[test]
+    fn the_parser_takes_every_depth_the_pre_scan_accepts() {
+        let flow = |n: usize| format!("x: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let block = |n: usize| -> String {
+            (0..n)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .chain(std::iter::once(format!("{}v: 1\n", " ".repeat(n))))
+                .collect()
+        };
+        for (style, make) in [
+            ("flow", &flow as &dyn Fn(usize) -> String),
+            ("block", &block),
+        ] {
+            let deepest = (1..2 * MAX_DEPTH)
+                .take_while(|&n| too_deep(&make(n), Syntax::Yaml, MAX_DEPTH).is_none())
+                .last()
+                .unwrap();
+            let text = make(deepest);
+            assert!(split(&text, Syntax::Yaml).is_some(), "{style} {deepest}");
+            let tree: Result<serde_json::Value, _> =
+                serde_saphyr::from_str_with_options(&text, yaml_options());
+            assert!(tree.is_ok(), "{style} {deepest}: {tree:?}");
+        }
+    }
+}
