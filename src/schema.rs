@@ -34,7 +34,8 @@ mod tests {
     fn spec_schema_accepts_the_demo_spec_and_rejects_unknown_keys() {
         let schema: serde_json::Value = serde_json::from_str(&schema(SchemaKind::Spec)).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let demo: serde_json::Value = serde_yaml::from_str(include_str!("demo/spec.yaml")).unwrap();
+        let demo: serde_json::Value =
+            crate::spec::file::from_yaml(include_str!("demo/spec.yaml")).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&demo)
             .map(|e| e.to_string())

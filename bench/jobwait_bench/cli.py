@@ -17,6 +17,7 @@ from .machine import build, ensure_tools, ensure_venv, machine
 from .report import comparison_rows, render_markdown, schedule_summary, targets, text_table, write_benchmarks
 from .runner import INCIDENTS, first_request_bench, jobwait_cmd, rate_probe, run_client, schedule_bench, validate_bench
 from .scenario import make_scenario, write_json
+from . import spec_scale
 
 
 def main():
@@ -35,6 +36,9 @@ def main():
                     help="jobs in the poll-schedule comparison, backoff vs adaptive (500, quick 200)")
     ap.add_argument("--write", action="store_true", help="with --quick: update BENCHMARKS.md too")
     ap.add_argument("--repeat", type=int, help="side-by-side repetitions (default 3, quick 1)")
+    ap.add_argument("--spec-scale", action="store_true",
+                    help="only the spec-file phase: a 10,000-job wait from a YAML spec file, "
+                    "validate of 100,000 and 1,000,000 jobs (~2 min); prints, writes bench/out/")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build --release")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory (scenarios, logs)")
     ap.add_argument("--budget", type=int, default=1800,
@@ -64,7 +68,8 @@ def main():
     started = time.monotonic()
     if not args.no_build:
         build()
-    ensure_venv()
+    if not args.spec_scale:  # the peer does not run in that phase
+        ensure_venv()
     ensure_tools()
     mach = machine()  # now: the tree the binary was built from (others keep committing)
     if not PEER.exists():
@@ -75,6 +80,8 @@ def main():
         atexit.register(shutil.rmtree, work, True)
     print(f"== work dir {work}", flush=True)
 
+    if args.spec_scale:
+        return spec_scale.main(work, cmdline, mach)
     res = {}
     scen, expected = make_scenario(args.jobs, dmin, dmax, seed=1, tag=0x5EED)
     res["settings"] = {
@@ -148,6 +155,8 @@ def main():
     print(f"   1 job median {res['first']['single']['median_ms']:.2f} ms", flush=True)
 
     res["schedule"] = schedule_bench(args, work)
+
+    res["spec_scale"] = spec_scale.run(work)
 
     date = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
         seconds=time.monotonic() - started)).strftime("%Y-%m-%d %H:%M UTC")

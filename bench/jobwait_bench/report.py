@@ -2,6 +2,7 @@
 (hand-written notes below the marker line survive a rerun)."""
 from .config import NOTES_MARKER
 from .measure import dur, fmt
+from . import spec_scale
 
 
 def ratio(p, j):
@@ -186,6 +187,8 @@ def targets(res, args):
                 f"{sa['correct']['total']}, backoff {sb['correct']['matched']}/{sb['correct']['total']}",
                 sa["requests"] < sb["requests"] and sp99 is not None and sp99 <= sbound
                 and sa["correct"]["ok"] and sb["correct"]["ok"]))
+    if res.get("spec_scale"):
+        out += spec_scale.targets(res["spec_scale"])
     return out
 
 
@@ -263,6 +266,7 @@ def render_markdown(res, args, cmdline, date, mach):
              f"{fmt(many['other_cpu_s'], 2)} / {fmt(many['load_before'], 2)}"),
         ]),
         "",
+        *spec_scale.markdown(res.get("spec_scale")),
         "## Poll schedule: adaptive vs plain back-off (jobwait only)",
         "",
         f"Scenario: {ss['jobs']:,} jobs, durations {ss['dmin']:g}–{ss['dmax']:g} s — {ss['image']} "

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use figment::providers::{Format, Yaml};
+use figment::providers::Format;
 use figment::Figment;
 
 use super::execute::execute;
@@ -58,7 +58,7 @@ pub(super) async fn run(output: OutputFormat, quiet: bool) -> Result<ExitStatus,
     if quiet {
         top.set("quiet", true);
     }
-    let base = Figment::new().merge(Yaml::string(SPEC));
+    let base = Figment::new().merge(crate::spec::file::Yaml::string(SPEC));
     let loaded = load_from(base, &env, top)?;
     let cx = Context {
         stdout_is_terminal: true,

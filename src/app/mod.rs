@@ -114,7 +114,7 @@ fn plan(
     env: &Environment,
     require_credentials: bool,
 ) -> Result<(spec::load::Loaded, Plan), RunError> {
-    let loaded = spec::load::load(
+    let mut loaded = spec::load::load(
         args.spec.as_deref(),
         args.os_cloud.as_deref(),
         env,
@@ -125,6 +125,9 @@ fn plan(
         require_credentials,
     };
     let plan = Plan::build(&loaded, env, cx)?;
+    // The plan holds the jobs now: the raw list (a hundred thousand entries, for a big spec)
+    // need not stay beside it while `validate` writes.
+    loaded.raw.jobs = None;
     // Before anything else is printed: a probable typo explains what may follow.
     for warning in &plan.warnings {
         crate::diagnostics::warning(&warning.to_string());

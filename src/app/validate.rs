@@ -9,10 +9,9 @@ use crate::exit::ExitStatus;
 
 pub(super) fn run(args: WaitArgs, env: Environment) -> Result<ExitStatus, RunError> {
     let (loaded, plan) = super::plan(&args, &env, false)?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     // A closed pipe (`validate | head`) is not an error.
-    let _ = stdout
-        .write_all(crate::spec::describe::describe_plan(&plan, &loaded).as_bytes())
+    let _ = crate::spec::describe::write_plan(&plan, &loaded, &mut stdout)
         .and_then(|()| stdout.flush());
     Ok(ExitStatus::Success)
 }

@@ -237,7 +237,7 @@ impl std::error::Error for ScenarioError {}
 impl Scenario {
     /// Parse and validate a scenario from YAML text (JSON is valid YAML too).
     pub fn from_yaml(text: &str) -> Result<Scenario, ScenarioError> {
-        let raw: RawScenario = serde_yaml::from_str(text).map_err(|e| ScenarioError::Parse {
+        let raw: RawScenario = from_yaml(text).map_err(|e| ScenarioError::Parse {
             file: None,
             message: e.to_string(),
         })?;
@@ -252,6 +252,30 @@ impl Scenario {
         })?;
         Scenario::from_yaml(&text).map_err(|e| e.in_file(path))
     }
+}
+
+/// YAML read as `serde_yaml` read it (YAML 1.2 booleans, `0123` stays text, `<<` an ordinary
+/// key), with the parser's node and event budgets grown with the text: a scenario of fifty
+/// thousand jobs is far beyond its defaults for configuration files, and no node is smaller than
+/// a byte. Its depth and alias limits stay.
+fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    let budget = serde_saphyr::Budget::default();
+    let events = budget.max_events.max(text.len());
+    let nodes = budget.max_nodes.max(text.len());
+    let scalars = budget.max_total_scalar_bytes.max(text.len());
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_events: events,
+            max_nodes: nodes,
+            max_total_scalar_bytes: scalars,
+            max_reader_input_bytes: None,
+        },
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        merge_keys: serde_saphyr::options::MergeKeyPolicy::AsOrdinary,
+    };
+    serde_saphyr::from_str_with_options(text, options)
 }
 
 // ---- the file as written ----
@@ -896,7 +920,7 @@ jobs:
 
     #[test]
     fn faults_validation() {
-        let raw = |yaml: &str| serde_yaml::from_str::<RawFaults>(yaml).unwrap().validate();
+        let raw = |yaml: &str| from_yaml::<RawFaults>(yaml).unwrap().validate();
         let key = |e: ScenarioError| match e {
             ScenarioError::Invalid { job: None, key, .. } => key,
             other => panic!("not an invalid section: {other}"),
@@ -906,6 +930,6 @@ jobs:
         assert_eq!(key(raw("hang_for: soon").unwrap_err()), "faults.hang_for");
         assert_eq!(key(raw("rate_limit: 0").unwrap_err()), "faults.rate_limit");
         assert_eq!(raw("hang: 0.1").unwrap().hang_for, Duration::from_secs(60));
-        assert!(serde_yaml::from_str::<RawFaults>("explode: 1").is_err());
+        assert!(from_yaml::<RawFaults>("explode: 1").is_err());
     }
 }

@@ -25,7 +25,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_yaml::{Mapping, Value};
+// Read as spec files are (`super::file::from_yaml`: serde-saphyr, YAML 1.2) into JSON values:
+// an entry needs no more than mappings of scalars.
+use serde_json::{Map, Value};
+
+/// One YAML mapping, as read.
+type Mapping = Map<String, Value>;
 
 use super::depth::{Syntax, MAX_DEPTH};
 use super::problem::Problem;
@@ -156,7 +161,7 @@ impl Sources {
                 };
                 if i + 1 == path.len() {
                     value = Some(v);
-                } else if let Value::Mapping(m) = v {
+                } else if let Value::Object(m) = v {
                     current = m;
                 } else if v.is_null() {
                     break;
@@ -460,15 +465,15 @@ fn read(file: &Path) -> Result<Value, Problem> {
             "nested more than {MAX_DEPTH} levels deep (line {line})"
         )));
     }
-    // serde_yaml's messages name a line and column, never more of the text than a token.
-    serde_yaml::from_str(&text).map_err(|e| in_file(format!("not YAML: {e}")))
+    // The parser's messages name a line and column, never more of the text than a token.
+    super::file::from_yaml(&text).map_err(|e| in_file(format!("not YAML: {e}")))
 }
 
 /// The mapping of entry `name` under `clouds` in `doc`; `None` when the file has no such entry.
 fn entry_of(doc: &Value, name: &str, file: &Path) -> Result<Option<Mapping>, Problem> {
     let root = match doc {
         Value::Null => return Ok(None),
-        Value::Mapping(m) => m,
+        Value::Object(m) => m,
         _ => {
             return Err(Problem::new("the document must be a mapping with `clouds`")
                 .origin(described(file)))
@@ -476,7 +481,7 @@ fn entry_of(doc: &Value, name: &str, file: &Path) -> Result<Option<Mapping>, Pro
     };
     let clouds = match root.get("clouds") {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Mapping(m)) => m,
+        Some(Value::Object(m)) => m,
         Some(_) => {
             return Err(
                 Problem::new("key `clouds` must be a mapping of entries").origin(described(file))
@@ -485,7 +490,7 @@ fn entry_of(doc: &Value, name: &str, file: &Path) -> Result<Option<Mapping>, Pro
     };
     match clouds.get(name) {
         None => Ok(None),
-        Some(Value::Mapping(m)) => Ok(Some(m.clone())),
+        Some(Value::Object(m)) => Ok(Some(m.clone())),
         Some(_) => Err(
             Problem::new(format!("key `clouds.{name}` must be a mapping")).origin(described(file)),
         ),

@@ -1,10 +1,12 @@
 //! How deeply a spec file nests, found by a linear pre-scan of its text before any parser sees it.
 //!
-//! serde_yaml's scanner (libyaml's) does work proportional to the nesting depth for every token,
-//! so `jobs: [[[[…]]]]` a few hundred kilobytes long costs tens of seconds of CPU before the
-//! depth limit inside the deserializer refuses it. No real spec nests more than a handful of
-//! levels, so the loader refuses anything deeper than [`MAX_DEPTH`] from this scan, which reads
-//! each character once.
+//! libyaml's scanner (under the `serde_yaml` spec files were once read with) did work
+//! proportional to the nesting depth for every token, so `jobs: [[[[…]]]]` a few hundred
+//! kilobytes long cost tens of seconds of CPU before the depth limit inside the deserializer
+//! refused it. serde-saphyr ([`super::file`]) has a depth budget of its own, but a parser's
+//! limit is met only after it has scanned that far, and the next parser may not have one. No real
+//! spec nests more than a handful of levels, so the loader refuses anything deeper than
+//! [`MAX_DEPTH`] from this scan, which reads each character once, whatever parser follows.
 //!
 //! The scan is a small tokenizer that follows what opens a level in each syntax:
 //!

@@ -7,24 +7,35 @@ use super::plan::{Plan, Project};
 /// The plan in words, for `validate`: every job with its URL and criteria, then the settings
 /// with the layer that set each (file, variable, flag or default). Never shows a secret.
 pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
-    use std::fmt::Write as _;
+    let mut out = Vec::new();
+    // Writing to memory does not fail.
+    let _ = write_plan(plan, loaded, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`describe_plan`] written as it is made: a hundred thousand jobs are 25 MB of text, which
+/// need not all be in memory at once.
+pub fn write_plan(
+    plan: &Plan,
+    loaded: &Loaded,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let from = |keys: &[&str]| {
         keys.iter()
             .find_map(|k| loaded.origin(k))
             .unwrap_or_else(|| "default".to_owned())
     };
     let dur = |d: std::time::Duration| humantime::format_duration(d).to_string();
-    let mut out = String::new();
     let shard = plan
         .shard
         .map(|s| format!(" (shard {}/{})", s.index, s.count))
         .unwrap_or_default();
-    let _ = writeln!(
+    writeln!(
         out,
         "{} job(s){shard} from {}",
         plan.jobs.len(),
         from(&["jobs"])
-    );
+    )?;
     let project = match &plan.project {
         Project::Id(id) => id.clone(),
         Project::Named { .. } => "{project_id}".to_owned(),
@@ -42,11 +53,11 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
         // A job's name, and a described service's words, come from the spec: one harmless line
         // each, like every text output.
         let label = job.label();
-        let _ = writeln!(out, "  {}\n    GET {url}", crate::sanitize::line(&label));
+        writeln!(out, "  {}\n    GET {url}", crate::sanitize::line(&label))?;
         // The words of the service's API, as it writes them, by what they mean for the wait.
         let words = job.service.words();
-        let _ = writeln!(out, "    statuses: {}", crate::sanitize::line(&words));
-        let _ = writeln!(
+        writeln!(out, "    statuses: {}", crate::sanitize::line(&words))?;
+        writeln!(
             out,
             "    success: sub_jobs {}, pending_payment {}, unknown_status {}, not_found_grace {}{}{}{timeout}",
             c.sub_jobs,
@@ -55,7 +66,7 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
             dur(c.not_found_grace),
             if c.confirm > 1 { format!(", confirm {}", c.confirm) } else { String::new() },
             c.job_type.as_ref().map(|t| format!(", job_type {t}")).unwrap_or_default(),
-        );
+        )?;
     }
     let auth = plan.credentials.as_ref().map_or_else(
         || "none found: a wait would stop with exit 2".to_owned(),
@@ -119,20 +130,20 @@ pub fn describe_plan(plan: &Plan, loaded: &Loaded) -> String {
         ),
     ];
     for (name, value) in rows {
-        let _ = writeln!(out, "{name:<11} {value}");
+        writeln!(out, "{name:<11} {value}")?;
         // IAM right after the endpoint, when it will be asked: where a password or the
         // project lookup goes is worth seeing with its source.
         if name == "endpoint" {
             if let Some(iam) = &plan.iam {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "{:<11} {} ({})",
                     "iam",
                     crate::cloud::endpoint::redacted(iam),
                     from(&["endpoints.iam", "endpoint", "cloud", "region"])
-                );
+                )?;
             }
         }
     }
-    out
+    Ok(())
 }

@@ -9,13 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Format, Json, Toml, Yaml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::depth::{Syntax, MAX_DEPTH};
 use super::problem::Problem;
-use super::raw::RawSpec;
+use super::raw::{JobList, RawSpec};
 use crate::environment::Environment;
 
 /// `JOBWAIT_*` variables that are not spec keys (besides `*_FILE` credential files and
@@ -50,6 +48,9 @@ pub struct Loaded {
     pub entry: Option<super::clouds::Entry>,
     /// The name of the entry's layer, to tell whether it gave a value ([`Loaded::from_entry`]).
     entry_layer: Option<String>,
+    /// Whether `jobs` are the spec file's, read apart from its layer: a key under `jobs` is
+    /// then not in the layers, and comes from where `jobs` does.
+    jobs_from_file: bool,
 }
 
 impl Loaded {
@@ -63,6 +64,9 @@ impl Loaded {
                 .and_then(|mut p| p.remove(&Profile::Default))
                 .unwrap_or_default()
         });
+        if self.jobs_from_file && key.starts_with("jobs.") {
+            return self.origin("jobs");
+        }
         let keys: Vec<&str> = key.split('.').collect();
         let (first, rest) = keys.split_first()?;
         let mut value = merged.get(*first)?;
@@ -109,25 +113,31 @@ pub fn load(
         )?),
         None => None,
     };
-    let base = match &spec_file {
-        Some(path) => file_provider(path)?,
-        None => Figment::new(),
-    };
-    load_layers(base, entry, env, top)
+    match &spec_file {
+        Some(path) => {
+            let file = super::file::read(path)?;
+            load_layers(file.layer, file.jobs, entry, env, top)
+        }
+        None => load_layers(Figment::new(), None, entry, env, top),
+    }
 }
 
 /// Like [`load`], with the spec layer given as a figment (the demo's embedded spec) and no
 /// clouds.yaml.
 pub fn load_from(base: Figment, env: &Environment, top: TopLayer) -> Result<Loaded, Vec<Problem>> {
-    load_layers(base, None, env, top)
+    load_layers(base, None, None, env, top)
 }
 
 /// Merges the layers and reads the raw spec from them.
 ///
 /// serde stops at the first bad value; to report them all, each failing key is dropped and the
 /// rest read again. `Err` only when not even the rest can be read.
+///
+/// `file_jobs` are the spec file's `jobs`, read apart from its layer (which holds an empty list
+/// in their place, see [`super::file`]); `entry` is the clouds.yaml entry.
 fn load_layers(
     base: Figment,
+    mut file_jobs: Option<JobList>,
     mut entry: Option<super::clouds::Entry>,
     env: &Environment,
     top: TopLayer,
@@ -145,7 +155,16 @@ fn load_layers(
     // Each round drops at least one key, so this ends; the bound is a guard.
     for _ in 0..64 {
         let err = match current.extract::<RawSpec>() {
-            Ok(raw) => {
+            Ok(mut raw) => {
+                // The file's jobs where its placeholder won (no higher layer set `jobs`).
+                let jobs_from_file = file_jobs.is_some()
+                    && raw.jobs.as_ref().is_some_and(|j| j.0.is_empty())
+                    && figment
+                        .find_metadata("jobs")
+                        .is_some_and(|md| matches!(md.source, Some(Source::File(_))));
+                if jobs_from_file {
+                    raw.jobs = file_jobs.take();
+                }
                 return Ok(Loaded {
                     raw,
                     figment,
@@ -154,7 +173,8 @@ fn load_layers(
                     merged: std::sync::OnceLock::new(),
                     entry,
                     entry_layer,
-                })
+                    jobs_from_file,
+                });
             }
             Err(err) => err,
         };
@@ -201,90 +221,7 @@ fn remove(dict: &mut Dict, path: &[String]) -> bool {
     }
 }
 
-/// The largest spec file read (a real one is kilobytes; ten thousand jobs are about a megabyte).
-pub const MAX_SPEC_BYTES: u64 = 64 * 1024 * 1024;
-
-/// The spec file as a figment layer, after the checks that keep a hostile or broken file from
-/// costing more than reading it: its size ([`MAX_SPEC_BYTES`]) and its nesting depth
-/// ([`super::depth`]), both before any parser sees it.
-fn file_provider(path: &Path) -> Result<Figment, Vec<Problem>> {
-    let shown = path.display();
-    let in_file =
-        |message: String| vec![Problem::new(message).origin(format!("spec file {shown}"))];
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let syntax = match ext.as_str() {
-        "yaml" | "yml" => Syntax::Yaml,
-        "toml" => Syntax::Toml,
-        "json" => Syntax::Json,
-        _ => {
-            let problem = match std::fs::metadata(path) {
-                Err(e) => e.to_string(),
-                Ok(_) => "unknown extension; use .yaml, .yml, .toml or .json".to_owned(),
-            };
-            return Err(in_file(problem));
-        }
-    };
-    let text = read_spec(path).map_err(in_file)?;
-    if let Some(line) = super::depth::too_deep(&text, syntax, MAX_DEPTH) {
-        return Err(in_file(format!(
-            "nested more than {MAX_DEPTH} levels deep (line {line})"
-        )));
-    }
-    let file = SpecText {
-        text,
-        path: path.to_path_buf(),
-        syntax,
-    };
-    Ok(Figment::new().merge(file))
-}
-
-/// The file's text, refusing one larger than [`MAX_SPEC_BYTES`] without reading it all.
-fn read_spec(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SPEC_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SPEC_BYTES {
-        return Err(format!(
-            "larger than {} MiB; a spec this big is surely not one",
-            MAX_SPEC_BYTES / (1024 * 1024)
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
-}
-
-/// A spec file already read (and checked): parsed from its text, named by its path in messages
-/// as figment's own file provider would be.
-struct SpecText {
-    text: String,
-    path: PathBuf,
-    syntax: Syntax,
-}
-
-impl Provider for SpecText {
-    fn metadata(&self) -> Metadata {
-        let name = match self.syntax {
-            Syntax::Yaml => "YAML file",
-            Syntax::Toml => "TOML file",
-            Syntax::Json => "JSON file",
-        };
-        Metadata::from(name, Source::File(self.path.clone()))
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        match self.syntax {
-            Syntax::Yaml => Yaml::string(&self.text).data(),
-            Syntax::Toml => Toml::string(&self.text).data(),
-            Syntax::Json => Json::string(&self.text).data(),
-        }
-    }
-}
+pub use super::file::MAX_SPEC_BYTES;
 
 /// One figment error as a problem, shown `<where>: <key>: <what>`.
 fn explain(figment: &Figment, e: figment::Error) -> Problem {

@@ -6,6 +6,7 @@
 pub mod clouds;
 pub mod depth;
 pub mod describe;
+pub mod file;
 pub mod load;
 pub mod plan;
 pub mod problem;

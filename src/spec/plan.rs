@@ -934,8 +934,9 @@ fn jobs(
                 }
             },
         };
-        let id = job.id.trim().to_owned();
-        if !endpoint::is_job_id(&id) {
+        // Borrowed until the job is planned: the duplicate check holds no copy of every id.
+        let id = job.id.trim();
+        if !endpoint::is_job_id(id) {
             problems.push(
                 Problem::new(format!(
                     "key `jobs.{i}.id`: `{}` is not a job id ({})",
@@ -955,7 +956,7 @@ fn jobs(
             ));
             continue;
         }
-        if !seen.insert((service.clone(), id.clone())) {
+        if !seen.insert((service.clone(), id)) {
             problems.push(
                 Problem::new(format!("job {service}:{id} is listed twice"))
                     .key(format!("jobs.{i}"))
@@ -991,9 +992,9 @@ fn jobs(
                 continue;
             }
         };
-        let criteria = criteria(&spec_wide, job.success.as_ref());
+        let criteria = criteria(&spec_wide, job.success.as_deref());
         // A criterion's key is the job's own, or the spec-wide `success` default it took.
-        let own = job.success.as_ref();
+        let own = job.success.as_deref();
         let key_of = |key: &str, own_has: bool| {
             if own_has {
                 format!("jobs.{i}.{key}")
@@ -1033,7 +1034,7 @@ fn jobs(
             continue;
         }
         jobs.push(PlannedJob {
-            id,
+            id: id.to_owned(),
             service,
             name: job.name.clone(),
             base,

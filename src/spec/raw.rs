@@ -211,7 +211,8 @@ pub struct RawJob {
     /// Deadline for this job, more than 0 (still bounded by the overall `timeout`).
     pub timeout: Option<HumanDuration>,
     /// Criteria overriding the spec-wide `success`.
-    pub success: Option<RawCriteria>,
+    // Boxed: most jobs have none, and a list of a hundred thousand jobs need not carry the room.
+    pub success: Option<Box<RawCriteria>>,
 }
 
 impl RawJob {

@@ -340,7 +340,7 @@ fn credentials_required_for_a_wait_only() {
 fn the_demo_spec_plans() {
     let env = Environment::from_pairs([("HUAWEICLOUD_SDK_AK", "a"), ("HUAWEICLOUD_SDK_SK", "b")]);
     let base = figment::Figment::new().merge(
-        <figment::providers::Yaml as figment::providers::Format>::string(include_str!(
+        <crate::spec::file::Yaml as figment::providers::Format>::string(include_str!(
             "../demo/spec.yaml"
         )),
     );
@@ -955,7 +955,7 @@ mod properties {
             }
             // The text alone, without a file: the layer the demo uses.
             let base = figment::Figment::new()
-                .merge(<figment::providers::Yaml as figment::providers::Format>::string(&text));
+                .merge(<crate::spec::file::Yaml as figment::providers::Format>::string(&text));
             let top = TopLayer::new(TopKind::Flags);
             match load_from(base, &env, top) {
                 Ok(loaded) => {

@@ -662,7 +662,7 @@ fn one_placeholder_owner_names_the_crate_image_installer_and_examples() {
 fn the_release_workflow_ships_what_scripts_dist_makes_with_pinned_actions() {
     let root = repo_root();
     let release = std::fs::read_to_string(root.join(".github/workflows/release.yml")).unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&release).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&release).unwrap();
     assert_eq!(doc["on"]["push"]["tags"][0], "v*");
     for needle in [
         "archive=\"$(scripts/dist \"$TARGET\")\"",

@@ -84,10 +84,10 @@ fn action_yml_and_workflows_pass_the_github_schemas() {
 
 #[test]
 fn action_inputs_reach_the_program_only_through_the_environment() {
-    let action: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(repo_root().join("action.yml")).unwrap())
+    let action: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(repo_root().join("action.yml")).unwrap())
             .unwrap();
-    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let steps = action["runs"]["steps"].as_array().unwrap();
     let mut env_values = String::new();
     for step in steps {
         let run = step["run"].as_str().unwrap_or_default();
@@ -95,15 +95,15 @@ fn action_inputs_reach_the_program_only_through_the_environment() {
             !run.contains("${{"),
             "template expression inside run: {run:?} (injection risk)"
         );
-        if let Some(env) = step["env"].as_mapping() {
+        if let Some(env) = step["env"].as_object() {
             for v in env.values() {
                 env_values += v.as_str().unwrap_or_default();
                 env_values.push('\n');
             }
         }
     }
-    for (input, _) in action["inputs"].as_mapping().unwrap() {
-        let name = input.as_str().unwrap();
+    for (input, _) in action["inputs"].as_object().unwrap() {
+        let name = input.as_str();
         assert!(
             env_values.contains(&format!("${{{{ inputs.{name} }}}}")),
             "input {name} is not passed through env"
@@ -111,10 +111,10 @@ fn action_inputs_reach_the_program_only_through_the_environment() {
     }
     // Every declared output is a key of the flat map the program writes.
     let outputs: Vec<&str> = action["outputs"]
-        .as_mapping()
+        .as_object()
         .unwrap()
         .keys()
-        .map(|k| k.as_str().unwrap())
+        .map(String::as_str)
         .collect();
     for fixed in [
         "result",
@@ -528,8 +528,7 @@ fn kubernetes_examples_are_valid_manifests() {
 }
 
 /// Every `.yaml` file of `examples/kubernetes` with its YAML documents.
-fn kubernetes_examples() -> Vec<(std::path::PathBuf, Vec<serde_yaml::Value>)> {
-    use serde::Deserialize as _;
+fn kubernetes_examples() -> Vec<(std::path::PathBuf, Vec<serde_json::Value>)> {
     let mut files: Vec<_> = std::fs::read_dir(repo_root().join("examples/kubernetes"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -540,8 +539,9 @@ fn kubernetes_examples() -> Vec<(std::path::PathBuf, Vec<serde_yaml::Value>)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let docs = serde_yaml::Deserializer::from_str(&text)
-                .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+            let docs = serde_saphyr::from_multiple::<serde_json::Value>(&text)
+                .unwrap()
+                .into_iter()
                 .filter(|d| !d.is_null())
                 .collect();
             (path, docs)
@@ -550,7 +550,7 @@ fn kubernetes_examples() -> Vec<(std::path::PathBuf, Vec<serde_yaml::Value>)> {
 }
 
 /// The pod spec of a workload document, if it is one.
-fn pod_spec(doc: &serde_yaml::Value) -> Option<&serde_yaml::Value> {
+fn pod_spec(doc: &serde_json::Value) -> Option<&serde_json::Value> {
     let spec = &doc["spec"];
     match doc["kind"].as_str()? {
         "Pod" => Some(spec),
@@ -563,16 +563,16 @@ fn pod_spec(doc: &serde_yaml::Value) -> Option<&serde_yaml::Value> {
 }
 
 /// The items of a list field, none when it is absent.
-fn items<'a>(v: &'a serde_yaml::Value, key: &str) -> &'a [serde_yaml::Value] {
-    v[key].as_sequence().map_or(&[], Vec::as_slice)
+fn items<'a>(v: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    v[key].as_array().map_or(&[], Vec::as_slice)
 }
 
 /// What the restricted Pod Security Standard asks of one pod spec (as the examples meet it: the
 /// fields on the pod *and* on every container), plus: every file jobwait is told to write
 /// (`--report`, `JOBWAIT_REPORT`, `JOBWAIT_TERMINATION_LOG`) is on a writable `emptyDir`,
 /// since the root filesystem is read-only.
-fn restricted_problems(spec: &serde_yaml::Value, config: &[&serde_yaml::Value]) -> Vec<String> {
-    use serde_yaml::Value as Y;
+fn restricted_problems(spec: &serde_json::Value, config: &[&serde_json::Value]) -> Vec<String> {
+    use serde_json::Value as Y;
     let mut problems = Vec::new();
     let mut need = |ok: bool, what: String| {
         if !ok {
@@ -605,10 +605,10 @@ fn restricted_problems(spec: &serde_yaml::Value, config: &[&serde_yaml::Value]) 
     ];
     for volume in items(spec, "volumes") {
         let kinds: Vec<_> = volume
-            .as_mapping()
+            .as_object()
             .unwrap()
             .keys()
-            .filter_map(Y::as_str)
+            .map(String::as_str)
             .filter(|k| *k != "name")
             .collect();
         need(
@@ -709,9 +709,9 @@ fn restricted_problems(spec: &serde_yaml::Value, config: &[&serde_yaml::Value]) 
 }
 
 /// The ConfigMaps, Secrets and ServiceAccount a pod spec names.
-fn pod_references(spec: &serde_yaml::Value) -> Vec<(&'static str, String)> {
+fn pod_references(spec: &serde_json::Value) -> Vec<(&'static str, String)> {
     let mut refs = Vec::new();
-    let mut add = |kind: &'static str, name: &serde_yaml::Value| {
+    let mut add = |kind: &'static str, name: &serde_json::Value| {
         if let Some(name) = name.as_str() {
             refs.push((kind, name.to_owned()));
         }
@@ -745,12 +745,12 @@ fn pod_references(spec: &serde_yaml::Value) -> Vec<(&'static str, String)> {
 /// `code`, with pod condition `condition` (status True) if any: the first rule that matches,
 /// as the Job controller does; no match counts against backoffLimit.
 fn pod_failure_action<'a>(
-    rules: &'a [serde_yaml::Value],
+    rules: &'a [serde_json::Value],
     container: &str,
     code: u64,
     condition: Option<&str>,
 ) -> &'a str {
-    let matches = |rule: &serde_yaml::Value| {
+    let matches = |rule: &serde_json::Value| {
         let exit = &rule["onExitCodes"];
         if !exit.is_null() {
             let named = exit["containerName"]

@@ -620,7 +620,7 @@ proptest! {
     #[test]
     fn spec_documents_load_or_explain(value in json_value(SPEC_KEYS, SPEC_STRINGS, ANY_TEXT), as_yaml: bool) {
         let (ext, text) = if as_yaml {
-            ("yaml", serde_yaml::to_string(&value).unwrap())
+            ("yaml", serde_saphyr::to_string(&value).unwrap())
         } else {
             ("json", serde_json::to_string(&value).unwrap())
         };
@@ -632,7 +632,7 @@ proptest! {
     #[test]
     fn spec_shaped_documents_load_or_explain(value in spec_document(), as_yaml: bool) {
         let (ext, text) = if as_yaml {
-            ("yml", serde_yaml::to_string(&value).unwrap())
+            ("yml", serde_saphyr::to_string(&value).unwrap())
         } else {
             ("json", serde_json::to_string(&value).unwrap())
         };

@@ -298,8 +298,9 @@ async fn zero_timeout_is_an_error() {
     assert_usage_error(&out, &["--timeout", "timeout"]);
 }
 
-/// serde_yaml's scanner costs time proportional to the depth for every token: a 200 KB file of
-/// brackets took tens of seconds of CPU before it was refused. The pre-scan refuses it at once.
+/// libyaml's scanner (under serde_yaml, once) cost time proportional to the depth for every
+/// token: a 200 KB file of brackets took tens of seconds of CPU before it was refused. The
+/// pre-scan refuses it at once, whatever parser follows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_spec_files_are_refused_before_parsing() {
     let dir = tempfile::tempdir().unwrap();
