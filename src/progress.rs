@@ -312,9 +312,9 @@ fn truncate(line: &str, width: usize) -> String {
     out
 }
 
-/// Shows progress until the sender side is dropped.
-pub async fn print(jobs: Vec<PlannedJob>, mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
-    let mut board = Board::new(&jobs);
+/// Shows progress on `board` (made from the plan's jobs with [`Board::new`]: the printer keeps
+/// their labels, not a copy of the jobs) until the sender side is dropped.
+pub async fn print(mut board: Board, mut events: mpsc::UnboundedReceiver<Event>, mode: Mode) {
     let tick_every = match mode {
         Mode::Live => REDRAW,
         Mode::Lines { interval } | Mode::Json { interval } if interval.is_zero() => {
