@@ -62,7 +62,11 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
         );
         (
             Some(tx),
-            Some(tokio::spawn(progress::print(progress::Board::new(&plan.jobs), rx, mode))),
+            Some(tokio::spawn(progress::print(
+                progress::Board::new(&plan.jobs),
+                rx,
+                mode,
+            ))),
         )
     };
     let started = SystemTime::now();

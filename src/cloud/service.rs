@@ -349,6 +349,79 @@ pub(super) fn fill_path(path: &str, base: &Url, project_id: &str, job_id: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::wire::JobStatus;
+
+    /// The words `validate` shows and the words each reader acts on are two tables; this holds
+    /// them together: every documented word of every shape, read back by the shape's own
+    /// reader, lands in the class `validate` names (in any case, except the classic upper-case
+    /// words), and a word outside them is unknown.
+    #[test]
+    fn every_shown_status_word_reads_as_its_class() {
+        let body = |shape: Shape, word: &str| -> String {
+            let w = serde_json::Value::String(word.to_owned());
+            match shape {
+                Shape::Classic | Shape::DcsJob | Shape::SfsTurboJob => {
+                    format!(r#"{{"status":{w}}}"#)
+                }
+                Shape::RdsJob | Shape::ElbJob => format!(r#"{{"job":{{"id":"j","status":{w}}}}}"#),
+                Shape::NosqlJobs => format!(r#"{{"jobs":[{{"id":"j","status":{w}}}]}}"#),
+                Shape::CceJob => format!(
+                    r#"{{"kind":"Job","metadata":{{"uid":"j"}},"spec":{{"type":"t"}},"status":{{"phase":{w}}}}}"#
+                ),
+                Shape::CbrOperationLog => {
+                    format!(r#"{{"operation_log":{{"id":"j","status":{w}}}}}"#)
+                }
+            }
+        };
+        let shapes = [
+            Shape::Classic,
+            Shape::RdsJob,
+            Shape::NosqlJobs,
+            Shape::CceJob,
+            Shape::DcsJob,
+            Shape::SfsTurboJob,
+            Shape::ElbJob,
+            Shape::CbrOperationLog,
+        ];
+        for shape in shapes {
+            let words = shape.words();
+            let classes = [
+                (words.success, "success"),
+                (words.failure, "failure"),
+                (words.pending, "pending"),
+            ];
+            for (list, class) in classes {
+                for word in list {
+                    let mut spellings = vec![word.to_string()];
+                    if shape != Shape::Classic {
+                        spellings.push(word.to_uppercase());
+                        spellings.push(word.to_lowercase());
+                    }
+                    for spelling in spellings {
+                        let status = shape
+                            .parse(body(shape, &spelling).as_bytes())
+                            .unwrap_or_else(|e| panic!("{shape:?} {spelling}: {e:?}"))
+                            .status;
+                        let read = match status {
+                            JobStatus::Success => "success",
+                            JobStatus::Fail => "failure",
+                            JobStatus::Unknown(_) => "unknown",
+                            _ => "pending",
+                        };
+                        assert_eq!(read, class, "{shape:?} reads {spelling:?} as {status:?}");
+                    }
+                }
+            }
+            let status = shape
+                .parse(body(shape, "NOT_A_WORD").as_bytes())
+                .unwrap()
+                .status;
+            assert!(
+                matches!(status, JobStatus::Unknown(_)),
+                "{shape:?}: {status:?}"
+            );
+        }
+    }
 
     fn endpoints(cloud: Cloud, region: &str) -> super::super::endpoint::Endpoints {
         super::super::endpoint::Endpoints {
