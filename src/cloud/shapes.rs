@@ -412,9 +412,8 @@ struct ElbJob {
 /// `SUCCESS`, `COMPLETE`, `FAIL`, `ROLLBACK_FAIL`, `CANCEL`; with the word as written, for the
 /// reason of a job that failed by another word than `FAIL`.
 fn elb_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
-    let word = cap(String::deserialize(d)?, 128);
-    let status = JobStatus::parse_words(
-        word.clone(),
+    status_and_word(
+        d,
         &[
             ("INIT", JobStatus::Init),
             ("RUNNING", JobStatus::Running),
@@ -425,8 +424,17 @@ fn elb_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, Stri
             ("ROLLBACK_FAIL", JobStatus::Fail),
             ("CANCEL", JobStatus::Fail),
         ],
-    );
-    Ok((status, word))
+    )
+}
+
+/// A status read by `words` (any case), with the word as written (capped): for a reason that
+/// names the word when a job failed by another word than the plain one.
+fn status_and_word<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    words: &[(&str, JobStatus)],
+) -> Result<(JobStatus, String), D::Error> {
+    let word = cap(String::deserialize(d)?, 128);
+    Ok((JobStatus::parse_words(word.clone(), words), word))
 }
 
 /// A 2xx body of ELB v3's job API (`ShowJob`) as a job document: `resource_id` becomes the
@@ -499,9 +507,8 @@ struct CbrTask {
 /// was not made); with the word as written, for the reason of a task that failed by another
 /// word than `failed`.
 fn cbr_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
-    let word = cap(String::deserialize(d)?, 128);
-    let status = JobStatus::parse_words(
-        word.clone(),
+    status_and_word(
+        d,
         &[
             ("waiting", JobStatus::Init),
             ("running", JobStatus::Running),
@@ -510,8 +517,7 @@ fn cbr_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, Stri
             ("timeout", JobStatus::Fail),
             ("skipped", JobStatus::Fail),
         ],
-    );
-    Ok((status, word))
+    )
 }
 
 /// A 2xx body of CBR's task API as a job document: `extra_info.backup.backup_id` becomes the
