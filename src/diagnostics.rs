@@ -243,7 +243,10 @@ pub fn init_logging(verbose: u8, format: LogFormat) {
 /// `warn,jobwait=trace`, `jobwait::cloud=debug`), not `RUST_LOG`'s span and field filters (they
 /// need a regex engine, about a megabyte of the static binary). A value it cannot parse is
 /// ignored with a warning (the returned line), so a typo never costs the run.
-fn log_filter(var: Option<&str>, verbose: u8) -> (tracing_subscriber::filter::Targets, Option<String>) {
+fn log_filter(
+    var: Option<&str>,
+    verbose: u8,
+) -> (tracing_subscriber::filter::Targets, Option<String>) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -293,7 +296,10 @@ mod tests {
             let (filter, problem) = log_filter(Some(bad), 1);
             let problem = problem.unwrap_or_else(|| panic!("{bad}: no warning"));
             assert!(problem.starts_with("JOBWAIT_LOG is ignored"), "{problem}");
-            assert!(filter.would_enable("jobwait::wait", &tracing::Level::INFO), "{bad}");
+            assert!(
+                filter.would_enable("jobwait::wait", &tracing::Level::INFO),
+                "{bad}"
+            );
         }
     }
 

@@ -359,7 +359,10 @@ impl<'de> Deserialize<'de> for JobEntry {
 /// A humantime duration (`90s`, `15m`, `1h 30m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(JsonSchema))]
-#[cfg_attr(test, schemars(with = "String", description = "a duration such as 90s, 15m or 1h 30m"))]
+#[cfg_attr(
+    test,
+    schemars(with = "String", description = "a duration such as 90s, 15m or 1h 30m")
+)]
 pub struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
@@ -378,10 +381,13 @@ impl<'de> Deserialize<'de> for HumanDuration {
 /// A size in bytes: a number, or a number with a unit (`B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(JsonSchema))]
-#[cfg_attr(test, schemars(
-    with = "String",
-    description = "a size such as 4MiB, 512KiB or a number of bytes"
-))]
+#[cfg_attr(
+    test,
+    schemars(
+        with = "String",
+        description = "a size such as 4MiB, 512KiB or a number of bytes"
+    )
+)]
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
