@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::cloud::described::{is_name, ServiceDescription};
 use crate::cloud::endpoint::{Cloud, Service};
+#[cfg(test)]
 use crate::cloud::service_ref::ServiceRef;
 pub use crate::diagnostics::LogFormat;
 use crate::lenient;
