@@ -213,7 +213,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for AboveBlock {
 }
 
 /// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (`LEVEL` and `TARGET=LEVEL` directives
-/// separated by commas, see [`log_filter`]) overrides. JSON lines for log collectors with
+/// separated by commas, see `log_filter`) overrides. JSON lines for log collectors with
 /// `log_format: json`, which from here on [`error`], [`warning`] and the progress lines follow too.
 pub fn init_logging(verbose: u8, format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
