@@ -20,11 +20,13 @@ use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// How log lines look on standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
@@ -210,36 +212,96 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for AboveBlock {
     }
 }
 
-/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (an env-filter) overrides. JSON lines
-/// for log collectors with `log_format: json`, which from here on [`error`], [`warning`] and the
-/// progress lines follow too.
+/// `-v` info, `-vv` debug, `-vvv` trace; `JOBWAIT_LOG` (`LEVEL` and `TARGET=LEVEL` directives
+/// separated by commas, see `log_filter`) overrides. JSON lines for log collectors with
+/// `log_format: json`, which from here on [`error`], [`warning`] and the progress lines follow too.
 pub fn init_logging(verbose: u8, format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let _ = FORMAT.set(format);
+    let (filter, problem) = log_filter(std::env::var("JOBWAIT_LOG").ok().as_deref(), verbose);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
+        .with_writer(AboveBlock)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().finish().with(filter).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .finish()
+            .with(filter)
+            .try_init(),
+    };
+    if let Some(problem) = problem {
+        warning(&problem);
+    }
+}
+
+/// The log filter: `JOBWAIT_LOG` when set and not empty, else warnings from everything and the
+/// `-v` level from jobwait itself. `JOBWAIT_LOG` takes what tracing's `Targets` parses (`debug`,
+/// `warn,jobwait=trace`, `jobwait::cloud=debug`), not `RUST_LOG`'s span and field filters (they
+/// need a regex engine, about a megabyte of the static binary). A value it cannot parse is
+/// ignored with a warning (the returned line), so a typo never costs the run.
+fn log_filter(
+    var: Option<&str>,
+    verbose: u8,
+) -> (tracing_subscriber::filter::Targets, Option<String>) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    let filter = std::env::var("JOBWAIT_LOG")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("warn,jobwait={level}"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(AboveBlock)
-        .with_target(false);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-            .try_init(),
-    };
+    let default = format!("warn,jobwait={level}");
+    let parse = |text: &str| text.parse::<tracing_subscriber::filter::Targets>();
+    match var.map(str::trim).filter(|s| !s.is_empty()) {
+        None => (parse(&default).expect("the default filter parses"), None),
+        Some(text) => match parse(text) {
+            Ok(filter) => (filter, None),
+            Err(_) => (
+                parse(&default).expect("the default filter parses"),
+                Some(format!(
+                    "JOBWAIT_LOG is ignored: it is not a list of LEVEL or TARGET=LEVEL directives \
+                     separated by commas (levels: off, error, warn, info, debug, trace); using \
+                     `{default}`"
+                )),
+            ),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_filter_takes_targets_and_ignores_what_it_cannot_parse() {
+        use tracing::level_filters::LevelFilter;
+        let (default, problem) = log_filter(None, 2);
+        assert!(problem.is_none());
+        assert!(default.would_enable("jobwait::wait", &tracing::Level::DEBUG));
+        assert!(!default.would_enable("jobwait::wait", &tracing::Level::TRACE));
+        assert!(!default.would_enable("hyper", &tracing::Level::INFO));
+        assert!(default.would_enable("hyper", &tracing::Level::WARN));
+        let (empty, problem) = log_filter(Some("  "), 0);
+        assert!(problem.is_none());
+        assert_eq!(empty.default_level(), Some(LevelFilter::WARN));
+        let (custom, problem) = log_filter(Some("error,jobwait::cloud=trace"), 0);
+        assert!(problem.is_none());
+        assert!(custom.would_enable("jobwait::cloud::client", &tracing::Level::TRACE));
+        assert!(!custom.would_enable("jobwait::wait", &tracing::Level::WARN));
+        // A span filter (RUST_LOG's `[span{field}]`) or a typo: the default, and a warning.
+        for bad in ["jobwait[poll{id=1}]=debug", "jobwait=loud"] {
+            let (filter, problem) = log_filter(Some(bad), 1);
+            let problem = problem.unwrap_or_else(|| panic!("{bad}: no warning"));
+            assert!(problem.starts_with("JOBWAIT_LOG is ignored"), "{problem}");
+            assert!(
+                filter.would_enable("jobwait::wait", &tracing::Level::INFO),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn one_line_joins_lines_escapes_controls_and_cuts_huge_values() {

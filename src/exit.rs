@@ -4,11 +4,13 @@
 //! to fail comes on top of the wait's (an output that could not be written), the contract's
 //! precedence picks the code ([`ExitStatus::worst`]).
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The run as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunResult {
     Success,
@@ -32,7 +34,8 @@ impl RunResult {
 }
 
 /// How many jobs ended which way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub struct Summary {
     pub total: usize,
     pub succeeded: usize,
@@ -160,6 +163,7 @@ impl serde::Serialize for ExitStatus {
     }
 }
 
+#[cfg(test)]
 impl schemars::JsonSchema for ExitStatus {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "int32".into()

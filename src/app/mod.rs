@@ -73,7 +73,14 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, RunError> {
         Some(Command::Wait(args)) => wait::run(args, Environment::capture()).await,
         Some(Command::Validate(args)) => validate::run(args, Environment::capture()),
         Some(Command::Schema { which }) => {
-            println!("{}", crate::schema::schema(which));
+            // The committed file as it is, final newline included.
+            print!(
+                "{}",
+                match which {
+                    crate::cli::SchemaKind::Spec => crate::schema::SPEC,
+                    crate::cli::SchemaKind::Report => crate::schema::REPORT,
+                }
+            );
             Ok(ExitStatus::Success)
         }
         Some(Command::Simulate { listen, scenario }) => {

@@ -14,6 +14,7 @@
 //! matched in any case. A word in neither list is pending — unless a `pending` list is given:
 //! then a word in none of the three lists is an unknown status, for `success.unknown_status`.
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,7 +25,8 @@ use super::wire::{read_document, ApiErrorBody, Entities, Job, JobStatus};
 use crate::sanitize::{cap, MAX_TEXT};
 
 /// `services.<name>` as written.
-#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDescription {
     /// Where a job is, appended to the service's base URL: `/`-separated segments with

@@ -160,6 +160,7 @@ impl serde::Serialize for ServiceRef {
     }
 }
 
+#[cfg(test)]
 impl schemars::JsonSchema for ServiceRef {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "ServiceName".into()

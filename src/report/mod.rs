@@ -10,6 +10,7 @@ pub mod write;
 
 use std::time::{Duration, SystemTime};
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -20,8 +21,9 @@ use crate::label::job_label;
 use crate::verdict::{EntityCollector, EntityIds, Failure, SubJobCounts};
 
 /// The report document (`jobwait schema report` prints its JSON Schema).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(title = "jobwait report")]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[cfg_attr(test, schemars(title = "jobwait report"))]
 pub struct Report {
     /// Always 1 for this layout.
     pub version: u32,
@@ -39,7 +41,8 @@ pub struct Report {
 }
 
 /// How one job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Met its criteria.
@@ -115,7 +118,8 @@ impl Outcome {
 }
 
 /// One job's outcome and what the API last said about it.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub struct JobReport {
     pub name: Option<String>,
     pub id: String,

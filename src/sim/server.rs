@@ -24,7 +24,6 @@ use axum::http::header::{HeaderValue, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use axum::serve::ListenerExt;
 use axum::Router;
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -889,16 +888,7 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
         .fallback(dispatch)
         .with_state(Arc::clone(&shared));
     let (stop, stopped) = oneshot::channel::<()>();
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(serve(listener, app, stopped));
     tracing::info!(%addr, jobs = shared.jobs.len(), "simulator listening");
     Ok(SimHandle {
         addr,
@@ -906,6 +896,51 @@ pub async fn start(scenario: Scenario, addr: SocketAddr) -> std::io::Result<SimH
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// Accepts connections until `stopped`, then lets the open ones finish their requests.
+///
+/// HTTP/1.1 only, by hyper's own connection builder rather than `axum::serve`: that one serves
+/// HTTP/2 too (hyper-util's `auto` server), which put a second copy of h2, its server side, in
+/// the static binary (issue 15) for a simulator whose clients speak HTTP/1.1 to a plain `http://`
+/// address anyway.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                // A connection that went away before it was accepted: the next one.
+                Err(e) if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+                ) => continue,
+                // Out of file descriptors, most likely (a benchmark's thousands of connections):
+                // wait for some to close instead of spinning.
+                Err(e) => {
+                    tracing::debug!(error = %e, "simulator accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 #[cfg(test)]

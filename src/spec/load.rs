@@ -268,7 +268,7 @@ fn explain(figment: &Figment, e: figment::Error) -> Problem {
 /// (`JOBWAIT_POLL_INTERVAL` → `JOBWAIT_POLL__INTERVAL`).
 fn misspelt_variable(path: &[String]) -> Option<String> {
     let name = path.join("__");
-    let schema = serde_json::to_value(schemars::schema_for!(RawSpec)).ok()?;
+    let schema: serde_json::Value = serde_json::from_str(crate::schema::SPEC).ok()?;
     let bytes = name.as_bytes();
     (0..bytes.len())
         .filter(|&i| {

@@ -8,21 +8,24 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::cloud::described::{is_name, ServiceDescription};
 use crate::cloud::endpoint::{Cloud, Service};
+#[cfg(test)]
 use crate::cloud::service_ref::ServiceRef;
 pub use crate::diagnostics::LogFormat;
 use crate::lenient;
 pub use crate::verdict::{PendingPayment, SubJobPolicy, UnknownStatus};
 
 /// A jobwait spec: what to wait on and what counts as done.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "jobwait spec")]
+#[cfg_attr(test, schemars(title = "jobwait spec"))]
 pub struct RawSpec {
     /// Picks the endpoint domain.
     pub cloud: Option<Cloud>,
@@ -58,11 +61,11 @@ pub struct RawSpec {
     pub max_response_size: Option<ByteSize>,
     /// Requests per second, shared by all jobs to one endpoint host.
     #[serde(default, deserialize_with = "lenient::opt_f64")]
-    #[schemars(with = "Option<f64>")]
+    #[cfg_attr(test, schemars(with = "Option<f64>"))]
     pub rate_limit: Option<f64>,
     /// Stop everything at the first failed job.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(test, schemars(with = "Option<bool>"))]
     pub fail_fast: Option<bool>,
     /// How errors are retried.
     pub retry: Option<RawRetry>,
@@ -88,18 +91,19 @@ pub struct RawSpec {
     pub progress_interval: Option<HumanDuration>,
     /// No progress on standard error.
     #[serde(default, deserialize_with = "lenient::opt_bool")]
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(test, schemars(with = "Option<bool>"))]
     pub quiet: Option<bool>,
     /// Log lines as text or as JSON objects (one per line, for log collectors).
     pub log_format: Option<LogFormat>,
     /// Log detail: 0 (warnings), 1 (info), 2 (debug), 3 (trace).
     #[serde(default, deserialize_with = "lenient::opt_u8")]
-    #[schemars(with = "Option<u8>")]
+    #[cfg_attr(test, schemars(with = "Option<u8>"))]
     pub verbose: Option<u8>,
 }
 
 /// Result format on standard output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// A readable table (the default on a terminal).
@@ -109,7 +113,8 @@ pub enum OutputFormat {
 }
 
 /// When the process exits non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailOn {
     /// Exit with the contract's code whenever a job did not succeed.
@@ -119,7 +124,8 @@ pub enum FailOn {
 }
 
 /// Poll schedule: starts at `interval`, grows to `max_interval`, with jitter.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawPoll {
     /// The first delay between polls of a job (default 5s, at least 10ms).
@@ -131,7 +137,8 @@ pub struct RawPoll {
 
 /// How the delay before a job's next poll is chosen. Either way it is never longer than
 /// `max_interval`, which bounds how late a finished job is noticed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PollSchedule {
     /// Read the job document: its `begin_time`, sub-job progress, `process_percent`, and how
@@ -156,12 +163,13 @@ impl PollSchedule {
 /// until the deadline unless a budget ends the job earlier: `max_consecutive_errors` per job,
 /// `unreachable_after` per host that never answered (a wrong endpoint shows in seconds, not at
 /// the deadline).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawRetry {
     /// End a job as errored after this many retryable errors in a row (default: no limit).
     #[serde(default, deserialize_with = "lenient::opt_u32")]
-    #[schemars(with = "Option<u32>")]
+    #[cfg_attr(test, schemars(with = "Option<u32>"))]
     pub max_consecutive_errors: Option<u32>,
     /// End every job on an endpoint host as errored when the host has not answered at all
     /// (connection refused, DNS, TLS handshake, reset or timed out before a response) this long
@@ -171,7 +179,8 @@ pub struct RawRetry {
 }
 
 /// Success criteria; a job's own criteria override the defaults key by key.
-#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawCriteria {
     /// How sub-jobs decide the verdict.
@@ -185,7 +194,7 @@ pub struct RawCriteria {
     /// Require the terminal status this many reads in a row (volume attachment: the job says
     /// SUCCESS before EVS is consistent). Default 1.
     #[serde(default, deserialize_with = "lenient::opt_u32")]
-    #[schemars(with = "Option<u32>")]
+    #[cfg_attr(test, schemars(with = "Option<u32>"))]
     pub confirm: Option<u32>,
     /// The expected `job_type` (e.g. `createServer`); another type ends the job as errored.
     #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -193,7 +202,8 @@ pub struct RawCriteria {
 }
 
 /// A job entry.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RawJob {
     /// The job id returned by the asynchronous call: letters, digits, `-`, `_` and `.`, not `.`
@@ -203,7 +213,7 @@ pub struct RawJob {
     /// The service that created the job (default `ecs`): a built-in prefix or a service of
     /// `services`.
     #[serde(default, deserialize_with = "service_name")]
-    #[schemars(with = "Option<ServiceRef>")]
+    #[cfg_attr(test, schemars(with = "Option<ServiceRef>"))]
     pub service: Option<String>,
     /// A label used in outputs.
     #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -270,10 +280,12 @@ fn service_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
 
 /// The `jobs` key: a list of entries, or one string of `[SERVICE:]JOB_ID` separated by commas,
 /// spaces or newlines (as `JOBWAIT_JOBS` and the GitHub `jobs` input give it).
-#[derive(Debug, Default, Clone, JsonSchema)]
-#[schemars(with = "JobListSchema")]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[cfg_attr(test, schemars(with = "JobListSchema"))]
 pub struct JobList(pub Vec<RawJob>);
 
+#[cfg(test)]
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 #[serde(untagged)]
@@ -282,6 +294,7 @@ enum JobListSchema {
     Text(String),
 }
 
+#[cfg(test)]
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 #[serde(untagged)]
@@ -345,8 +358,12 @@ impl<'de> Deserialize<'de> for JobEntry {
 }
 
 /// A humantime duration (`90s`, `15m`, `1h 30m`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
-#[schemars(with = "String", description = "a duration such as 90s, 15m or 1h 30m")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[cfg_attr(
+    test,
+    schemars(with = "String", description = "a duration such as 90s, 15m or 1h 30m")
+)]
 pub struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
@@ -363,10 +380,14 @@ impl<'de> Deserialize<'de> for HumanDuration {
 }
 
 /// A size in bytes: a number, or a number with a unit (`B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
-#[schemars(
-    with = "String",
-    description = "a size such as 4MiB, 512KiB or a number of bytes"
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[cfg_attr(
+    test,
+    schemars(
+        with = "String",
+        description = "a size such as 4MiB, 512KiB or a number of bytes"
+    )
 )]
 pub struct ByteSize(pub u64);
 

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -11,7 +12,8 @@ use serde::Deserialize;
 use crate::lenient;
 
 /// What a status outside the documented set (SUCCESS, FAIL, RUNNING, INIT, PENDING_PAYMENT) means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownStatus {
     /// Keep waiting: it may be a transitional state.
@@ -21,8 +23,9 @@ pub enum UnknownStatus {
 }
 
 /// How sub-jobs decide the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, JsonSchema)]
-#[schemars(with = "SubJobPolicySchema")]
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(test, derive(JsonSchema))]
+#[cfg_attr(test, schemars(with = "SubJobPolicySchema"))]
 pub enum SubJobPolicy {
     /// The main job and every sub-job succeed.
     All,
@@ -37,6 +40,7 @@ pub enum SubJobPolicy {
 }
 
 /// The schema of `sub_jobs`: a word or an object, or the same as text (`at-least=2`, `ratio=0.8`).
+#[cfg(test)]
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 #[serde(untagged)]
@@ -47,6 +51,7 @@ enum SubJobPolicySchema {
 }
 
 /// How sub-jobs decide the verdict.
+#[cfg(test)]
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -86,7 +91,8 @@ impl fmt::Display for PendingPayment {
 }
 
 /// What PENDING_PAYMENT means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PendingPayment {
     /// Keep waiting for the order to be paid.

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use indexmap::{IndexMap, IndexSet};
+#[cfg(test)]
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -66,7 +67,8 @@ pub struct Verdict {
 }
 
 /// Sub-jobs by status. `total` is the larger of `sub_jobs_total` and the list's length.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub struct SubJobCounts {
     pub total: u64,
     pub succeeded: u64,
@@ -287,7 +289,8 @@ fn verdict(decision: Decision, reason: String) -> Verdict {
 }
 
 /// Entity ids by key (`server_id` → [...]), in API order, without duplicates.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 #[serde(transparent)]
 pub struct EntityIds(pub IndexMap<String, Vec<String>>);
 
@@ -357,7 +360,8 @@ impl EntityCollector {
 }
 
 /// A failed sub-job, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(JsonSchema))]
 pub struct Failure {
     pub job_id: Option<String>,
     pub job_type: Option<String>,
