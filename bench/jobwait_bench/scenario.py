@@ -73,3 +73,28 @@ def single_job(jid, job_type, end, fail, id_key, id_bits, error):
 def write_json(path, doc):
     path.write_text(json.dumps(doc, separators=(",", ":")))
     return path
+
+
+# The issue's mixed scenario: three job types with their own ranges of durations (seconds).
+MIXED_TYPES = (("createVolume", 3.0, 6.0, "volume_id", ("EVS.2024", "Insufficient volume quota")),
+               ("createServer", 15.0, 30.0, "server_id", ("Ecs.0013", "Insufficient EIP quota")),
+               ("createImage", 40.0, 80.0, "image_id", ("IMS.0002", "Image quota exceeded")))
+
+
+def make_mixed_scenario(n, *, seed, tag, fail_share=0.03, auth=True):
+    """Returns (scenario, {id: expected outcome}): n jobs, a third of each type of MIXED_TYPES
+    (in turn), all started together, durations uniform in the type's range, no progress and no
+    sub-jobs (only `job_type`, `begin_time` and `end_time` tell a schedule anything)."""
+    rnd = random.Random(seed)
+    jobs, expected = [], {}
+    for i in range(n):
+        jid = job_id(tag, i)
+        kind, lo, hi, id_key, error = MIXED_TYPES[i % len(MIXED_TYPES)]
+        end = int(rnd.uniform(lo, hi) * 1000)
+        fail = rnd.random() < fail_share
+        jobs.append(single_job(jid, kind, end, fail, id_key, rnd.getrandbits(128), error))
+        expected[jid] = "failed" if fail else "succeeded"
+    scenario = {"project_id": PROJECT_ID, "jobs": jobs}
+    if auth:
+        scenario["auth"] = {"ak": AK, "sk": SK}
+    return scenario, expected
