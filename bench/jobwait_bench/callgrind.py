@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--annotate", type=int, default=0, metavar="N",
                     help="print the N functions with the most inclusive instructions (large run)")
     ap.add_argument("--label", default="", help="a label for the raw results (e.g. the change)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the callgrind output files (their directory is printed)")
     args = ap.parse_args()
     measure.install_handlers()
     if not shutil.which("valgrind"):
@@ -107,4 +109,7 @@ def main():
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         (OUT / f"callgrind-{stamp}.json").write_text(json.dumps(res, indent=1))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"callgrind outputs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)

@@ -289,6 +289,11 @@ pub(super) fn read_document<D: serde::de::DeserializeOwned>(
 /// `body` as UTF-8: borrowed when it is, read lossily when it is not (a `fail_reason` in a
 /// legacy encoding must not turn a failed job into an unreadable answer).
 fn utf8_lossy(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    // The usual case checked with the fast validator (the lossy one walks the body in chunks:
+    // 2 % of a poll's instructions under callgrind).
+    if std::str::from_utf8(body).is_ok() {
+        return std::borrow::Cow::Borrowed(body);
+    }
     match String::from_utf8_lossy(body) {
         std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(body),
         std::borrow::Cow::Owned(text) => std::borrow::Cow::Owned(text.into_bytes()),
