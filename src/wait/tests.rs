@@ -1973,3 +1973,46 @@ async fn an_unusable_cache_file_only_costs_requests() {
     let (_, lags) = mixed_run(mixed_policy(PollSchedule::Adaptive), Some(blocked)).await;
     assert_eq!(lags.len(), 300);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_wide_range_of_long_jobs_is_not_polled_every_interval() {
+    // 150 volumes of 20-120 s at interval 1 s, max_interval 15 s: inside the range a poll every
+    // tenth of the age, not every second (which cost three times the back-off's polls); about
+    // one and a half times the back-off's polls here, for half its median lag.
+    let mut stats = HashMap::new();
+    for schedule in [PollSchedule::Backoff, PollSchedule::Adaptive] {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let jobs: HashMap<String, (&'static str, Duration)> = (0..150)
+            .map(|i| {
+                let took = Duration::from_millis(rng.u64(20_000..=120_000));
+                (format!("v{i}"), ("createVolume", took))
+            })
+            .collect();
+        let source = TypedJobs {
+            t0: Instant::now(),
+            wall0: std::time::SystemTime::now(),
+            jobs: Arc::new(jobs),
+            fetches: Arc::default(),
+            seen_done: Arc::default(),
+        };
+        let mut plan = plan(source.ids().iter().map(|id| job(id)).collect());
+        plan.poll = PollPolicy {
+            interval: secs(1),
+            max_interval: secs(15),
+            schedule,
+        };
+        run_with(&plan, source.clone()).await;
+        let lags = source.lags();
+        let polls = source.fetches.load(Ordering::SeqCst);
+        eprintln!(
+            "{schedule:?}: {polls} polls, lag p50 {:?}, max {:?}",
+            lags[lags.len() / 2],
+            lags.last().unwrap()
+        );
+        assert!(*lags.last().unwrap() <= secs(15) + millis(10));
+        stats.insert(schedule.as_str(), (polls, lags[lags.len() / 2]));
+    }
+    let (backoff, adaptive) = (stats["backoff"], stats["adaptive"]);
+    assert!(adaptive.0 * 4 < backoff.0 * 7, "{stats:?}");
+    assert!(adaptive.1 < backoff.1, "{stats:?}");
+}
