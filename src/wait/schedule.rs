@@ -123,7 +123,7 @@ pub fn time_left(
     // and it keeps the polls of a wide range few: at interval 1 s and ages 20-120 s, about as
     // many as the back-off's, not a poll every second.
     let period = age / DENSE_SHARE;
-    (age <= range.longest.saturating_add(margin)).then(|| Estimate::Likely(period))
+    (age <= range.longest.saturating_add(margin)).then_some(Estimate::Likely(period))
 }
 
 /// The share of the job that is done, strictly between 0 and 1: IMS `process_percent`, else
