@@ -10,8 +10,13 @@ def job_id(tag, i):
     return f"{tag:08x}{i:024x}"
 
 
+def short_job_id(tag, i):
+    """16 characters: 50,000 of them fit one command line (ARG_MAX 2 MiB counts the pointers)."""
+    return f"{tag & 0xFFFF:04x}{i:012x}"
+
+
 def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, auth=True,
-                  progress_share=0.0):
+                  progress_share=0.0, ids=job_id):
     """Returns (scenario dict, {id: expected outcome}). Durations in whole milliseconds.
     A share sub_share of the jobs are batch jobs (createServer, 2-5 sub-jobs), progress_share
     are IMS-like createImage jobs with `progress: true` (the simulator reports
@@ -20,7 +25,7 @@ def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, a
     rnd = random.Random(seed)
     jobs, expected = [], {}
     for i in range(n):
-        jid = job_id(tag, i)
+        jid = ids(tag, i)
         end = int(rnd.uniform(dmin, dmax) * 1000)
         fail = rnd.random() < fail_share
         kind = rnd.random()
@@ -31,7 +36,7 @@ def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, a
                 last = s == k - 1
                 sub_end = end if last else int(rnd.uniform(0.3, 1.0) * end)
                 sub_fail = fail and last
-                sub = {"id": job_id(tag, (i + 1) << 32 | s), "job_type": "createSingleServer",
+                sub = {"id": ids(tag, (i + 1) << 32 | s), "job_type": "createSingleServer",
                        "timeline": [{"status": "INIT", "for": f"{sub_end // 5}ms"},
                                     {"status": "RUNNING", "for": f"{sub_end - sub_end // 5}ms"},
                                     {"status": "FAIL" if sub_fail else "SUCCESS"}]}
