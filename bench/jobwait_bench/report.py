@@ -197,6 +197,15 @@ def targets(res, args):
                 f"{sa['correct']['total']}, backoff {sb['correct']['matched']}/{sb['correct']['total']}",
                 sa["requests"] < sb["requests"] and sp99 is not None and sp99 <= sbound
                 and sa["correct"]["ok"] and sb["correct"]["ok"]))
+    # The same comparison as requests × lag: a schedule that polls more where jobs end buys
+    # lag with requests; the product says whether the trade was good.
+    rl = lambda m: (m["requests"] * m["lag"]["p50_ms"] / 1000  # noqa: E731
+                    if m["lag"]["p50_ms"] is not None else None)
+    out.append(("adaptive schedule: requests × lag p50 below the plain back-off's (same run)",
+                f"adaptive {fmt(rl(sa), 0)} vs backoff {fmt(rl(sb), 0)} request·s "
+                f"({ratio(rl(sa), rl(sb))}); lag p50 adaptive {fmt(sa['lag']['p50_ms'])} ms, "
+                f"backoff {fmt(sb['lag']['p50_ms'])} ms",
+                None not in (rl(sa), rl(sb)) and rl(sa) < rl(sb)))
     return out
 
 
