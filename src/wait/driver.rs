@@ -9,6 +9,11 @@
 //! and the pacer lends slots up to [`LEND_AHEAD`] early for the same reason: on a busy run the
 //! process wakes a few dozen times a second, not once per request.
 //!
+//! A job's poll can also move sooner: when a job of some `job_type` ends sooner than any before
+//! it, the waiting jobs of that type that are now inside its range of durations poll at the next
+//! tick ([`Driver::sooner_for`]); their old timers stay in the queue, stale (a timer fires only
+//! at the instant its job's `poll_at` names).
+//!
 //! The loop checks for a stop before anything else, so a signal or fail-fast cancels every job
 //! that has no verdict in the same instant, and requests in flight are dropped with the driver.
 //!
