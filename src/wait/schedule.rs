@@ -12,7 +12,7 @@
 //! from there on follows the back-off again, starting over at `interval`. Before the shortest
 //! duration of its type a job is skipped ahead to it. Inside its type's range (and a margin past
 //! the longest, since the range only grows as jobs end) the job is where jobs of its type end:
-//! the hazard is high, so it is polled densely — every tenth of its age ([`DENSE_SHARE`]), or
+//! the hazard is high, so it is polled densely — every twentieth of its age ([`DENSE_SHARE`]), or
 //! every `interval` when that is longer, so a wide range of long jobs does not cost a poll every
 //! `interval` for minutes. Past that, or with no estimate at all, it is the back-off.
 //!
@@ -31,7 +31,7 @@ use crate::spec::PollPolicy;
 
 /// Inside its type's range, a job is polled every 1/`DENSE_SHARE` of its age (never more often
 /// than every `interval`).
-pub const DENSE_SHARE: u32 = 10;
+pub const DENSE_SHARE: u32 = 20;
 
 /// One job's poll timing.
 #[derive(Debug, Clone)]
@@ -118,10 +118,10 @@ pub fn time_left(
     // Past the longest seen by a little: in a cohort started together the longest so far is
     // just behind the jobs still running.
     let margin = (width / 4).max(poll.interval.saturating_mul(2));
-    // Dense, relative to the job's age: a tenth of it (at least `interval`, which the schedule
-    // applies). A lag of a tenth of the time waited is what an operator notices as "at once",
-    // and it keeps the polls of a wide range few: at interval 1 s and ages 20-120 s, about as
-    // many as the back-off's, not a poll every second.
+    // Dense, relative to the job's age: a twentieth of it (at least `interval`, which the
+    // schedule applies). A lag of 5 % of the time waited is what an operator notices as "at
+    // once", and it keeps the polls of a wide range bounded: at interval 1 s and ages 20-120 s,
+    // about twice the back-off's (for a quarter of its median lag), not a poll every second.
     let period = age / DENSE_SHARE;
     (age <= range.longest.saturating_add(margin)).then_some(Estimate::Likely(period))
 }
@@ -256,17 +256,17 @@ mod tests {
                 "begin_time": format!("2024-01-01T{begin}Z"), "end_time": format!("2024-01-01T{end}Z")})));
         }
         // Range 210-300 s: before it a lower bound, inside it (and a quarter of its width past
-        // it) dense, every tenth of the job's age, then nothing.
+        // it) dense, every twentieth of the job's age, then nothing.
         let running = doc(
             serde_json::json!({"status": "RUNNING", "job_type": "createImage",
             "begin_time": "2024-01-01T00:10:00Z"}),
         );
         let at_age = |age: &str| time_left(&running, at(&format!("2024-01-01T{age}Z")), &types, &p);
         assert_eq!(at_age("00:11:00"), Some(Estimate::NotBefore(secs(150))));
-        assert_eq!(at_age("00:14:00"), Some(Estimate::Likely(secs(24))));
+        assert_eq!(at_age("00:14:00"), Some(Estimate::Likely(secs(12))));
         assert_eq!(
             at_age("00:15:22"),
-            Some(Estimate::Likely(Duration::from_millis(32_200)))
+            Some(Estimate::Likely(Duration::from_millis(16_100)))
         );
         assert_eq!(at_age("00:15:23"), None, "past the range and its margin");
         let other = doc(
