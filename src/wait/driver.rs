@@ -497,13 +497,22 @@ impl<'a, S: JobSource> Driver<'a, S> {
             if doc.job_type.as_deref() != Some(kind) {
                 continue;
             }
-            let at = match time_left(doc, wall, &self.types, &self.plan.poll) {
-                Some(Estimate::Likely(_)) => now,
-                Some(Estimate::NotBefore(left)) => now.checked_add(left).unwrap_or(state.poll_at),
+            // Only a poll planned later than the dense rule would have it moves: with a short
+            // `max_interval` (or an `interval` equal to it) nothing does, and no request is
+            // added for nothing.
+            let (at, dense) = match time_left(doc, wall, &self.types, &self.plan.poll) {
+                Some(Estimate::Likely(period)) => (now, period.max(self.plan.poll.interval)),
+                Some(Estimate::NotBefore(left)) => (
+                    now.checked_add(left).unwrap_or(state.poll_at),
+                    self.plan.poll.interval,
+                ),
                 _ => continue,
             };
             let at = on_tick(self.start, self.tick, at);
-            if at >= state.poll_at {
+            if at
+                .checked_add(dense)
+                .is_none_or(|later| later >= state.poll_at)
+            {
                 continue;
             }
             self.states[index].poll_at = at;
