@@ -129,6 +129,9 @@ pub struct WaitArgs {
     /// How the next poll is timed: adaptive (reads the job's progress) or backoff [default: adaptive] [env: JOBWAIT_POLL__SCHEDULE]
     #[arg(long, value_name = "SCHEDULE")]
     pub poll_schedule: Option<String>,
+    /// Where the adaptive schedule remembers job durations per type: a file, or off [default: $XDG_CACHE_HOME/jobwait/durations.json] [env: JOBWAIT_POLL__CACHE]
+    #[arg(long, value_name = "PATH|off")]
+    pub poll_cache: Option<String>,
     /// Requests per second per endpoint host [default: 10] [env: JOBWAIT_RATE_LIMIT]
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<String>,
@@ -210,6 +213,7 @@ impl WaitArgs {
             ("poll.interval", &self.poll_interval),
             ("poll.max_interval", &self.poll_max_interval),
             ("poll.schedule", &self.poll_schedule),
+            ("poll.cache", &self.poll_cache),
             ("rate_limit", &self.rate_limit),
             ("shard", &self.shard),
             ("request_timeout", &self.request_timeout),

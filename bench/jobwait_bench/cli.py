@@ -14,8 +14,10 @@ from pathlib import Path
 from . import measure
 from .config import BENCHMARKS, OUT, PEER, PROJECT_ID, ROOT, VENV_PY
 from .machine import build, ensure_tools, ensure_venv, machine
-from .report import comparison_rows, render_markdown, schedule_summary, targets, text_table, write_benchmarks
-from .runner import INCIDENTS, first_request_bench, jobwait_cmd, rate_probe, run_client, schedule_bench, validate_bench
+from .report import (comparison_rows, mixed_rows, mixed_summary, mixed_targets, render_markdown,
+                     scale_rows, schedule_summary, targets, text_table, write_benchmarks)
+from .runner import (INCIDENTS, first_request_bench, jobwait_cmd, mixed_bench, rate_probe, run_client,
+                     scale_bench, schedule_bench, validate_bench)
 from .scenario import make_scenario, write_json
 from . import spec_scale
 
@@ -34,6 +36,13 @@ def main():
     ap.add_argument("--probe-rate", type=float, help="binding rate limit of the rate probe (50, quick 20)")
     ap.add_argument("--schedule-jobs", type=int,
                     help="jobs in the poll-schedule comparison, backoff vs adaptive (500, quick 200)")
+    ap.add_argument("--mixed-jobs", type=int,
+                    help="jobs in the mixed-type scenario, jobwait (cold and warm cache) vs the peer "
+                    "(600, quick 300)")
+    ap.add_argument("--scale-jobs", help="sizes of the scale curve, comma-separated "
+                    "(1000,10000,50000; quick 500,2000,5000)")
+    ap.add_argument("--mixed-only", action="store_true",
+                    help="only the mixed-type scenario (raw results and console tables, no BENCHMARKS.md)")
     ap.add_argument("--write", action="store_true", help="with --quick: update BENCHMARKS.md too")
     ap.add_argument("--repeat", type=int, help="side-by-side repetitions (default 3, quick 1)")
     ap.add_argument("--spec-scale", action="store_true",
@@ -63,6 +72,11 @@ def main():
     args.schedule_dmin, args.schedule_dmax = (10.0, 40.0) if q else (20.0, 120.0)
     args.schedule_interval, args.schedule_max_interval = (1.0, 10.0) if q else (1.0, 15.0)
     args.schedule_rate = 1000.0
+    args.mixed_jobs = args.mixed_jobs or (300 if q else 600)
+    args.scale_jobs = ([int(x) for x in args.scale_jobs.split(",")] if args.scale_jobs
+                       else ([500, 2000, 5000] if q else [1000, 10000, 50000]))
+    args.scale_settings = {"dmin": many_dmin, "dmax": many_dmax, "interval": many_interval,
+                           "max_interval": many_max_interval, "rate": many_rate}
     cmdline = "python3 bench/run.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
 
     started = time.monotonic()
@@ -83,6 +97,18 @@ def main():
     if args.spec_scale:
         return spec_scale.main(work, cmdline, mach)
     res = {}
+    if args.mixed_only:
+        mixed = mixed_bench(args, work)
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        (OUT / f"results-mixed-{stamp}.json").write_text(json.dumps(mixed, indent=1))
+        print()
+        print(text_table(["metric", "peer (SDK)", "jobwait, empty cache", "jobwait, cache",
+                          "empty cache / peer", "cache / peer"], mixed_rows(mixed)))
+        print()
+        for t, m, v in mixed_targets(mixed):
+            print(f"[{ {True: 'MET', False: 'NOT MET', None: '—'}[v] }] {t}\n        {m}")
+        print(f"\nraw results in bench/out/; total {time.monotonic() - started:.0f} s")
+        return
     scen, expected = make_scenario(args.jobs, dmin, dmax, seed=1, tag=0x5EED)
     res["settings"] = {
         "dmin": dmin, "dmax": dmax, "peer_threads": peer_threads,
@@ -155,6 +181,8 @@ def main():
     print(f"   1 job median {res['first']['single']['median_ms']:.2f} ms", flush=True)
 
     res["schedule"] = schedule_bench(args, work)
+    res["mixed"] = mixed_bench(args, work)
+    res["scale"] = scale_bench(args, work, res["many"])
 
     res["spec_scale"] = spec_scale.run(work)
 
@@ -171,6 +199,10 @@ def main():
                      comparison_rows(res["jobwait"], res["peer"])))
     print()
     print(schedule_summary(res["schedule"]))
+    print(mixed_summary(res["mixed"]))
+    print()
+    print(text_table(["run", "peak RSS (MiB)", "RSS per job", "CPU per request (µs)",
+                      "requests per job", "wall (s)", "as scripted"], scale_rows(res["scale"])))
     print()
     for t, m, v in targets(res, args):
         print(f"[{ {True: 'MET', False: 'NOT MET', None: '—'}[v] }] {t}\n        {m}")
@@ -179,5 +211,7 @@ def main():
     write_benchmarks(dest, md)
     print(f"\nwrote {dest.relative_to(ROOT)}; raw results in bench/out/; total {res['total_s']:.0f} s")
     if any(r.get("timed_out") for r in (res["jobwait"], res["peer"], res["many"], res["rate"],
-                                        res["schedule"]["backoff"], res["schedule"]["adaptive"])):
+                                        res["schedule"]["backoff"], res["schedule"]["adaptive"],
+                                        res["mixed"]["cold"], res["mixed"]["peer"],
+                                        res["mixed"]["warm"], *res["scale"].values())):
         print("warning: a client hit the harness's hard timeout", file=sys.stderr)

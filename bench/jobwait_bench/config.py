@@ -1,9 +1,11 @@
 """Where things are and the fixed values every run shares. No path leaves the repository."""
+import os
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # bench/jobwait_bench/config.py -> repo
-BIN = ROOT / "target" / "release" / "jobwait"
+# JOBWAIT_BENCH_BIN measures another build (e.g. target/profiling/jobwait, with --no-build).
+BIN = Path(os.environ.get("JOBWAIT_BENCH_BIN") or ROOT / "target" / "release" / "jobwait").resolve()
 PEER = ROOT / "bench" / "peer" / "peer_sdk_waiter.py"
 VENV = ROOT / "bench" / ".venv-peer"
 VENV_PY = VENV / "bin" / "python"

@@ -10,8 +10,13 @@ def job_id(tag, i):
     return f"{tag:08x}{i:024x}"
 
 
+def short_job_id(tag, i):
+    """16 characters: 50,000 of them fit one command line (ARG_MAX 2 MiB counts the pointers)."""
+    return f"{tag & 0xFFFF:04x}{i:012x}"
+
+
 def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, auth=True,
-                  progress_share=0.0):
+                  progress_share=0.0, ids=job_id):
     """Returns (scenario dict, {id: expected outcome}). Durations in whole milliseconds.
     A share sub_share of the jobs are batch jobs (createServer, 2-5 sub-jobs), progress_share
     are IMS-like createImage jobs with `progress: true` (the simulator reports
@@ -20,7 +25,7 @@ def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, a
     rnd = random.Random(seed)
     jobs, expected = [], {}
     for i in range(n):
-        jid = job_id(tag, i)
+        jid = ids(tag, i)
         end = int(rnd.uniform(dmin, dmax) * 1000)
         fail = rnd.random() < fail_share
         kind = rnd.random()
@@ -31,7 +36,7 @@ def make_scenario(n, dmin, dmax, *, seed, tag, sub_share=0.3, fail_share=0.05, a
                 last = s == k - 1
                 sub_end = end if last else int(rnd.uniform(0.3, 1.0) * end)
                 sub_fail = fail and last
-                sub = {"id": job_id(tag, (i + 1) << 32 | s), "job_type": "createSingleServer",
+                sub = {"id": ids(tag, (i + 1) << 32 | s), "job_type": "createSingleServer",
                        "timeline": [{"status": "INIT", "for": f"{sub_end // 5}ms"},
                                     {"status": "RUNNING", "for": f"{sub_end - sub_end // 5}ms"},
                                     {"status": "FAIL" if sub_fail else "SUCCESS"}]}
@@ -73,3 +78,28 @@ def single_job(jid, job_type, end, fail, id_key, id_bits, error):
 def write_json(path, doc):
     path.write_text(json.dumps(doc, separators=(",", ":")))
     return path
+
+
+# The issue's mixed scenario: three job types with their own ranges of durations (seconds).
+MIXED_TYPES = (("createVolume", 3.0, 6.0, "volume_id", ("EVS.2024", "Insufficient volume quota")),
+               ("createServer", 15.0, 30.0, "server_id", ("Ecs.0013", "Insufficient EIP quota")),
+               ("createImage", 40.0, 80.0, "image_id", ("IMS.0002", "Image quota exceeded")))
+
+
+def make_mixed_scenario(n, *, seed, tag, fail_share=0.03, auth=True):
+    """Returns (scenario, {id: expected outcome}): n jobs, a third of each type of MIXED_TYPES
+    (in turn), all started together, durations uniform in the type's range, no progress and no
+    sub-jobs (only `job_type`, `begin_time` and `end_time` tell a schedule anything)."""
+    rnd = random.Random(seed)
+    jobs, expected = [], {}
+    for i in range(n):
+        jid = job_id(tag, i)
+        kind, lo, hi, id_key, error = MIXED_TYPES[i % len(MIXED_TYPES)]
+        end = int(rnd.uniform(lo, hi) * 1000)
+        fail = rnd.random() < fail_share
+        jobs.append(single_job(jid, kind, end, fail, id_key, rnd.getrandbits(128), error))
+        expected[jid] = "failed" if fail else "succeeded"
+    scenario = {"project_id": PROJECT_ID, "jobs": jobs}
+    if auth:
+        scenario["auth"] = {"ak": AK, "sk": SK}
+    return scenario, expected

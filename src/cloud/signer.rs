@@ -81,12 +81,29 @@ pub fn sdk_date(t: SystemTime) -> String {
     let secs = unix_seconds(t);
     let cycles = secs.div_euclid(GREGORIAN_CYCLE_SECS);
     let shifted = from_unix_seconds(secs - cycles * GREGORIAN_CYCLE_SECS);
-    let rfc3339 = humantime::format_rfc3339_seconds(shifted).to_string();
-    let year = rfc3339[..4]
-        .parse::<i64>()
+    // `YYYY-MM-DDTHH:MM:SSZ`, written to the stack: this runs for every signed request.
+    let mut rfc3339 = [0u8; 20];
+    {
+        use std::io::Write;
+        let mut cursor = &mut rfc3339[..];
+        write!(cursor, "{}", humantime::format_rfc3339_seconds(shifted))
+            .expect("humantime writes 20 bytes for a year below 10000");
+    }
+    let year = std::str::from_utf8(&rfc3339[..4])
+        .ok()
+        .and_then(|y| y.parse::<i64>().ok())
         .expect("humantime writes a four-digit year")
         + cycles * GREGORIAN_CYCLE_YEARS;
-    format!("{year:04}{}", rfc3339[4..].replace(['-', ':'], ""))
+    let mut out = String::with_capacity(16);
+    use std::fmt::Write;
+    let _ = write!(out, "{year:04}");
+    out.extend(
+        rfc3339[4..]
+            .iter()
+            .filter(|b| !matches!(b, b'-' | b':'))
+            .map(|&b| char::from(b)),
+    );
+    out
 }
 
 /// Inverse of [`sdk_date`]; None when malformed (wrong shape or an impossible date/time).
@@ -136,19 +153,38 @@ impl RequestParts<'_> {
     /// of (lowercase) signed header names: [`sign`] passes the names of the headers it sends, the
     /// simulator's verifier the names the request's `Authorization` lists.
     pub(crate) fn sign(&self, names: &[String], date: &str, ak: &str, sk: &Secret) -> Signed {
+        // Built in place, one buffer per string: this runs for every poll, and the format!-per-
+        // part version spent more on allocating than on hashing (callgrind, BENCHMARKS.md notes).
         let signed_headers = names.join(";");
-        let canonical_request = format!(
-            "{method}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{body}",
-            method = self.method,
-            uri = canonical_uri(self.path),
-            query = canonical_query(self.query.unwrap_or("")),
-            headers = canonical_headers(self.headers, names),
-            body = hex_sha256(self.body),
+        let mut canonical_request = String::with_capacity(
+            self.method.len() + self.path.len() + signed_headers.len() + 64 * (names.len() + 2),
         );
-        let string_to_sign = format!(
-            "{ALGORITHM}\n{date}\n{}",
-            hex_sha256(canonical_request.as_bytes())
-        );
+        canonical_request.push_str(self.method);
+        canonical_request.push('\n');
+        push_canonical_uri(&mut canonical_request, self.path);
+        canonical_request.push('\n');
+        push_canonical_query(&mut canonical_request, self.query.unwrap_or(""));
+        canonical_request.push('\n');
+        for name in names {
+            // A listed header that was not sent has an empty value (and so will not match what
+            // the client signed).
+            let value = header_value(self.headers, name).unwrap_or("").trim();
+            canonical_request.push_str(name);
+            canonical_request.push(':');
+            canonical_request.push_str(value);
+            canonical_request.push('\n');
+        }
+        canonical_request.push('\n');
+        canonical_request.push_str(&signed_headers);
+        canonical_request.push('\n');
+        push_hex_sha256(&mut canonical_request, self.body);
+
+        let mut string_to_sign = String::with_capacity(ALGORITHM.len() + date.len() + 2 + 64);
+        string_to_sign.push_str(ALGORITHM);
+        string_to_sign.push('\n');
+        string_to_sign.push_str(date);
+        string_to_sign.push('\n');
+        push_hex_sha256(&mut string_to_sign, canonical_request.as_bytes());
         let signature = hmac_hex(sk, &string_to_sign);
         let authorization = format!(
             "{ALGORITHM} Access={ak}, SignedHeaders={signed_headers}, Signature={signature}"
@@ -184,55 +220,77 @@ pub(crate) fn header_value<'a>(headers: &[(&str, &'a str)], name: &str) -> Optio
         .map(|(_, v)| *v)
 }
 
-/// `name:value\n` per signed header, values trimmed; a listed header that was not sent has an
-/// empty value (and so will not match what the client signed).
-fn canonical_headers(headers: &[(&str, &str)], names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| {
-            let value = header_value(headers, name).unwrap_or("").trim();
-            format!("{name}:{value}\n")
-        })
-        .collect()
-}
-
 /// The decoded path, each segment re-encoded, always ending in `/`.
+#[cfg(test)]
 fn canonical_uri(path: &str) -> String {
-    let decoded: Vec<u8> = percent_decode_str(path).collect();
-    let mut uri = decoded
-        .split(|b| *b == b'/')
-        .map(encode_bytes)
-        .collect::<Vec<_>>()
-        .join("/");
-    if !uri.ends_with('/') {
-        uri.push('/');
-    }
+    let mut uri = String::new();
+    push_canonical_uri(&mut uri, path);
     uri
 }
 
+/// [`canonical_uri`] appended to `out`. A path of unreserved characters and `/` only (every job
+/// URL: ids are letters, digits and `-`) decodes and re-encodes to itself, so it is copied.
+fn push_canonical_uri(out: &mut String, path: &str) {
+    let start = out.len();
+    if path
+        .bytes()
+        .all(|b| b == b'/' || b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        out.push_str(path);
+    } else {
+        let decoded: Vec<u8> = percent_decode_str(path).collect();
+        for (i, segment) in decoded.split(|b| *b == b'/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.extend(percent_encoding::percent_encode(segment, ENCODE_SET));
+        }
+    }
+    if !out[start..].ends_with('/') {
+        out.push('/');
+    }
+}
+
 /// Query pairs decoded, sorted by key then value, re-encoded and joined `k=v&...`.
+#[cfg(test)]
 fn canonical_query(query: &str) -> String {
+    let mut out = String::new();
+    push_canonical_query(&mut out, query);
+    out
+}
+
+/// [`canonical_query`] appended to `out` (nothing for the usual empty query).
+fn push_canonical_query(out: &mut String, query: &str) {
+    if query.is_empty() {
+        return;
+    }
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.extend(utf8_percent_encode(k, ENCODE_SET));
+        out.push('=');
+        out.extend(utf8_percent_encode(v, ENCODE_SET));
+    }
 }
 
-fn encode(s: &str) -> String {
-    utf8_percent_encode(s, ENCODE_SET).to_string()
-}
+/// The SHA-256 of the empty body every GET signs, in hex.
+const EMPTY_SHA256_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-fn encode_bytes(b: &[u8]) -> String {
-    percent_encoding::percent_encode(b, ENCODE_SET).to_string()
-}
-
-fn hex_sha256(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+/// The SHA-256 of `data` in lowercase hex, appended to `out`.
+fn push_hex_sha256(out: &mut String, data: &[u8]) {
+    if data.is_empty() {
+        out.push_str(EMPTY_SHA256_HEX);
+        return;
+    }
+    let mut hex = [0u8; 64];
+    let digest = Sha256::digest(data);
+    hex::encode_to_slice(digest, &mut hex).expect("64 hex digits for 32 bytes");
+    out.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
 }
 
 fn hmac_hex(sk: &Secret, message: &str) -> String {
@@ -400,6 +458,14 @@ mod tests {
     }
 
     #[test]
+    fn the_empty_body_hash_is_the_sha256_of_nothing() {
+        assert_eq!(EMPTY_SHA256_HEX, hex::encode(Sha256::digest(b"")));
+        let mut with_body = String::new();
+        push_hex_sha256(&mut with_body, b"{}");
+        assert_eq!(with_body, hex::encode(Sha256::digest(b"{}")));
+    }
+
+    #[test]
     fn canonical_uri_reencodes_segments_and_adds_slash() {
         assert_eq!(canonical_uri(""), "/");
         assert_eq!(canonical_uri("/"), "/");
@@ -407,6 +473,21 @@ mod tests {
         assert_eq!(canonical_uri("/a%20b/c~d/e%7Ef"), "/a%20b/c~d/e~f/");
         assert_eq!(canonical_uri("/a b/*"), "/a%20b/%2A/");
         assert_eq!(canonical_uri("/%c3%a9"), "/%C3%A9/");
+        assert_eq!(
+            canonical_uri("a"),
+            "a/",
+            "no leading slash added (as before)"
+        );
+        assert_eq!(
+            canonical_uri("/v1/p-1/jobs/a.b_c~d"),
+            "/v1/p-1/jobs/a.b_c~d/"
+        );
+        assert_eq!(canonical_uri("//x//"), "//x//");
+        assert_eq!(
+            canonical_uri("/%2F"),
+            "//",
+            "a decoded slash is a slash (as before)"
+        );
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct Plan {
     /// Overall deadline, from the start of the wait.
     pub timeout: Duration,
     pub poll: PollPolicy,
+    /// The file that remembers how long jobs of each type took (`poll.cache`); `None`: off.
+    pub duration_cache: Option<PathBuf>,
     /// Requests per second per endpoint host.
     pub rate_limit: f64,
     pub max_in_flight: usize,
@@ -298,6 +300,7 @@ impl Plan {
             &mut problems,
         );
         let shard = shard(raw, env, &origin, &mut problems);
+        let duration_cache = duration_cache(raw, env, &origin, &mut problems);
         let jobs = in_shard(jobs, shard);
         let (credentials, iam, credentials_from_env) = credentials_and_iam(
             env,
@@ -323,6 +326,7 @@ impl Plan {
             jobs,
             timeout,
             poll,
+            duration_cache,
             rate_limit: limits.rate_limit,
             max_in_flight: MAX_IN_FLIGHT,
             request_timeout: intervals.request_timeout,
@@ -699,6 +703,39 @@ fn shard(
             None
         }
         None => None,
+    }
+}
+
+/// `poll.cache`: where the adaptive schedule remembers durations per job type. A path, `off`,
+/// or by default `$XDG_CACHE_HOME/jobwait/durations.json` (else `$HOME/.cache/jobwait/…`; the
+/// XDG rule: only absolute directories count), or none when neither is set.
+fn duration_cache(
+    raw: &RawSpec,
+    env: &Environment,
+    origin: &Origin,
+    problems: &mut Vec<Problem>,
+) -> Option<PathBuf> {
+    match raw.poll.as_ref().and_then(|p| p.cache.as_deref()) {
+        Some("off") => None,
+        Some(text) if text.trim().is_empty() || text.contains('\0') || text.len() > 4096 => {
+            problems.push(
+                Problem::new(
+                    "key `poll.cache`: expected a file path or `off` (not empty, at most 4096 bytes)"
+                        .to_owned(),
+                )
+                .key("poll.cache")
+                .origin(origin("poll.cache")),
+            );
+            None
+        }
+        Some(text) => Some(PathBuf::from(text)),
+        None => {
+            let absolute =
+                |name: &str| env.get(name).map(PathBuf::from).filter(|p| p.is_absolute());
+            let dir = absolute("XDG_CACHE_HOME")
+                .or_else(|| absolute("HOME").map(|home| home.join(".cache")))?;
+            Some(dir.join("jobwait").join("durations.json"))
+        }
     }
 }
 

@@ -133,6 +133,10 @@ pub struct RawPoll {
     /// The longest delay between polls of a job (default 60s).
     pub max_interval: Option<HumanDuration>,
     pub schedule: Option<PollSchedule>,
+    /// Where the adaptive schedule remembers how long jobs of each `job_type` took, across
+    /// runs: a file path, or `off` (default: `$XDG_CACHE_HOME/jobwait/durations.json`, else
+    /// `~/.cache/jobwait/durations.json`). A missing or read-only file only costs requests.
+    pub cache: Option<String>,
 }
 
 /// How the delay before a job's next poll is chosen. Either way it is never longer than

@@ -1445,3 +1445,58 @@ fn the_entrys_auth_url_tells_the_cloud_unless_set() {
         Some("ecs.eu-de.myhuaweicloud.com")
     );
 }
+
+#[test]
+fn the_duration_cache_follows_xdg_then_home_and_can_be_moved_or_turned_off() {
+    use std::path::PathBuf;
+    let env = [
+        ("JOBWAIT_PROJECT_ID", "p"),
+        ("JOBWAIT_ENDPOINT", "http://h"),
+        ("JOBWAIT_JOBS", "a"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = env.to_vec();
+        all.extend_from_slice(extra);
+        plan(None, &all, &[])
+    };
+    assert_eq!(
+        with(&[]).unwrap().duration_cache,
+        None,
+        "no XDG_CACHE_HOME, no HOME"
+    );
+    assert_eq!(
+        with(&[("HOME", "/home/u")]).unwrap().duration_cache,
+        Some(PathBuf::from("/home/u/.cache/jobwait/durations.json"))
+    );
+    assert_eq!(
+        with(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")])
+            .unwrap()
+            .duration_cache,
+        Some(PathBuf::from("/c/jobwait/durations.json"))
+    );
+    assert_eq!(
+        with(&[("HOME", "/home/u"), ("XDG_CACHE_HOME", "relative")])
+            .unwrap()
+            .duration_cache,
+        Some(PathBuf::from("/home/u/.cache/jobwait/durations.json")),
+        "a relative XDG_CACHE_HOME is ignored, as the XDG rule says"
+    );
+    assert_eq!(
+        with(&[("HOME", "/home/u"), ("JOBWAIT_POLL__CACHE", "off")])
+            .unwrap()
+            .duration_cache,
+        None
+    );
+    assert_eq!(
+        with(&[("JOBWAIT_POLL__CACHE", "/tmp/d.json")])
+            .unwrap()
+            .duration_cache,
+        Some(PathBuf::from("/tmp/d.json"))
+    );
+    let problems = with(&[("JOBWAIT_POLL__CACHE", " ")]).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("JOBWAIT_POLL__CACHE") && problems[0].contains("poll.cache"),
+        "{problems:?}"
+    );
+}

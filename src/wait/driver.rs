@@ -9,6 +9,11 @@
 //! and the pacer lends slots up to [`LEND_AHEAD`] early for the same reason: on a busy run the
 //! process wakes a few dozen times a second, not once per request.
 //!
+//! A job's poll can also move sooner: when a job of some `job_type` ends sooner than any before
+//! it, the waiting jobs of that type that are now inside its range of durations poll at the next
+//! tick ([`Driver::sooner_for`]); their old timers stay in the queue, stale (a timer fires only
+//! at the instant its job's `poll_at` names).
+//!
 //! The loop checks for a stop before anything else, so a signal or fail-fast cancels every job
 //! that has no verdict in the same instant, and requests in flight are dropped with the driver.
 //!
@@ -33,7 +38,7 @@ use tokio::time::Instant;
 
 use super::job::{cancelled_reason, JobState, Next, Phase, Seen};
 use super::pacer::Pacer;
-use super::schedule::TypeDurations;
+use super::schedule::{time_left, Estimate, TypeDurations};
 use super::{End, Event, JobResult, JobSource, Outcome, RunOutcome, Signal, Stop};
 use crate::cloud::client::{ErrorClass, FetchError};
 use crate::cloud::wire::Job;
@@ -164,6 +169,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
         start: Instant,
         interrupts: watch::Receiver<Option<Signal>>,
         events: Option<mpsc::UnboundedSender<Event>>,
+        types: TypeDurations,
     ) -> Driver<'a, S> {
         let overall = start + plan.timeout;
         let mut host_ids: HashMap<String, u32> = HashMap::new();
@@ -194,7 +200,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
             wall_start: SystemTime::now()
                 .checked_sub(start.elapsed())
                 .unwrap_or_else(SystemTime::now),
-            types: TypeDurations::default(),
+            types,
             results: (0..plan.jobs.len()).map(|_| None).collect(),
             unfinished: plan.jobs.len(),
             states,
@@ -207,7 +213,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
         }
     }
 
-    pub(super) async fn run(mut self) -> RunOutcome {
+    /// Runs every job to its result; also returns the durations learned (for the cache).
+    pub(super) async fn run(mut self) -> (RunOutcome, TypeDurations) {
         let sleep = tokio::time::sleep_until(self.start);
         tokio::pin!(sleep);
         let mut interrupts_open = true;
@@ -267,7 +274,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 })
             })
             .collect();
-        RunOutcome { results, end }
+        (RunOutcome { results, end }, self.types)
     }
 
     /// Ends jobs whose deadline passed and queues jobs whose poll is due.
@@ -285,8 +292,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     let (outcome, reason) = state.at_deadline(&self.plan.jobs[index], waited);
                     self.finish(index, outcome, reason);
                 }
-                // A waiting job has exactly one poll in the queue: this one.
-                TimerKind::Poll if state.phase == Phase::Waiting => {
+                // A waiting job has one live poll in the queue: this one (an earlier timer of
+                // a job whose poll was moved sooner is stale).
+                TimerKind::Poll if state.phase == Phase::Waiting && state.poll_at == timer.at => {
                     state.phase = Phase::Ready;
                     self.hosts[state.host as usize].ready.push_back(timer.job);
                 }
@@ -444,6 +452,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 let cut_off = self.hosts[state.host as usize].cut_off(self.plan.unreachable_after);
                 let wake = cut_off.map_or(wake, |at| wake.min(at));
                 state.phase = Phase::Waiting;
+                state.poll_at = wake;
                 // At or after the deadline, the deadline's timer ends the job instead.
                 if wake < state.deadline {
                     self.timers.push(Reverse(Timer {
@@ -466,14 +475,69 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 reason: reason.clone(),
             });
         }
+        // Learn from the document before `finish` drops its entities (they are not needed).
+        let news = self.states[index]
+            .last_doc()
+            .is_some_and(|doc| self.types.record(doc));
         let result = self.states[index].finish(job, outcome, reason, waited);
-        if let Some(doc) = &result.last {
-            self.types.record(doc);
+        if news {
+            if let Some(kind) = result.last.as_ref().and_then(|d| d.job_type.clone()) {
+                self.sooner_for(&kind);
+            }
         }
         self.results[index] = Some(result);
         self.unfinished -= 1;
         if outcome == Outcome::Failed && self.plan.fail_fast && self.stop.is_none() {
             self.stop = Some(Stop::FailFast(job.label()));
+        }
+    }
+
+    /// A job of type `kind` ended sooner than any before it: the waiting jobs of that type that
+    /// are now inside its range (or closer to its start than planned) poll at the next tick or
+    /// at the range's start, instead of sleeping out a back-off chosen without it. Jobs started
+    /// together end together: without this, half of a cohort polled just before its first job
+    /// was seen to end would sleep through the densest part of the range.
+    fn sooner_for(&mut self, kind: &str) {
+        if self.plan.poll.schedule != crate::spec::raw::PollSchedule::Adaptive {
+            return;
+        }
+        let now = Instant::now();
+        let wall = self.wall_start + (now - self.start);
+        for index in 0..self.states.len() {
+            let state = &self.states[index];
+            if state.phase != Phase::Waiting {
+                continue;
+            }
+            let Some(doc) = state.last_doc() else {
+                continue;
+            };
+            if doc.job_type.as_deref() != Some(kind) {
+                continue;
+            }
+            // Only a poll planned later than the dense rule would have it moves: with a short
+            // `max_interval` (or an `interval` equal to it) nothing does, and no request is
+            // added for nothing.
+            let (at, dense) = match time_left(doc, wall, &self.types, &self.plan.poll) {
+                Some(Estimate::Likely(period)) => (now, period.max(self.plan.poll.interval)),
+                Some(Estimate::NotBefore(left)) => (
+                    now.checked_add(left).unwrap_or(state.poll_at),
+                    self.plan.poll.interval,
+                ),
+                _ => continue,
+            };
+            let at = on_tick(self.start, self.tick, at);
+            if at
+                .checked_add(dense)
+                .is_none_or(|later| later >= state.poll_at)
+            {
+                continue;
+            }
+            self.states[index].poll_at = at;
+            self.timers.push(Reverse(Timer {
+                at,
+                kind: TimerKind::Poll,
+                job: index as u32,
+            }));
         }
     }
 

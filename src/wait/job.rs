@@ -48,6 +48,9 @@ pub(super) struct JobState {
     /// The index of the job's endpoint host (its pacer).
     pub host: u32,
     pub deadline: Instant,
+    /// When its one poll timer in the queue is due (while `Waiting`): a timer for any other
+    /// instant is stale (the poll was moved sooner).
+    pub poll_at: Instant,
     pub polls: u32,
     schedule: Schedule,
     /// Boxed: most of a waiting job's size is this document, absent until the first answer.
@@ -84,6 +87,7 @@ impl JobState {
             phase: Phase::Ready,
             host,
             deadline,
+            poll_at: deadline,
             polls: 0,
             schedule: Schedule::new(poll, seed),
             last: None,
@@ -121,7 +125,7 @@ impl JobState {
                 if verdict.decision == Decision::Pending {
                     *change = self.changed(&doc);
                     if plan.poll.schedule == PollSchedule::Adaptive {
-                        left = time_left(&doc, seen.now, seen.types);
+                        left = time_left(&doc, seen.now, seen.types, &plan.poll);
                     }
                     if !doc.entities.sub_jobs.is_empty() {
                         self.digest = Some(Box::new(Digest {
@@ -181,6 +185,11 @@ impl JobState {
         let delay = self.schedule.next(left);
         // `Retry-After` is capped where it is read; the deadline bounds the wait anyway.
         Next::PollIn(retry_after.map_or(delay, |r| r.max(delay)))
+    }
+
+    /// The last document the API returned for this job, if any.
+    pub(super) fn last_doc(&self) -> Option<&Job> {
+        self.last.as_deref()
     }
 
     /// The status and sub-job counts of `doc`, when they differ from what was last shown.

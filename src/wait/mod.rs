@@ -12,6 +12,7 @@
 pub mod backoff;
 mod driver;
 pub(crate) use driver::{unreachable_reason, warn_unreachable};
+pub mod durations;
 mod job;
 pub use job::cancelled_by;
 pub mod pacer;
@@ -204,9 +205,22 @@ pub async fn wait_all_from<S: JobSource>(
     interrupts: watch::Receiver<Option<Signal>>,
     events: Option<mpsc::UnboundedSender<Event>>,
 ) -> RunOutcome {
-    driver::Driver::new(plan, &source, start, interrupts, events)
+    // The duration cache: read before the first poll, written after the last (tiny files; a
+    // missing or read-only one only costs requests).
+    let cache = plan
+        .duration_cache
+        .as_deref()
+        .filter(|_| plan.poll.schedule == crate::spec::raw::PollSchedule::Adaptive);
+    let types = cache.map_or_else(durations::TypeDurations::default, |path| {
+        durations::TypeDurations::load(path, std::time::SystemTime::now())
+    });
+    let (outcome, types) = driver::Driver::new(plan, &source, start, interrupts, events, types)
         .run()
-        .await
+        .await;
+    if let Some(path) = cache {
+        types.save(path, std::time::SystemTime::now());
+    }
+    outcome
 }
 
 #[cfg(test)]

@@ -4,25 +4,34 @@
 //! way round for jobs that take minutes: most of its requests go out when the job cannot be done
 //! yet. The job document often says more. `begin_time` gives the job's age; `process_percent`
 //! (IMS) and the share of finished sub-jobs give its progress, so `age × (1 − p) / p` estimates
-//! the time left; and jobs of the same `job_type` that ended in this run say how long such a job
-//! takes at least. With an estimate further away than the back-off's next delay, the adaptive
-//! schedule polls sparsely — straight to the estimated end, in steps of at most `max_interval`
-//! — and from there on follows the back-off again, starting over at `interval`, so polls are
-//! dense where the job is likely to end. Otherwise it is the back-off: an estimate never makes
-//! a poll come sooner than the back-off would.
+//! the time left; and jobs of the same `job_type` that ended (in this run, or in earlier runs
+//! through the duration cache: `durations.rs`) say in which range of ages such a job ends.
+//!
+//! With an estimated end further away than the back-off's next delay, the adaptive schedule
+//! polls sparsely — straight to the estimated end, in steps of at most `max_interval` — and
+//! from there on follows the back-off again, starting over at `interval`. Before the shortest
+//! duration of its type a job is skipped ahead to it. Inside its type's range (and a margin past
+//! the longest, since the range only grows as jobs end) the job is where jobs of its type end:
+//! the hazard is high, so it is polled densely — every twentieth of its age ([`DENSE_SHARE`]), or
+//! every `interval` when that is longer, so a wide range of long jobs does not cost a poll every
+//! `interval` for minutes. Past that, or with no estimate at all, it is the back-off.
 //!
 //! Every delay stays within `max_interval`, so the bound on how late a finished job is noticed
-//! holds whatever the estimate; a wrong estimate only costs requests or lag within that bound.
-//! Ages compare the API's clock with this machine's; a skew of seconds shifts estimates by as
-//! much, inside the same bound.
+//! holds whatever the estimate; a wrong estimate (or a poisoned cache) only costs requests or
+//! lag within that bound. Ages compare the API's clock with this machine's; a skew of seconds
+//! shifts estimates by as much, inside the same bound.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use super::backoff::Backoff;
-use crate::cloud::wire::{Job, JobStatus};
+pub use super::durations::TypeDurations;
+use crate::cloud::wire::Job;
 use crate::spec::raw::PollSchedule;
 use crate::spec::PollPolicy;
+
+/// Inside its type's range, a job is polled every 1/`DENSE_SHARE` of its age (never more often
+/// than every `interval`).
+pub const DENSE_SHARE: u32 = 20;
 
 /// One job's poll timing.
 #[derive(Debug, Clone)]
@@ -41,13 +50,20 @@ impl Schedule {
 
     /// The delay before the next poll, given what the last document said (if anything).
     pub fn next(&mut self, estimate: Option<Estimate>) -> Duration {
-        let backoff = self.backoff.next().unwrap_or(self.policy.max_interval);
         let Some(estimate) = estimate.filter(|_| self.policy.schedule == PollSchedule::Adaptive)
         else {
-            return backoff;
+            return self.backoff.next().unwrap_or(self.policy.max_interval);
         };
+        if let Estimate::Likely(period) = estimate {
+            // Where jobs of its type end: dense, and the back-off starts over from here.
+            self.backoff.restart();
+            let dense = self.backoff.next().unwrap_or(self.policy.interval);
+            return dense.max(period).min(self.policy.max_interval);
+        }
+        let backoff = self.backoff.next().unwrap_or(self.policy.max_interval);
         let left = match estimate {
             Estimate::EndsIn(left) | Estimate::NotBefore(left) => left,
+            Estimate::Likely(_) => unreachable!("handled above"),
         };
         if left > backoff {
             // Not near its end: go straight towards it. An expected end is where polls should
@@ -69,46 +85,22 @@ impl Schedule {
 pub enum Estimate {
     /// Extrapolated from its progress: it should end in about this long.
     EndsIn(Duration),
-    /// From the shortest job of its type in this run: it is not done sooner than this (zero once
-    /// that has passed).
+    /// From the shortest duration of its type: it is not done sooner than this (zero once that
+    /// has passed).
     NotBefore(Duration),
-}
-
-/// The shortest duration seen per `job_type` among the jobs that succeeded in this run.
-#[derive(Debug, Default)]
-pub struct TypeDurations(HashMap<String, Duration>);
-
-impl TypeDurations {
-    /// Learns from a finished job's document (`begin_time` to `end_time`).
-    pub fn record(&mut self, doc: &Job) {
-        if doc.status != JobStatus::Success {
-            return;
-        }
-        let (Some(kind), Some(begin), Some(end)) = (
-            doc.job_type.as_deref(),
-            doc.begin_time.as_deref().and_then(parse_time),
-            doc.end_time().and_then(parse_time),
-        ) else {
-            return;
-        };
-        let Ok(took) = end.duration_since(begin) else {
-            return;
-        };
-        self.0
-            .entry(kind.to_owned())
-            .and_modify(|d| *d = (*d).min(took))
-            .or_insert(took);
-    }
-
-    pub fn shortest(&self, job_type: &str) -> Option<Duration> {
-        self.0.get(job_type).copied()
-    }
+    /// Its age is inside the range its type's jobs end in: poll about this often.
+    Likely(Duration),
 }
 
 /// How long a pending job probably has left at `now`: from its progress when the document
-/// gives one, else from the shortest duration of its `job_type` in this run. `None` without a
-/// usable `begin_time` or any of those.
-pub fn time_left(doc: &Job, now: SystemTime, types: &TypeDurations) -> Option<Estimate> {
+/// gives one, else from the durations known for its `job_type`. `None` without a usable
+/// `begin_time`, or without either, or once the job is older than its type's range.
+pub fn time_left(
+    doc: &Job,
+    now: SystemTime,
+    types: &TypeDurations,
+    poll: &PollPolicy,
+) -> Option<Estimate> {
     let begin = doc.begin_time.as_deref().and_then(parse_time)?;
     let age = now.duration_since(begin).ok()?;
     if let Some(done) = progress(doc) {
@@ -118,8 +110,20 @@ pub fn time_left(doc: &Job, now: SystemTime, types: &TypeDurations) -> Option<Es
             .unwrap_or(Duration::MAX);
         return Some(Estimate::EndsIn(left));
     }
-    let shortest = doc.job_type.as_deref().and_then(|t| types.shortest(t))?;
-    Some(Estimate::NotBefore(shortest.saturating_sub(age)))
+    let range = doc.job_type.as_deref().and_then(|t| types.range(t))?;
+    if age < range.shortest {
+        return Some(Estimate::NotBefore(range.shortest - age));
+    }
+    let width = range.longest - range.shortest;
+    // Past the longest seen by a little: in a cohort started together the longest so far is
+    // just behind the jobs still running.
+    let margin = (width / 4).max(poll.interval.saturating_mul(2));
+    // Dense, relative to the job's age: a twentieth of it (at least `interval`, which the
+    // schedule applies). A lag of 5 % of the time waited is what an operator notices as "at
+    // once", and it keeps the polls of a wide range bounded: at interval 1 s and ages 20-120 s,
+    // about twice the back-off's (for a quarter of its median lag), not a poll every second.
+    let period = age / DENSE_SHARE;
+    (age <= range.longest.saturating_add(margin)).then_some(Estimate::Likely(period))
 }
 
 /// The share of the job that is done, strictly between 0 and 1: IMS `process_percent`, else
@@ -147,12 +151,7 @@ pub fn progress(doc: &Job) -> Option<f64> {
     (share > 0.0 && share < 1.0).then_some(share)
 }
 
-/// The API's times: RFC 3339 in UTC, with or without fractions of a second.
-fn parse_time(s: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339(s)
-        .or_else(|_| humantime::parse_rfc3339_weak(s))
-        .ok()
-}
+use super::durations::parse_time;
 
 #[cfg(test)]
 mod tests {
@@ -227,7 +226,13 @@ mod tests {
             "entities": {"process_percent": 20}}),
         );
         // 20 % in 60 s: 240 s to go.
-        let left = time_left(&d, at("2024-01-01T00:01:00Z"), &TypeDurations::default());
+        let p = policy(PollSchedule::Adaptive);
+        let left = time_left(
+            &d,
+            at("2024-01-01T00:01:00Z"),
+            &TypeDurations::default(),
+            &p,
+        );
         assert_eq!(left, Some(Estimate::EndsIn(secs(240))));
         let no_begin =
             doc(serde_json::json!({"status": "RUNNING", "entities": {"process_percent": 20}}));
@@ -235,41 +240,68 @@ mod tests {
             time_left(
                 &no_begin,
                 at("2024-01-01T00:01:00Z"),
-                &TypeDurations::default()
+                &TypeDurations::default(),
+                &p
             ),
             None
         );
     }
 
     #[test]
-    fn time_left_from_the_shortest_job_of_the_same_type() {
+    fn time_left_from_the_range_of_the_same_type() {
+        let p = policy(PollSchedule::Adaptive);
         let mut types = TypeDurations::default();
         for (begin, end) in [("00:00:00", "00:05:00"), ("00:01:00", "00:04:30")] {
             types.record(&doc(serde_json::json!({"status": "SUCCESS", "job_type": "createImage",
                 "begin_time": format!("2024-01-01T{begin}Z"), "end_time": format!("2024-01-01T{end}Z")})));
         }
-        types.record(&doc(
-            serde_json::json!({"status": "FAIL", "job_type": "createImage",
-            "begin_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-01T00:00:05Z"}),
-        ));
-        assert_eq!(
-            types.shortest("createImage"),
-            Some(secs(210)),
-            "failures do not count"
-        );
+        // Range 210-300 s: before it a lower bound, inside it (and a quarter of its width past
+        // it) dense, every twentieth of the job's age, then nothing.
         let running = doc(
             serde_json::json!({"status": "RUNNING", "job_type": "createImage",
             "begin_time": "2024-01-01T00:10:00Z"}),
         );
+        let at_age = |age: &str| time_left(&running, at(&format!("2024-01-01T{age}Z")), &types, &p);
+        assert_eq!(at_age("00:11:00"), Some(Estimate::NotBefore(secs(150))));
+        assert_eq!(at_age("00:14:00"), Some(Estimate::Likely(secs(12))));
         assert_eq!(
-            time_left(&running, at("2024-01-01T00:11:00Z"), &types),
-            Some(Estimate::NotBefore(secs(150)))
+            at_age("00:15:22"),
+            Some(Estimate::Likely(Duration::from_millis(16_100)))
         );
+        assert_eq!(at_age("00:15:23"), None, "past the range and its margin");
         let other = doc(
             serde_json::json!({"status": "RUNNING", "job_type": "createServer",
             "begin_time": "2024-01-01T00:10:00Z"}),
         );
-        assert_eq!(time_left(&other, at("2024-01-01T00:11:00Z"), &types), None);
+        assert_eq!(
+            time_left(&other, at("2024-01-01T00:11:00Z"), &types, &p),
+            None
+        );
+    }
+
+    #[test]
+    fn inside_the_range_of_its_type_a_job_is_polled_densely() {
+        let mut s = Schedule::new(policy(PollSchedule::Adaptive), 7);
+        for _ in 0..7 {
+            s.next(None);
+        }
+        assert_eq!(s.next(None), secs(30), "the back-off is at its cap");
+        let dense = s.next(Some(Estimate::Likely(Duration::ZERO)));
+        assert!(
+            dense <= secs(2) && dense >= secs(2).mul_f64(0.95),
+            "{dense:?}"
+        );
+        assert_eq!(
+            s.next(Some(Estimate::Likely(secs(5)))),
+            secs(5),
+            "a wide range: fewer polls"
+        );
+        assert_eq!(s.next(Some(Estimate::Likely(secs(500)))), secs(30));
+        let after = s.next(None);
+        assert!(
+            after <= secs(3),
+            "past the range: back off from interval again: {after:?}"
+        );
     }
 
     #[test]
@@ -318,15 +350,16 @@ mod tests {
     proptest! {
         #[test]
         fn adaptive_delays_stay_within_the_policy(
-            estimates in prop::collection::vec(prop::option::of((any::<bool>(), 0u64..10_000_000)), 1..40),
+            estimates in prop::collection::vec(prop::option::of((0u8..3, 0u64..10_000_000)), 1..40),
             seed: u64,
         ) {
             let p = policy(PollSchedule::Adaptive);
             let mut s = Schedule::new(p, seed);
             for e in estimates {
-                let d = s.next(e.map(|(expected, ms)| match expected {
-                    true => Estimate::EndsIn(Duration::from_millis(ms)),
-                    false => Estimate::NotBefore(Duration::from_millis(ms)),
+                let d = s.next(e.map(|(kind, ms)| match kind {
+                    0 => Estimate::EndsIn(Duration::from_millis(ms)),
+                    1 => Estimate::NotBefore(Duration::from_millis(ms)),
+                    _ => Estimate::Likely(Duration::from_millis(ms)),
                 }));
                 prop_assert!(d <= p.max_interval);
                 prop_assert!(d >= p.interval.mul_f64(0.95) - Duration::from_micros(1));

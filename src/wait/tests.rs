@@ -231,6 +231,7 @@ fn plan(jobs: Vec<PlannedJob>) -> Plan {
             max_interval: secs(10),
             schedule: crate::spec::raw::PollSchedule::Adaptive,
         },
+        duration_cache: None,
         // High enough that the pacer never shapes a test that is not about it.
         rate_limit: 1000.0,
         max_in_flight: 64,
@@ -1798,4 +1799,229 @@ async fn a_token_for_another_project_says_to_check_the_project() {
         r.reason
     );
     assert_eq!(source.fetch_count(), 1, "not retried");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations per job type (the hazard inside a type's range, and the cache)
+// ---------------------------------------------------------------------------------------------
+
+/// Jobs of named types that run for a set time from the start of the test, reporting no
+/// progress (only `begin_time`, and `end_time` once done); records when each was first seen
+/// finished.
+#[derive(Clone)]
+struct TypedJobs {
+    t0: Instant,
+    wall0: std::time::SystemTime,
+    jobs: Arc<HashMap<String, (&'static str, Duration)>>,
+    fetches: Arc<AtomicUsize>,
+    seen_done: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl TypedJobs {
+    /// The mixed scenario, `n` jobs: volumes 3-6 s, servers 15-30 s, images 40-80 s.
+    fn mixed(n: usize, seed: u64) -> TypedJobs {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let kinds = [
+            ("createVolume", 3_000, 6_000),
+            ("createServer", 15_000, 30_000),
+            ("createImage", 40_000, 80_000),
+        ];
+        let jobs = (0..n)
+            .map(|i| {
+                let (kind, lo, hi) = kinds[i % 3];
+                (
+                    format!("j{i}"),
+                    (kind, Duration::from_millis(rng.u64(lo..=hi))),
+                )
+            })
+            .collect();
+        TypedJobs {
+            t0: Instant::now(),
+            wall0: std::time::SystemTime::now(),
+            jobs: Arc::new(jobs),
+            fetches: Arc::default(),
+            seen_done: Arc::default(),
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.jobs.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Per job: first terminal read minus the job's end, sorted.
+    fn lags(&self) -> Vec<Duration> {
+        let seen = self.seen_done.lock().unwrap();
+        let mut lags: Vec<Duration> = self
+            .jobs
+            .iter()
+            .map(|(id, (_, d))| seen[id] - (self.t0 + *d))
+            .collect();
+        lags.sort();
+        lags
+    }
+}
+
+impl JobSource for TypedJobs {
+    fn fetch(
+        &self,
+        job: &PlannedJob,
+        _timeout: Duration,
+    ) -> impl Future<Output = Result<Job, FetchError>> + Send {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let now = Instant::now();
+        let (kind, took) = self.jobs[&job.id];
+        let time = |d: Duration| humantime::format_rfc3339_millis(self.wall0 + d).to_string();
+        let doc = if now - self.t0 >= took {
+            self.seen_done
+                .lock()
+                .unwrap()
+                .entry(job.id.clone())
+                .or_insert(now);
+            serde_json::json!({"status": "SUCCESS", "job_id": job.id, "job_type": kind,
+                "begin_time": time(Duration::ZERO), "end_time": time(took)})
+        } else {
+            serde_json::json!({"status": "RUNNING", "job_id": job.id, "job_type": kind,
+                "begin_time": time(Duration::ZERO), "end_time": ""})
+        };
+        std::future::ready(Ok(Job::from_slice(doc.to_string().as_bytes()).unwrap()))
+    }
+}
+
+/// Runs the mixed scenario once; (polls, sorted lags).
+async fn mixed_run(
+    policy: PollPolicy,
+    cache: Option<std::path::PathBuf>,
+) -> (usize, Vec<Duration>) {
+    let source = TypedJobs::mixed(300, 16);
+    let mut plan = plan(source.ids().iter().map(|id| job(id)).collect());
+    plan.poll = policy;
+    plan.duration_cache = cache;
+    let results = run_with(&plan, source.clone()).await;
+    assert!(results.iter().all(|r| r.outcome == Outcome::Succeeded));
+    (source.fetches.load(Ordering::SeqCst), source.lags())
+}
+
+fn mixed_policy(schedule: PollSchedule) -> PollPolicy {
+    PollPolicy {
+        interval: secs(2),
+        max_interval: secs(30),
+        schedule,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_of_a_type_are_polled_densely_where_that_type_ends_and_the_cache_carries_it_over() {
+    let fixed = PollPolicy {
+        interval: secs(2),
+        max_interval: secs(2),
+        schedule: PollSchedule::Backoff,
+    };
+    let (fixed_polls, fixed_lags) = mixed_run(fixed, None).await;
+    // With interval = max_interval there is nothing to skip or densify: a job whose type just
+    // ended is not polled again early (that cost the side-by-side run 1.3 % more requests).
+    let same = PollPolicy {
+        schedule: PollSchedule::Adaptive,
+        ..fixed
+    };
+    let (same_polls, _) = mixed_run(same, None).await;
+    assert!(same_polls <= fixed_polls, "{same_polls} vs {fixed_polls}");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("jobwait/durations.json");
+    let (cold_polls, cold_lags) =
+        mixed_run(mixed_policy(PollSchedule::Adaptive), Some(cache.clone())).await;
+    assert!(cache.exists(), "the run's durations are remembered");
+    let (warm_polls, warm_lags) =
+        mixed_run(mixed_policy(PollSchedule::Adaptive), Some(cache.clone())).await;
+    let (backoff_polls, backoff_lags) = mixed_run(mixed_policy(PollSchedule::Backoff), None).await;
+    let p = |lags: &[Duration], q: usize| lags[(lags.len() * q).div_ceil(100) - 1];
+    for (name, polls, lags) in [
+        ("fixed 2 s", fixed_polls, &fixed_lags),
+        ("backoff", backoff_polls, &backoff_lags),
+        ("adaptive, no cache", cold_polls, &cold_lags),
+        ("adaptive, cache", warm_polls, &warm_lags),
+    ] {
+        eprintln!(
+            "{name}: {polls} polls, lag p50 {:?} p99 {:?} max {:?}",
+            p(lags, 50),
+            p(lags, 99),
+            lags.last().unwrap()
+        );
+    }
+    let bound = secs(30) + super::driver::poll_tick(&mixed_policy(PollSchedule::Adaptive));
+    for lags in [&cold_lags, &warm_lags] {
+        assert!(
+            *lags.last().unwrap() <= bound,
+            "the lag bound holds: {lags:?}"
+        );
+    }
+    // Counts of a deterministic virtual-time run (only the jitter is random), not timings.
+    assert!(
+        cold_polls * 10 < fixed_polls * 8,
+        "{cold_polls} vs {fixed_polls}"
+    );
+    assert!(warm_polls < cold_polls, "{warm_polls} vs {cold_polls}");
+    assert!(p(&cold_lags, 50) < p(&backoff_lags, 50));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unusable_cache_file_only_costs_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("durations.json");
+    std::fs::write(&cache, b"\x00\xffnot json at all").unwrap();
+    let (polls, lags) = mixed_run(mixed_policy(PollSchedule::Adaptive), Some(cache.clone())).await;
+    assert!(polls > 0 && lags.len() == 300);
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        text.contains("createImage"),
+        "rewritten with what this run learned: {text}"
+    );
+    // A cache path under a file (not a directory): nothing written, the wait unaffected.
+    let blocked = dir.path().join("durations.json/below");
+    let (_, lags) = mixed_run(mixed_policy(PollSchedule::Adaptive), Some(blocked)).await;
+    assert_eq!(lags.len(), 300);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wide_range_of_long_jobs_is_not_polled_every_interval() {
+    // 150 volumes of 20-120 s at interval 1 s, max_interval 15 s: inside the range a poll every
+    // twentieth of the age, not every second (which cost three times the back-off's polls);
+    // about twice the back-off's polls here, for a quarter of its median lag.
+    let mut stats = HashMap::new();
+    for schedule in [PollSchedule::Backoff, PollSchedule::Adaptive] {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let jobs: HashMap<String, (&'static str, Duration)> = (0..150)
+            .map(|i| {
+                let took = Duration::from_millis(rng.u64(20_000..=120_000));
+                (format!("v{i}"), ("createVolume", took))
+            })
+            .collect();
+        let source = TypedJobs {
+            t0: Instant::now(),
+            wall0: std::time::SystemTime::now(),
+            jobs: Arc::new(jobs),
+            fetches: Arc::default(),
+            seen_done: Arc::default(),
+        };
+        let mut plan = plan(source.ids().iter().map(|id| job(id)).collect());
+        plan.poll = PollPolicy {
+            interval: secs(1),
+            max_interval: secs(15),
+            schedule,
+        };
+        run_with(&plan, source.clone()).await;
+        let lags = source.lags();
+        let polls = source.fetches.load(Ordering::SeqCst);
+        eprintln!(
+            "{schedule:?}: {polls} polls, lag p50 {:?}, max {:?}",
+            lags[lags.len() / 2],
+            lags.last().unwrap()
+        );
+        assert!(*lags.last().unwrap() <= secs(15) + millis(10));
+        stats.insert(schedule.as_str(), (polls, lags[lags.len() / 2]));
+    }
+    let (backoff, adaptive) = (stats["backoff"], stats["adaptive"]);
+    assert!(adaptive.0 * 2 < backoff.0 * 5, "{stats:?}");
+    assert!(adaptive.1 < backoff.1, "{stats:?}");
 }

@@ -509,3 +509,73 @@ async fn api_that_never_answers_is_errored_exit_3() {
     assert_eq!(job(&report, "mute")["outcome"], "errored");
     assert_eq!(report["result"], "error");
 }
+
+/// The adaptive schedule remembers how long each `job_type` took in
+/// `$XDG_CACHE_HOME/jobwait/durations.json`; `--poll-cache off` writes nothing; a cache file
+/// that is garbage changes nothing but what is learned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_type_durations_are_remembered_in_the_cache_file_unless_off() {
+    let sim = sim_with_auth(
+        r#"
+  - id: vol1
+    job_type: createVolume
+    timeline: [ { status: RUNNING, for: 300ms }, { status: SUCCESS } ]
+  - id: vol2
+    job_type: createVolume
+    timeline: [ { status: RUNNING, for: 500ms }, { status: SUCCESS } ]
+"#,
+    )
+    .await;
+    let jobs = ["evs:vol1", "evs:vol2"];
+    let cache_home = tempfile::tempdir().unwrap();
+    let home = cache_home.path().to_str().unwrap();
+    let mut env = aksk_env();
+    env.push(("XDG_CACHE_HOME", home));
+
+    let off = run(
+        &wait_args(&sim.base_url(), &jobs, "30s", &["--poll-cache", "off"]),
+        &env,
+    )
+    .await;
+    assert_eq!(off.code, 0, "stderr:\n{}", off.stderr);
+    assert!(
+        std::fs::read_dir(cache_home.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "off: nothing written"
+    );
+
+    let file = cache_home.path().join("jobwait/durations.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"{\"version\":1,\"types\":{\"x\":\xff}}").unwrap();
+    let out = run(&wait_args(&sim.base_url(), &jobs, "30s", &[]), &env).await;
+    assert_eq!(out.code, 0, "a garbage cache is ignored:\n{}", out.stderr);
+    let cache = json(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(cache["version"], 1);
+    let volume = &cache["types"]["createVolume"];
+    assert!(
+        volume["shortest_ms"].as_u64().unwrap() <= volume["longest_ms"].as_u64().unwrap(),
+        "{cache}"
+    );
+    assert!(volume["longest_ms"].as_u64().unwrap() < 5_000, "{cache}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_poll_cache_path_is_a_usage_error_naming_the_key() {
+    let out = run(
+        &[
+            "wait",
+            "j1",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--project-id",
+            "p1",
+            "--poll-cache",
+            " ",
+        ],
+        &aksk_env(),
+    )
+    .await;
+    crate::support::assert_usage_error(&out, &["poll.cache", "--poll-cache"]);
+}
