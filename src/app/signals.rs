@@ -7,12 +7,30 @@ use crate::exit::{ExitStatus, Signal};
 use crate::report;
 
 /// SIGINT / SIGTERM stop the wait; a second signal ends the process at once.
-pub(super) async fn forward_signals(interrupts: watch::Sender<Option<Signal>>) {
+///
+/// The handlers are installed when this is called, not when the returned future first runs: a
+/// spawned task runs only when the caller yields, and a request can be out (an IAM lookup that
+/// a test or an orchestrator sees and answers with SIGTERM) before that — the signal's default
+/// action would then kill the process without a report.
+pub(super) fn forward_signals(
+    interrupts: watch::Sender<Option<Signal>>,
+) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    let streams = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
+    );
+    async move { forward(streams, interrupts).await }
+}
+
+async fn forward(
+    streams: (
+        std::io::Result<tokio::signal::unix::Signal>,
+        std::io::Result<tokio::signal::unix::Signal>,
+    ),
+    interrupts: watch::Sender<Option<Signal>>,
+) {
+    let (Ok(mut int), Ok(mut term)) = streams else {
         tracing::warn!(
             "cannot listen for signals; SIGINT/SIGTERM will end the process without a report"
         );
