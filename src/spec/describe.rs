@@ -113,6 +113,22 @@ pub fn write_plan(
             ),
         ),
         (
+            // Where the adaptive schedule remembers durations per job type across runs.
+            "poll cache",
+            match (&plan.duration_cache, plan.poll.schedule) {
+                (Some(path), crate::spec::raw::PollSchedule::Adaptive) => format!(
+                    "{} ({})",
+                    crate::sanitize::line(&path.display().to_string()),
+                    from(&["poll.cache"])
+                ),
+                (Some(_), _) => "not used by this schedule".to_owned(),
+                (None, _) => match loaded.origin("poll.cache") {
+                    Some(origin) => format!("off ({origin})"),
+                    None => "off (default: no XDG_CACHE_HOME or HOME to keep it under)".to_owned(),
+                },
+            },
+        ),
+        (
             "rate limit",
             format!(
                 "{} requests/s per host ({})",

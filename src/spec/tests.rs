@@ -1500,3 +1500,36 @@ fn the_duration_cache_follows_xdg_then_home_and_can_be_moved_or_turned_off() {
         "{problems:?}"
     );
 }
+
+/// `validate` says where the adaptive schedule keeps its durations, and where that came from.
+#[test]
+fn validate_shows_the_duration_cache() {
+    let shown = |pairs: &[(&str, &str)]| {
+        let mut all = vec![
+            ("JOBWAIT_PROJECT_ID", "p"),
+            ("JOBWAIT_ENDPOINT", "http://h"),
+            ("JOBWAIT_JOBS", "a"),
+        ];
+        all.extend_from_slice(pairs);
+        let env = Environment::from_pairs(all);
+        let l = load(None, None, &env, flags(&[])).unwrap();
+        let p = Plan::build(&l, &env, CX).unwrap();
+        let text = super::describe::describe_plan(&p, &l);
+        text.lines()
+            .find(|l| l.starts_with("poll cache"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        shown(&[("XDG_CACHE_HOME", "/x")]),
+        "poll cache  /x/jobwait/durations.json (default)"
+    );
+    assert_eq!(
+        shown(&[("XDG_CACHE_HOME", "/x"), ("JOBWAIT_POLL__CACHE", "off")]),
+        "poll cache  off (environment variable JOBWAIT_POLL__CACHE)"
+    );
+    assert_eq!(
+        shown(&[("JOBWAIT_POLL__SCHEDULE", "backoff"), ("HOME", "/h")]),
+        "poll cache  not used by this schedule"
+    );
+}
