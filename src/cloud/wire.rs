@@ -497,10 +497,12 @@ impl std::fmt::Display for ApiErrorBody {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
+    /// A published response body from `tests/fixtures/api-examples/` (the other shapes' tests
+    /// read theirs with it too).
+    pub(in crate::cloud) fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
             "{}/tests/fixtures/api-examples/{name}",
             env!("CARGO_MANIFEST_DIR")
