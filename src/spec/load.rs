@@ -314,9 +314,14 @@ fn schema_has(root: &serde_json::Value, node: &serde_json::Value, keys: &[&str])
     }
 }
 
+/// Where a value came from, in words. A file's path comes from `--spec` or `JOBWAIT_SPEC` and
+/// reaches `validate`'s standard output as well as messages: one harmless line.
 fn describe<K: AsRef<str>>(md: &Metadata, profile: &Profile, keys: &[K]) -> String {
     match &md.source {
-        Some(Source::File(path)) => format!("spec file {}", path.display()),
+        Some(Source::File(path)) => format!(
+            "spec file {}",
+            crate::sanitize::line(&path.display().to_string())
+        ),
         Some(Source::Custom(_)) | Some(Source::Code(_)) | None => md.interpolate(profile, keys),
         Some(_) => md.name.to_string(),
     }

@@ -1533,3 +1533,20 @@ fn validate_shows_the_duration_cache() {
         "poll cache  not used by this schedule"
     );
 }
+
+/// A spec file's path (from `--spec` or `JOBWAIT_SPEC`) reaches `validate`'s standard output as
+/// one harmless line.
+#[test]
+fn validate_shows_a_hostile_spec_path_as_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("x\n::error::forged");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("spec.yaml");
+    std::fs::write(&path, "endpoint: http://h\nproject_id: p\njobs: [a]\n").unwrap();
+    let env = Environment::from_pairs::<&str, &str>([]);
+    let l = load(Some(&path), None, &env, flags(&[])).unwrap();
+    let p = Plan::build(&l, &env, CX).unwrap();
+    let text = super::describe::describe_plan(&p, &l);
+    assert!(text.contains("x ::error::forged"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
+}
