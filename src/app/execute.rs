@@ -100,7 +100,10 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
             let results = plan
                 .jobs
                 .iter()
-                .map(|_| wait::JobResult::unpolled(outcome, reason.clone(), t0.elapsed()))
+                .map(|job| {
+                    wait::JobResult::unpolled(outcome, reason.clone(), t0.elapsed())
+                        .into_report(job)
+                })
                 .collect();
             let end = match *interrupts.borrow() {
                 Some(sig) => wait::End::Interrupted(sig),
@@ -117,10 +120,5 @@ pub(super) async fn execute(plan: &Plan, env: &Environment) -> Result<Report, Ru
         let _ = progress.await;
     }
     let signal = outcome.signal();
-    Ok(Report::new(
-        outcome.into_reports(plan),
-        started,
-        elapsed,
-        signal,
-    ))
+    Ok(Report::new(outcome.results, started, elapsed, signal))
 }

@@ -42,6 +42,7 @@ use super::schedule::{time_left, Estimate, TypeDurations};
 use super::{End, Event, JobResult, JobSource, Outcome, RunOutcome, Signal, Stop};
 use crate::cloud::client::{ErrorClass, FetchError};
 use crate::cloud::wire::Job;
+use crate::report::JobReport;
 use crate::sanitize::{cap, MAX_TEXT};
 use crate::spec::{Plan, PollPolicy};
 
@@ -140,6 +141,14 @@ pub(crate) fn unreachable_reason(host: &str, last: Option<&FetchError>, after: D
     )
 }
 
+/// One job of the plan: its wait while it lasts, then its report entry. One slot each, so a
+/// finished job's entry takes the place of its wait instead of adding to it, and the entries
+/// become the report's list where they are.
+enum Slot {
+    Open(JobState),
+    Done(JobReport),
+}
+
 pub(super) struct Driver<'a, S> {
     plan: &'a Plan,
     source: &'a S,
@@ -149,8 +158,10 @@ pub(super) struct Driver<'a, S> {
     /// The wall clock at `start`: the adaptive schedule compares it with the API's times.
     wall_start: SystemTime,
     types: TypeDurations,
-    states: Vec<JobState>,
-    results: Vec<Option<JobResult>>,
+    /// Every job of the plan, in plan order: its wait, then its report entry.
+    slots: Vec<Slot>,
+    /// Each job's host (an answer that comes after its job ended still teaches the host's pace).
+    host_of: Vec<u32>,
     unfinished: usize,
     timers: BinaryHeap<Reverse<Timer>>,
     hosts: Vec<Host>,
@@ -174,7 +185,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
         let overall = start + plan.timeout;
         let mut host_ids: HashMap<String, u32> = HashMap::new();
         let mut hosts = Vec::new();
-        let mut states = Vec::with_capacity(plan.jobs.len());
+        let mut slots = Vec::with_capacity(plan.jobs.len());
+        let mut host_of = Vec::with_capacity(plan.jobs.len());
         let mut timers = BinaryHeap::with_capacity(plan.jobs.len() * 2);
         for (index, job) in plan.jobs.iter().enumerate() {
             let host_header = crate::cloud::auth::host_header(&job.base);
@@ -190,7 +202,13 @@ impl<'a, S: JobSource> Driver<'a, S> {
             }));
             // Every job is due at once; the pacer spreads the first polls.
             hosts[host as usize].ready.push_back(index as u32);
-            states.push(JobState::new(host, deadline, plan.poll, fastrand::u64(..)));
+            slots.push(Slot::Open(JobState::new(
+                host,
+                deadline,
+                plan.poll,
+                fastrand::u64(..),
+            )));
+            host_of.push(host);
         }
         Driver {
             plan,
@@ -201,9 +219,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 .checked_sub(start.elapsed())
                 .unwrap_or_else(SystemTime::now),
             types,
-            results: (0..plan.jobs.len()).map(|_| None).collect(),
             unfinished: plan.jobs.len(),
-            states,
+            slots,
+            host_of,
             timers,
             hosts,
             in_flight: FuturesUnordered::new(),
@@ -261,17 +279,21 @@ impl<'a, S: JobSource> Driver<'a, S> {
             Some(Stop::Signal(sig)) => End::Interrupted(sig),
             Some(Stop::FailFast(label)) => End::FailFast(label),
         };
+        let jobs = &self.plan.jobs;
+        // Collected in place (a slot is at least the size of an entry): no second list of ten
+        // thousand entries next to the first.
         let results = self
-            .results
+            .slots
             .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    JobResult::unpolled(
-                        Outcome::Errored,
-                        "internal error: the wait ended without a result for this job".to_owned(),
-                        start.elapsed(),
-                    )
-                })
+            .enumerate()
+            .map(|(index, slot)| match slot {
+                Slot::Done(entry) => entry,
+                Slot::Open(_) => JobResult::unpolled(
+                    Outcome::Errored,
+                    "internal error: the wait ended without a result for this job".to_owned(),
+                    start.elapsed(),
+                )
+                .into_report(&jobs[index]),
             })
             .collect();
         (RunOutcome { results, end }, self.types)
@@ -285,9 +307,12 @@ impl<'a, S: JobSource> Driver<'a, S> {
             }
             self.timers.pop();
             let index = timer.job as usize;
-            let state = &mut self.states[index];
+            // Stale: the job has ended.
+            let Slot::Open(state) = &mut self.slots[index] else {
+                continue;
+            };
             match timer.kind {
-                TimerKind::Deadline if state.phase != Phase::Done => {
+                TimerKind::Deadline => {
                     let waited = now - self.start;
                     let (outcome, reason) = state.at_deadline(&self.plan.jobs[index], waited);
                     self.finish(index, outcome, reason);
@@ -298,8 +323,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     state.phase = Phase::Ready;
                     self.hosts[state.host as usize].ready.push_back(timer.job);
                 }
-                // Stale: the job has ended.
-                _ => {}
+                // Stale: a poll that was moved sooner.
+                TimerKind::Poll => {}
             }
         }
     }
@@ -333,7 +358,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
     fn next_ready(&mut self, host: usize) -> Option<u32> {
         let ready = &mut self.hosts[host].ready;
         while let Some(&index) = ready.front() {
-            if self.states[index as usize].phase == Phase::Ready {
+            if matches!(&self.slots[index as usize], Slot::Open(s) if s.phase == Phase::Ready) {
                 return Some(index);
             }
             ready.pop_front();
@@ -342,7 +367,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
     }
 
     fn send(&mut self, index: usize, now: Instant) {
-        let state = &mut self.states[index];
+        let Slot::Open(state) = &mut self.slots[index] else {
+            return;
+        };
         state.phase = Phase::InFlight;
         // A request never outlives the job's deadline.
         let timeout = self
@@ -378,7 +405,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
         // Deadlines first: an answer that comes with the deadline (a request cut short by it)
         // does not count, as if the deadline had been noticed first.
         self.fire_timers(now);
-        let host_index = self.states[index].host as usize;
+        let host_index = self.host_of[index] as usize;
         let host = &mut self.hosts[host_index];
         // The host's pace learns from every answer, even one that comes after the job ended.
         match &fetched {
@@ -407,7 +434,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 host.pacer.answered();
             }
         }
-        let state = &mut self.states[index];
+        let Slot::Open(state) = &mut self.slots[index] else {
+            return;
+        };
         if state.phase != Phase::InFlight {
             return;
         }
@@ -468,6 +497,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
     fn finish(&mut self, index: usize, outcome: Outcome, reason: String) {
         let job = &self.plan.jobs[index];
         let waited = self.start.elapsed();
+        // A job ends once.
+        let Slot::Open(state) = &mut self.slots[index] else {
+            return;
+        };
         if let Some(tx) = &self.events {
             let _ = tx.send(Event::Finished {
                 index,
@@ -476,16 +509,14 @@ impl<'a, S: JobSource> Driver<'a, S> {
             });
         }
         // Learn from the document before `finish` drops its entities (they are not needed).
-        let news = self.states[index]
-            .last_doc()
-            .is_some_and(|doc| self.types.record(doc));
-        let result = self.states[index].finish(job, outcome, reason, waited);
-        if news {
-            if let Some(kind) = result.last.as_ref().and_then(|d| d.job_type.clone()) {
-                self.sooner_for(&kind);
-            }
+        let news = state.last_doc().is_some_and(|doc| self.types.record(doc));
+        let entry = state.finish(job, outcome, reason, waited).into_report(job);
+        let kind = entry.job_type.clone().filter(|_| news);
+        // The entry takes the place of the wait.
+        self.slots[index] = Slot::Done(entry);
+        if let Some(kind) = kind {
+            self.sooner_for(&kind);
         }
-        self.results[index] = Some(result);
         self.unfinished -= 1;
         if outcome == Outcome::Failed && self.plan.fail_fast && self.stop.is_none() {
             self.stop = Some(Stop::FailFast(job.label()));
@@ -503,8 +534,10 @@ impl<'a, S: JobSource> Driver<'a, S> {
         }
         let now = Instant::now();
         let wall = self.wall_start + (now - self.start);
-        for index in 0..self.states.len() {
-            let state = &self.states[index];
+        for index in 0..self.slots.len() {
+            let Slot::Open(state) = &self.slots[index] else {
+                continue;
+            };
             if state.phase != Phase::Waiting {
                 continue;
             }
@@ -532,7 +565,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
             {
                 continue;
             }
-            self.states[index].poll_at = at;
+            if let Slot::Open(state) = &mut self.slots[index] {
+                state.poll_at = at;
+            }
             self.timers.push(Reverse(Timer {
                 at,
                 kind: TimerKind::Poll,
@@ -549,8 +584,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
             ),
             MAX_TEXT,
         );
-        for index in 0..self.states.len() {
-            if self.states[index].phase != Phase::Done {
+        for index in 0..self.slots.len() {
+            if matches!(self.slots[index], Slot::Open(_)) {
                 self.finish(index, Outcome::Errored, reason.clone());
             }
         }
@@ -566,9 +601,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
             self.plan.unreachable_after,
         );
         tracing::info!(host = %crate::sanitize::Clean(&h.name), "unreachable: its jobs end");
-        for index in 0..self.states.len() {
-            let state = &self.states[index];
-            if state.host as usize == host && state.phase != Phase::Done {
+        for index in 0..self.slots.len() {
+            if self.host_of[index] as usize == host && matches!(self.slots[index], Slot::Open(_)) {
                 self.finish(index, Outcome::Errored, reason.clone());
             }
         }
@@ -577,8 +611,8 @@ impl<'a, S: JobSource> Driver<'a, S> {
     /// Ends every job that has no verdict yet.
     fn cancel_all(&mut self, stop: &Stop) {
         let reason = cancelled_reason(stop);
-        for index in 0..self.states.len() {
-            if self.states[index].phase != Phase::Done {
+        for index in 0..self.slots.len() {
+            if matches!(self.slots[index], Slot::Open(_)) {
                 self.finish(index, Outcome::Cancelled, reason.clone());
             }
         }

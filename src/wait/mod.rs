@@ -1,7 +1,9 @@
 //! The wait engine: every job of the plan waited on concurrently, with a pacer per endpoint host
 //! and a limit on requests in flight. Each job ends with a [`JobResult`] — data, never an error —
 //! so one job's failure never hides another's, and every job of the plan is in the result,
-//! whatever happened (deadline, fail-fast, signal).
+//! whatever happened (deadline, fail-fast, signal). A result becomes the job's report entry the
+//! moment the job ends, so a finished job's last document does not outlive it: ten thousand
+//! documents, their results and the report never sit in memory together.
 //!
 //! One driver (`driver.rs`) runs all jobs from a timer queue: a waiting job is a small state
 //! (`job.rs`), not a task, and polls that fall due together leave in one wake-up. That is what
@@ -74,10 +76,10 @@ pub enum End {
     FailFast(String),
 }
 
-/// What a wait returns: one result per job of the plan, in plan order, and how it ended.
+/// What a wait returns: one report entry per job of the plan, in plan order, and how it ended.
 #[derive(Debug)]
 pub struct RunOutcome {
-    pub results: Vec<JobResult>,
+    pub results: Vec<crate::report::JobReport>,
     pub end: End,
 }
 
@@ -88,15 +90,6 @@ impl RunOutcome {
             End::Interrupted(sig) => Some(sig),
             _ => None,
         }
-    }
-
-    /// The report's entries, in plan order.
-    pub fn into_reports(self, plan: &Plan) -> Vec<crate::report::JobReport> {
-        plan.jobs
-            .iter()
-            .zip(self.results)
-            .map(|(job, r)| r.into_report(job))
-            .collect()
     }
 }
 
@@ -117,8 +110,7 @@ pub struct JobResult {
 
 impl JobResult {
     /// This result as the report's entry for `job`. Takes the result by value: its document is
-    /// dropped as soon as the entry is made, so ten thousand documents and their report never
-    /// sit in memory together.
+    /// dropped as soon as the entry is made (the engine makes it when the job ends).
     pub fn into_report(self, job: &PlannedJob) -> crate::report::JobReport {
         let agg = self.summary;
         let (status, job_type, begin_time, end_time, error_code, fail_reason) = match self.last {
