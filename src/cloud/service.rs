@@ -11,7 +11,7 @@
 use url::Url;
 
 use super::endpoint::{Cloud, Service};
-use super::wire::Job;
+use super::wire::{Job, JobStatus, CLASSIC_STATUSES};
 
 /// How a job document of a service is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +54,13 @@ pub enum DocumentError {
     Absent(String),
 }
 
-/// The status words of a shape, as the service writes them, by what they mean for the wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The status words of a shape, as the service writes them, by what they mean for the wait
+/// (grouped from [`Shape::statuses`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusWords {
-    pub success: &'static [&'static str],
-    pub failure: &'static [&'static str],
-    pub pending: &'static [&'static str],
+    pub success: Vec<&'static str>,
+    pub failure: Vec<&'static str>,
+    pub pending: Vec<&'static str>,
 }
 
 impl Shape {
@@ -91,46 +92,39 @@ impl Shape {
         }
     }
 
-    /// The documented status words (read in any case, except the classic ones, which are
-    /// upper case); any other word is unknown and follows `success.unknown_status`.
-    pub fn words(self) -> StatusWords {
-        const CLASSIC: StatusWords = StatusWords {
-            success: &["SUCCESS"],
-            failure: &["FAIL"],
-            pending: &["INIT", "RUNNING", "PENDING_PAYMENT"],
-        };
+    /// The documented status words, as the service writes them, each with its meaning: the one
+    /// table the shape's reader looks words up in (in any case, except the classic shape's,
+    /// which are upper case) and `validate` shows, so what is shown is what is read. Any other
+    /// word is unknown and follows `success.unknown_status`.
+    pub fn statuses(self) -> &'static [(&'static str, JobStatus)] {
+        use super::shapes;
         match self {
-            Shape::Classic => CLASSIC,
-            Shape::DcsJob => StatusWords {
-                pending: &["INIT", "RUNNING"],
-                ..CLASSIC
-            },
-            Shape::RdsJob | Shape::NosqlJobs => StatusWords {
-                success: &["Completed"],
-                failure: &["Failed"],
-                pending: &["Running"],
-            },
-            Shape::CceJob => StatusWords {
-                success: &["Success"],
-                failure: &["Failed"],
-                pending: &["Initializing", "Running"],
-            },
-            Shape::SfsTurboJob => StatusWords {
-                success: &["success"],
-                failure: &["failed"],
-                pending: &["waiting", "running"],
-            },
-            Shape::ElbJob => StatusWords {
-                success: &["SUCCESS", "COMPLETE"],
-                failure: &["FAIL", "ROLLBACK_FAIL", "CANCEL"],
-                pending: &["INIT", "RUNNING", "ROLLBACKING"],
-            },
-            Shape::CbrOperationLog => StatusWords {
-                success: &["success"],
-                failure: &["failed", "timeout", "skipped"],
-                pending: &["waiting", "running"],
-            },
+            Shape::Classic => CLASSIC_STATUSES,
+            // The classic words in any case (`PENDING_PAYMENT` too), but DCS documents these.
+            Shape::DcsJob => &CLASSIC_STATUSES[..4],
+            Shape::RdsJob | Shape::NosqlJobs => shapes::TASK_CENTER_STATUSES,
+            Shape::CceJob => shapes::CCE_STATUSES,
+            Shape::SfsTurboJob => shapes::SFS_TURBO_STATUSES,
+            Shape::ElbJob => shapes::ELB_STATUSES,
+            Shape::CbrOperationLog => shapes::CBR_STATUSES,
         }
+    }
+
+    /// [`Shape::statuses`] by what they mean for the wait, for `validate`.
+    pub fn words(self) -> StatusWords {
+        let mut words = StatusWords {
+            success: Vec::new(),
+            failure: Vec::new(),
+            pending: Vec::new(),
+        };
+        for (word, status) in self.statuses() {
+            match status {
+                JobStatus::Success => words.success.push(*word),
+                JobStatus::Fail => words.failure.push(*word),
+                _ => words.pending.push(*word),
+            }
+        }
+        words
     }
 }
 
@@ -349,7 +343,6 @@ pub(super) fn fill_path(path: &str, base: &Url, project_id: &str, job_id: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::wire::JobStatus;
 
     /// The words `validate` shows and the words each reader acts on are two tables; this holds
     /// them together: every documented word of every shape, read back by the shape's own
@@ -386,9 +379,9 @@ mod tests {
         for shape in shapes {
             let words = shape.words();
             let classes = [
-                (words.success, "success"),
-                (words.failure, "failure"),
-                (words.pending, "pending"),
+                (&words.success, "success"),
+                (&words.failure, "failure"),
+                (&words.pending, "pending"),
             ];
             for (list, class) in classes {
                 for word in list {

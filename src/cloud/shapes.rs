@@ -42,6 +42,55 @@ use serde_json::Value;
 use super::wire::{lenient_string, read_document, Entities, Job, JobStatus};
 use crate::sanitize::{cap, MAX_TEXT};
 
+// The documented status words of each shape, as the service writes them, each with its meaning:
+// the readers below look words up here (any case), and `validate` shows the same tables by class
+// (`Shape::statuses`), so what is shown is what is read.
+
+/// The database task center's (RDS, DDS, GaussDB): `Running`, `Completed`, `Failed`.
+pub(super) const TASK_CENTER_STATUSES: &[(&str, JobStatus)] = &[
+    ("Running", JobStatus::Running),
+    ("Completed", JobStatus::Success),
+    ("Failed", JobStatus::Fail),
+];
+
+/// CCE's job phases.
+pub(super) const CCE_STATUSES: &[(&str, JobStatus)] = &[
+    ("Initializing", JobStatus::Init),
+    ("Running", JobStatus::Running),
+    ("Success", JobStatus::Success),
+    ("Failed", JobStatus::Fail),
+];
+
+/// SFS Turbo's.
+pub(super) const SFS_TURBO_STATUSES: &[(&str, JobStatus)] = &[
+    ("waiting", JobStatus::Init),
+    ("running", JobStatus::Running),
+    ("success", JobStatus::Success),
+    ("failed", JobStatus::Fail),
+];
+
+/// ELB v3's: `ROLLBACKING` undoes a failed job (not over yet).
+pub(super) const ELB_STATUSES: &[(&str, JobStatus)] = &[
+    ("INIT", JobStatus::Init),
+    ("RUNNING", JobStatus::Running),
+    ("ROLLBACKING", JobStatus::Running),
+    ("SUCCESS", JobStatus::Success),
+    ("COMPLETE", JobStatus::Success),
+    ("FAIL", JobStatus::Fail),
+    ("ROLLBACK_FAIL", JobStatus::Fail),
+    ("CANCEL", JobStatus::Fail),
+];
+
+/// CBR's: `skipped` means the backup was not made.
+pub(super) const CBR_STATUSES: &[(&str, JobStatus)] = &[
+    ("waiting", JobStatus::Init),
+    ("running", JobStatus::Running),
+    ("success", JobStatus::Success),
+    ("failed", JobStatus::Fail),
+    ("timeout", JobStatus::Fail),
+    ("skipped", JobStatus::Fail),
+];
+
 /// `{"job": {...}}`.
 #[derive(Deserialize)]
 struct Envelope {
@@ -78,7 +127,7 @@ struct TaskJob {
 }
 
 fn task_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Error> {
-    Ok(JobStatus::parse_task_center(String::deserialize(d)?))
+    status_of(d, TASK_CENTER_STATUSES)
 }
 
 /// A 2xx body of the task center as a job document; the error says why it is not one, without
@@ -174,7 +223,7 @@ struct CceStatus {
 }
 
 fn cce_phase<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Error> {
-    Ok(JobStatus::parse_cce_phase(String::deserialize(d)?))
+    status_of(d, CCE_STATUSES)
 }
 
 /// A 2xx body of CCE's job API as a job document; the error says why it is not one, without
@@ -322,15 +371,16 @@ struct SfsJob {
 }
 
 fn sfs_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<JobStatus, D::Error> {
-    Ok(JobStatus::parse_words(
-        String::deserialize(d)?,
-        &[
-            ("waiting", JobStatus::Init),
-            ("running", JobStatus::Running),
-            ("success", JobStatus::Success),
-            ("failed", JobStatus::Fail),
-        ],
-    ))
+    status_of(d, SFS_TURBO_STATUSES)
+}
+
+/// A status word of `words` (a table of [`Shape::statuses`](super::service::Shape::statuses), any case) in the common vocabulary;
+/// any other word is kept as [`JobStatus::Unknown`].
+fn status_of<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    words: &[(&str, JobStatus)],
+) -> Result<JobStatus, D::Error> {
+    Ok(JobStatus::parse_words(String::deserialize(d)?, words))
 }
 
 /// A 2xx body of SFS Turbo's job API ("Querying the Status of a Task"): statuses `waiting`,
@@ -408,27 +458,14 @@ struct ElbJob {
     sub_jobs: Value,
 }
 
-/// ELB v3's statuses: `INIT`, `RUNNING`, `ROLLBACKING` (undoing a failed job: not over yet),
-/// `SUCCESS`, `COMPLETE`, `FAIL`, `ROLLBACK_FAIL`, `CANCEL`; with the word as written, for the
-/// reason of a job that failed by another word than `FAIL`.
+/// ELB v3's statuses ([`ELB_STATUSES`]), with the word as written, for the reason of a job
+/// that failed by another word than `FAIL`.
 fn elb_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
-    status_and_word(
-        d,
-        &[
-            ("INIT", JobStatus::Init),
-            ("RUNNING", JobStatus::Running),
-            ("ROLLBACKING", JobStatus::Running),
-            ("SUCCESS", JobStatus::Success),
-            ("COMPLETE", JobStatus::Success),
-            ("FAIL", JobStatus::Fail),
-            ("ROLLBACK_FAIL", JobStatus::Fail),
-            ("CANCEL", JobStatus::Fail),
-        ],
-    )
+    status_and_word(d, ELB_STATUSES)
 }
 
-/// A status read by `words` (any case), with the word as written (capped): for a reason that
-/// names the word when a job failed by another word than the plain one.
+/// A status read by `words` (any case), with the word as written (capped): for a reason
+/// that names the word when a job failed by another word than the plain one.
 fn status_and_word<'de, D: serde::Deserializer<'de>>(
     d: D,
     words: &[(&str, JobStatus)],
@@ -503,21 +540,10 @@ struct CbrTask {
     extra_info: Value,
 }
 
-/// CBR's statuses: `waiting`, `running`, `success`, `failed`, `timeout`, `skipped` (the backup
-/// was not made); with the word as written, for the reason of a task that failed by another
-/// word than `failed`.
+/// CBR's statuses ([`CBR_STATUSES`]), with the word as written, for the reason of a
+/// task that failed by another word than `failed`.
 fn cbr_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(JobStatus, String), D::Error> {
-    status_and_word(
-        d,
-        &[
-            ("waiting", JobStatus::Init),
-            ("running", JobStatus::Running),
-            ("success", JobStatus::Success),
-            ("failed", JobStatus::Fail),
-            ("timeout", JobStatus::Fail),
-            ("skipped", JobStatus::Fail),
-        ],
-    )
+    status_and_word(d, CBR_STATUSES)
 }
 
 /// A 2xx body of CBR's task API as a job document: `extra_info.backup.backup_id` becomes the
@@ -1243,7 +1269,7 @@ mod tests {
             let job = cce_job(body.to_string().as_bytes()).unwrap();
             proptest::prop_assert_eq!(job.entities.sub_jobs.len(), phases.len());
             for (sub, phase) in job.entities.sub_jobs.iter().zip(&phases) {
-                proptest::prop_assert_eq!(&sub.status, &JobStatus::parse_cce_phase(phase.clone()));
+                proptest::prop_assert_eq!(&sub.status, &JobStatus::parse_words(phase.clone(), CCE_STATUSES));
             }
         }
 

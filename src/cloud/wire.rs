@@ -23,6 +23,16 @@ pub enum JobStatus {
     Unknown(String),
 }
 
+/// The classic job API's status words (upper case), with their meaning ([`JobStatus::parse`]
+/// reads them; `validate` shows them).
+pub(crate) const CLASSIC_STATUSES: &[(&str, JobStatus)] = &[
+    ("INIT", JobStatus::Init),
+    ("RUNNING", JobStatus::Running),
+    ("SUCCESS", JobStatus::Success),
+    ("FAIL", JobStatus::Fail),
+    ("PENDING_PAYMENT", JobStatus::PendingPayment),
+];
+
 impl JobStatus {
     pub fn parse(s: &str) -> JobStatus {
         match s {
@@ -63,35 +73,6 @@ impl<'de> Deserialize<'de> for JobStatus {
         let text = String::deserialize(d)?;
         // A status is a word: an unknown one is kept, but not at any length.
         Ok(JobStatus::parse(&cap(text, MAX_STATUS)))
-    }
-}
-
-impl JobStatus {
-    /// A status word of the database task center (`Running`, `Completed`, `Failed`, in any
-    /// case), in the common vocabulary; any other word is kept as [`JobStatus::Unknown`].
-    pub(super) fn parse_task_center(text: String) -> JobStatus {
-        let text = cap(text, MAX_STATUS);
-        match text.to_ascii_lowercase().as_str() {
-            "running" => JobStatus::Running,
-            "completed" => JobStatus::Success,
-            "failed" => JobStatus::Fail,
-            _ => JobStatus::Unknown(text),
-        }
-    }
-}
-
-impl JobStatus {
-    /// A CCE job phase (`Initializing`, `Running`, `Success`, `Failed`, in any case), in the
-    /// common vocabulary; any other word is kept as [`JobStatus::Unknown`].
-    pub(super) fn parse_cce_phase(text: String) -> JobStatus {
-        let text = cap(text, MAX_STATUS);
-        match text.to_ascii_lowercase().as_str() {
-            "initializing" => JobStatus::Init,
-            "running" => JobStatus::Running,
-            "success" => JobStatus::Success,
-            "failed" => JobStatus::Fail,
-            _ => JobStatus::Unknown(text),
-        }
     }
 }
 
