@@ -321,40 +321,11 @@ async fn an_iam_that_never_answers_ends_every_job_errored_after_unreachable_afte
     env.push(("JOBWAIT_RETRY__UNREACHABLE_AFTER", "1s"));
     let out = run(&args, &env).await;
 
-    assert_eq!(out.code, 3, "stderr:\n{}", out.stderr);
-    let report = json(&out.stdout);
+    let (report, _) = assert_ended_unreachable(&out, port, &["j1", "j2"]);
     for id in ["j1", "j2"] {
-        let j = job(&report, id);
-        assert_eq!(j["outcome"], "errored", "{j:#}");
-        let reason = j["reason"].as_str().unwrap();
-        assert!(
-            reason.contains(&format!(
-                "127.0.0.1:{port} never answered within 1s (retry.unreachable_after): "
-            )) && reason.starts_with("project discovery from IAM"),
-            "{reason}"
-        );
-        assert!(
-            reason.to_lowercase().contains("connection refused"),
-            "{reason}"
-        );
+        let reason = job(&report, id)["reason"].as_str().unwrap().to_owned();
+        assert!(reason.starts_with("project discovery from IAM"), "{reason}");
     }
-    assert!(
-        report["elapsed_seconds"].as_f64().unwrap() < 15.0,
-        "the cut-off, not the deadline, ended it: {report:#}"
-    );
-    let warnings: Vec<&str> = out
-        .stderr
-        .lines()
-        .filter(|l| l.contains("cannot reach"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "stderr:\n{}", out.stderr);
-    assert!(
-        warnings[0].starts_with(&format!(
-            "jobwait: warning: cannot reach 127.0.0.1:{port}: "
-        )),
-        "{}",
-        warnings[0]
-    );
     assert_eq!(
         sim.stats().jobs.get("j1").map_or(0, |j| j.requests),
         0,

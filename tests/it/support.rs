@@ -381,3 +381,42 @@ pub(crate) async fn black_hole() -> (String, std::sync::Arc<std::sync::atomic::A
     });
     (url, accepted)
 }
+
+/// What a wait ended by `retry.unreachable_after` (1 s) against the dead 127.0.0.1:`port` looks
+/// like: exit 3; each job of `ids` errored with that host's cut-off and the connection refusal
+/// in its reason; the cut-off, not the deadline, ended it; and one `cannot reach` warning named
+/// the host however many jobs waited on it. Returns the report and that warning.
+pub(crate) fn assert_ended_unreachable(out: &Output, port: u16, ids: &[&str]) -> (Value, String) {
+    assert_eq!(out.code, 3, "stderr:\n{}", out.stderr);
+    let report = json(&out.stdout);
+    let cut_off = format!("127.0.0.1:{port} never answered within 1s (retry.unreachable_after): ");
+    for id in ids {
+        let j = job(&report, id);
+        assert_eq!(j["outcome"], "errored", "{j:#}");
+        let reason = j["reason"].as_str().unwrap();
+        assert!(reason.contains(&cut_off), "{reason}");
+        assert!(
+            reason.to_lowercase().contains("connection refused"),
+            "{reason}"
+        );
+    }
+    assert!(
+        report["elapsed_seconds"].as_f64().unwrap() < 15.0,
+        "the cut-off, not the deadline, ended it: {report:#}"
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot reach"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "stderr:\n{}", out.stderr);
+    assert!(
+        warnings[0].starts_with(&format!(
+            "jobwait: warning: cannot reach 127.0.0.1:{port}: "
+        )),
+        "{}",
+        warnings[0]
+    );
+    let warning = warnings[0].to_owned();
+    (report, warning)
+}
