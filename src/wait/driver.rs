@@ -160,7 +160,8 @@ pub(super) struct Driver<'a, S> {
     types: TypeDurations,
     /// Every job of the plan, in plan order: its wait, then its report entry.
     slots: Vec<Slot>,
-    /// Each job's host (an answer that comes after its job ended still teaches the host's pace).
+    /// Each job's endpoint host (its index in `hosts`), outside its slot: an answer that comes
+    /// after its job ended still teaches the host's pace.
     host_of: Vec<u32>,
     unfinished: usize,
     timers: BinaryHeap<Reverse<Timer>>,
@@ -203,7 +204,6 @@ impl<'a, S: JobSource> Driver<'a, S> {
             // Every job is due at once; the pacer spreads the first polls.
             hosts[host as usize].ready.push_back(index as u32);
             slots.push(Slot::Open(JobState::new(
-                host,
                 deadline,
                 plan.poll,
                 fastrand::u64(..),
@@ -321,7 +321,9 @@ impl<'a, S: JobSource> Driver<'a, S> {
                 // a job whose poll was moved sooner is stale).
                 TimerKind::Poll if state.phase == Phase::Waiting && state.poll_at == timer.at => {
                     state.phase = Phase::Ready;
-                    self.hosts[state.host as usize].ready.push_back(timer.job);
+                    self.hosts[self.host_of[index] as usize]
+                        .ready
+                        .push_back(timer.job);
                 }
                 // Stale: a poll that was moved sooner.
                 TimerKind::Poll => {}
@@ -376,7 +378,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
             .plan
             .request_timeout
             .min(state.deadline.saturating_duration_since(now));
-        self.hosts[state.host as usize]
+        self.hosts[self.host_of[index] as usize]
             .first_request_at
             .get_or_insert(now);
         let source: &'a S = self.source;
@@ -478,7 +480,7 @@ impl<'a, S: JobSource> Driver<'a, S> {
                     .map_or(state.deadline, |t| on_tick(self.start, self.tick, t));
                 // A host that never answered is tried again at its cut-off, whose failure ends
                 // its jobs on time (a longer back-off would let them outlive it).
-                let cut_off = self.hosts[state.host as usize].cut_off(self.plan.unreachable_after);
+                let cut_off = self.hosts[host_index].cut_off(self.plan.unreachable_after);
                 let wake = cut_off.map_or(wake, |at| wake.min(at));
                 state.phase = Phase::Waiting;
                 state.poll_at = wake;

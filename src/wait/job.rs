@@ -43,8 +43,6 @@ pub(super) struct Seen<'a> {
 
 pub(super) struct JobState {
     pub phase: Phase,
-    /// The index of the job's endpoint host (its pacer).
-    pub host: u32,
     pub deadline: Instant,
     /// When its one poll timer in the queue is due (while `Waiting`): a timer for any other
     /// instant is stale (the poll was moved sooner).
@@ -80,10 +78,9 @@ enum Confirmation {
 }
 
 impl JobState {
-    pub(super) fn new(host: u32, deadline: Instant, poll: PollPolicy, seed: u64) -> JobState {
+    pub(super) fn new(deadline: Instant, poll: PollPolicy, seed: u64) -> JobState {
         JobState {
             phase: Phase::Ready,
-            host,
             deadline,
             poll_at: deadline,
             polls: 0,

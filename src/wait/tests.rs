@@ -2049,7 +2049,7 @@ fn a_job_keeps_its_last_document_in_place_while_it_does_not_change() {
         now: std::time::SystemTime::now(),
         types: &types,
     };
-    let mut state = JobState::new(0, Instant::now() + secs(60), plan.poll, 1);
+    let mut state = JobState::new(Instant::now() + secs(60), plan.poll, 1);
     let poll = |state: &mut JobState, doc: Response| {
         state.on_fetched(&plan, &plan.jobs[0], &seen, doc, secs(1), &mut None)
     };
